@@ -1,0 +1,112 @@
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinLengthValidator
+from django.db import models
+from django.db.models import Q
+
+
+class TradingMode(models.TextChoices):
+    SIMULATION = "simulation", "Simulation"
+    LIVE = "live", "Live"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, email, password, **extra):
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """An operator. Logs in by email; locked for a while after repeated failed logins."""
+
+    username = None
+    email = models.EmailField(unique=True)
+    failed_login_count = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+    objects = UserManager()
+
+    def __str__(self):
+        return self.email
+
+
+class Agent(models.Model):
+    """One strategy configuration with its wallets. `config` holds only what differs from the
+    defaults; the effective config is the defaults deep-merged with it."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=50, validators=[MinLengthValidator(3)])
+    trading_mode = models.CharField(
+        max_length=16, choices=TradingMode.choices, default=TradingMode.SIMULATION
+    )
+    automated_trading_simulation = models.BooleanField(default=True)
+    automated_trading_live = models.BooleanField(default=False)
+    config = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["owner", "is_active"])]
+
+    def __str__(self):
+        return f"{self.name} (#{self.pk})"
+
+    def automated_trading_on(self, mode: str) -> bool:
+        if mode == TradingMode.LIVE:
+            return self.automated_trading_live
+        return self.automated_trading_simulation
+
+
+class ApiKeyScope(models.TextChoices):
+    SIGNALS = "signals"
+    AGENTS = "agents"
+    POSITIONS = "positions"
+    BALANCES = "balances"
+    TRANSACTIONS = "transactions"
+    HISTORY = "history"
+    FULL_ACCESS = "full_access"
+
+
+class ApiKey(models.Model):
+    """An API key. Only its SHA-256 is stored; the key itself is shown once at creation."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(key_hash=""), name="apikey_hash_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return ApiKeyScope.FULL_ACCESS in self.scopes or scope in self.scopes

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LocalnetConfig(AppConfig):
+    name = "localnet"
+    verbose_name = "Local market"

@@ -1,0 +1,73 @@
+"""One exception handler turns every error into {"error", "code", "details"}."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """A refusal by a service, with a machine-readable code and an HTTP status."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, code: str, status_code: int | None = None, details=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details or []
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def _flatten(detail, prefix=""):
+    """DRF error detail -> [{"field": "a.b", "message": "..."}]."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, "" if key == "non_field_errors" else name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"field": prefix or None, "message": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(_flatten(item, f"{prefix}[{index}]" if prefix else f"[{index}]"))
+        return out
+    return [{"field": prefix or None, "message": str(detail)}]
+
+
+def error_response(message, code, http_status, details=None, headers=None):
+    return Response(
+        {"error": message, "code": code, "details": details or []},
+        status=http_status,
+        headers=headers,
+    )
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return error_response(exc.message, exc.code, exc.status_code, exc.details)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        return error_response("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        details = _flatten(exc.detail)
+        fields = sorted({d["field"] for d in details if d["field"]})
+        message = "Invalid input: " + ", ".join(fields) if fields else "Invalid input."
+        if not fields and details:
+            message = details[0]["message"]
+        return error_response(message, "validation_error", response.status_code, details)
+    code = getattr(exc, "default_code", "error")
+    detail = getattr(exc, "detail", str(exc))
+    headers = {k: v for k, v in response.items()}
+    return error_response(str(detail), str(code), response.status_code, headers=headers)

@@ -1,0 +1,246 @@
+"""Settings, read from the environment.
+
+With no variables set the engine runs on the embedded default: SQLite, a local-memory cache,
+the in-memory channel layer, and tasks (including the beat schedule) run inside the serving
+process. DATABASE_URL (PostgreSQL) and REDIS_URL switch to the production topology. Every value
+is parsed by the typed readers in nexgent.env, which fail loudly on a bad value.
+"""
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from nexgent.env import (
+    env_bool,
+    env_choice,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("NEXGENT_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (make run generates one in var/)."
+        )
+    # Development only: a per-process key, so nothing signed survives a restart.
+    SECRET_KEY = secrets.token_urlsafe(50)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "corsheaders",
+    "channels",
+    "django_prometheus",
+    "agents",
+    "wallets",
+    "trading",
+    "signals_app",
+    "prices",
+    "localnet",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "nexgent.urls"
+ASGI_APPLICATION = "nexgent.asgi.application"
+AUTH_USER_MODEL = "agents.User"
+LOGIN_URL = "dashboard-login"
+LOGIN_REDIRECT_URL = "dashboard-home"
+LOGOUT_REDIRECT_URL = "dashboard-login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    _db = environ.Env.db_url_config(DATABASE_URL)
+    if _db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (PostgreSQL only).")
+    _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": _db}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "nexgent.sqlite3")),
+            # IMMEDIATE makes every atomic block take the write lock at BEGIN, so two writers
+            # serialise instead of failing on lock upgrade; the timeout makes them wait.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, Celery broker ----------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "nexgent",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "nexgent"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# "embedded": tasks run on a thread pool inside the serving process and the beat schedule is
+# driven by an in-process ticker. "celery": tasks go to the broker for Celery workers.
+TASK_MODE = env_choice(
+    "NEXGENT_TASK_MODE", "celery" if REDIS_URL else "embedded", {"embedded", "celery"}
+)
+if TASK_MODE == "celery" and not REDIS_URL:
+    raise ImproperlyConfigured("NEXGENT_TASK_MODE=celery needs REDIS_URL for the broker.")
+EMBEDDED_WORKERS = env_int("NEXGENT_EMBEDDED_WORKERS", 4, minimum=1, maximum=64)
+
+PRICE_POLL_INTERVAL_SECONDS = env_decimal(
+    "PRICE_POLL_INTERVAL_SECONDS", "1", minimum="0.5", maximum="60"
+)
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The one beat schedule. `expires` is just under the period so a backlog never piles up.
+CELERY_BEAT_SCHEDULE = {
+    "price-poll": {
+        "task": "prices.tasks.price_poll",
+        "schedule": float(PRICE_POLL_INTERVAL_SECONDS),
+        "options": {"expires": float(PRICE_POLL_INTERVAL_SECONDS) * 0.9},
+    },
+}
+
+# --- Market data and venues -------------------------------------------------------------------
+JUPITER_BASE_URL = env_url("JUPITER_BASE_URL", "https://api.jup.ag/swap/v1")
+JUPITER_PRICE_URL = env_url("JUPITER_PRICE_URL", "https://api.jup.ag/price/v3")
+JUPITER_API_KEY = env_str("JUPITER_API_KEY")
+DEXSCREENER_BASE_URL = env_url("DEXSCREENER_BASE_URL", "https://api.dexscreener.com")
+HERMES_BASE_URL = env_url("HERMES_BASE_URL", "https://hermes.pyth.network")
+PYTH_API_KEY = env_str("PYTH_API_KEY")
+SOLANA_RPC_URL = env_url("SOLANA_RPC_URL", "https://api.mainnet-beta.solana.com")
+HTTP_TIMEOUT_SECONDS = env_decimal("HTTP_TIMEOUT_SECONDS", "5", minimum="0.1", maximum="60")
+PRICE_STALE_SECONDS = env_int("PRICE_STALE_SECONDS", 30, minimum=1)
+SWAP_SLIPPAGE_BPS = env_int("SWAP_SLIPPAGE_BPS", 100, minimum=1, maximum=5000)
+# What a simulated fill charges, as a live Jupiter swap would (trading-rules.md section 7).
+SIM_PROTOCOL_FEE_BPS = env_int("SIM_PROTOCOL_FEE_BPS", 10, minimum=0, maximum=1000)
+SIM_SIGNATURE_FEE_LAMPORTS = env_int("SIM_SIGNATURE_FEE_LAMPORTS", 5000, minimum=0)
+SIM_PRIORITY_FEE_LAMPORTS = env_int("SIM_PRIORITY_FEE_LAMPORTS", 100000, minimum=0)
+SIM_RENT_FEE_LAMPORTS = env_int("SIM_RENT_FEE_LAMPORTS", 0, minimum=0)
+RUG_LIQUIDITY_SOL_THRESHOLD = env_decimal("RUG_LIQUIDITY_SOL_THRESHOLD", "10", minimum="0")
+
+# --- API ----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "agents.authentication.ApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "nexgent.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=24),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Nexgent trading engine API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Static files, i18n, logging -------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+WHITENOISE_USE_FINDERS = True
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        app: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+        for app in ("nexgent", "agents", "trading", "signals_app", "prices", "wallets", "localnet")
+    },
+}
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

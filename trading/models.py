@@ -1,0 +1,177 @@
+from django.db import models
+from django.db.models import Q
+
+from agents.models import Agent
+from nexgent.fields import AmountField, PercentField, PriceField
+from wallets.models import AgentWallet
+
+
+class PositionStatus(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CloseReason(models.TextChoices):
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    STALE_TRADE = "stale_trade"
+    MANUAL = "manual"
+    RUG_PULL = "rug_pull"
+
+
+class TransactionType(models.TextChoices):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    SWAP = "SWAP"
+    BURN = "BURN"
+
+
+class Balance(models.Model):
+    """What a wallet holds of one token (SOL included, under the wSOL mint), in whole units."""
+
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="balances")
+    token_address = models.CharField(max_length=64)
+    token_symbol = models.CharField(max_length=32, blank=True)
+    amount = AmountField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["wallet", "token_address"], name="one_balance_per_token"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="balance_never_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.token_symbol or self.token_address[:8]}"
+
+
+class BalanceSnapshot(models.Model):
+    """The wallet's value at a moment, for balance history and drawdown."""
+
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField(db_index=True)
+    sol_balance = AmountField()
+    positions_value_sol = AmountField()
+    total_value_sol = AmountField()
+    sol_usd = PriceField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["wallet", "taken_at"])]
+
+
+class Position(models.Model):
+    """An open (or closed) holding of one token by one agent wallet, with its exit state."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="positions")
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="positions")
+    signal = models.ForeignKey(
+        "signals_app.TradingSignal", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    token_address = models.CharField(max_length=64)
+    token_symbol = models.CharField(max_length=32, blank=True)
+    token_decimals = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=8, choices=PositionStatus.choices, default=PositionStatus.OPEN
+    )
+    # Average purchase price: total invested (fees included) / cumulative tokens bought.
+    purchase_price = PriceField()
+    total_invested_sol = AmountField()
+    total_tokens_bought = AmountField()
+    remaining_amount = AmountField()
+    realized_sol = AmountField(default=0)
+    peak_price = PriceField()
+    lowest_price = PriceField()
+    stop_loss_percent = PercentField()
+    take_profit_levels_hit = models.PositiveIntegerField(default=0)
+    take_profit_batch_start = models.PositiveIntegerField(default=0)
+    moon_bag_activated = models.BooleanField(default=False)
+    moon_bag_amount = AmountField(default=0)
+    dca_count = models.PositiveIntegerField(default=0)
+    last_dca_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "wallet", "token_address"],
+                condition=Q(status="open"),
+                name="one_open_position_per_token",
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_amount__gte=0), name="position_remaining_never_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "token_address"])]
+
+    def __str__(self):
+        return f"{self.token_symbol or self.token_address[:8]} #{self.pk} ({self.status})"
+
+
+class Transaction(models.Model):
+    """One ledger entry. Balance effects: DEPOSIT +input; WITHDRAWAL -input; SWAP -input
+    +output; BURN -input. Written in the same database transaction as its balance changes."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="transactions")
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="transactions")
+    position = models.ForeignKey(
+        Position, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
+    )
+    signal = models.ForeignKey(
+        "signals_app.TradingSignal", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    type = models.CharField(max_length=16, choices=TransactionType.choices)
+    input_mint = models.CharField(max_length=64)
+    input_symbol = models.CharField(max_length=32, blank=True)
+    input_amount = AmountField()
+    output_mint = models.CharField(max_length=64, blank=True)
+    output_symbol = models.CharField(max_length=32, blank=True)
+    output_amount = AmountField(null=True, blank=True)
+    price = PriceField(null=True, blank=True)
+    protocol_fee_sol = AmountField(default=0)
+    network_fee_sol = AmountField(default=0)
+    cost_basis_sol = AmountField(null=True, blank=True)
+    profit_loss_sol = AmountField(null=True, blank=True)
+    sol_usd = PriceField(null=True, blank=True)
+    is_dca = models.BooleanField(default=False)
+    is_take_profit = models.BooleanField(default=False)
+    tx_signature = models.CharField(max_length=100, blank=True)
+    # A unique name for the action that wrote this entry ("tp:12:3"), so a retried or raced
+    # action can never be written twice.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agent", "created_at"])]
+
+
+class ClosedTrade(models.Model):
+    """The record of a position once it is fully closed, with its realised P/L."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="closed_trades")
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="closed_trades")
+    position = models.OneToOneField(Position, on_delete=models.CASCADE, related_name="closed_trade")
+    token_address = models.CharField(max_length=64)
+    token_symbol = models.CharField(max_length=32, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(db_index=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices)
+    purchase_price = PriceField()
+    sale_price = PriceField(null=True, blank=True)
+    tokens_bought = AmountField()
+    invested_sol = AmountField()
+    received_sol = AmountField()
+    profit_loss_sol = AmountField()
+    profit_loss_usd = AmountField(null=True, blank=True)
+    change_percent = PercentField()
+    sol_usd = PriceField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-closed_at", "-id"]
+        indexes = [models.Index(fields=["agent", "closed_at"])]
