@@ -52,7 +52,9 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return error_response(exc.message, exc.code, exc.status_code, exc.details)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     if isinstance(exc, Http404):
         return error_response("Not found.", "not_found", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
@@ -71,3 +73,4 @@ def exception_handler(exc, context):
     detail = getattr(exc, "detail", str(exc))
     headers = {k: v for k, v in response.items()}
     return error_response(str(detail), str(code), response.status_code, headers=headers)
+

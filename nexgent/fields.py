@@ -52,19 +52,19 @@ class ExactDecimalField(models.DecimalField):
         return Decimal(value) if not isinstance(value, Decimal) else value
 
 
-def AmountField(**kwargs) -> ExactDecimalField:  # noqa: N802 - reads like a field class
+def AmountField(**kwargs) -> ExactDecimalField:
     return ExactDecimalField(
         max_digits=money.AMOUNT_MAX_DIGITS, decimal_places=money.AMOUNT_PLACES, **kwargs
     )
 
 
-def PriceField(**kwargs) -> ExactDecimalField:  # noqa: N802
+def PriceField(**kwargs) -> ExactDecimalField:
     return ExactDecimalField(
         max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_PLACES, **kwargs
     )
 
 
-def PercentField(**kwargs) -> ExactDecimalField:  # noqa: N802
+def PercentField(**kwargs) -> ExactDecimalField:
     return ExactDecimalField(
         max_digits=money.PERCENT_MAX_DIGITS, decimal_places=money.PERCENT_PLACES, **kwargs
     )

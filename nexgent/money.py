@@ -34,7 +34,7 @@ def to_decimal(value) -> Decimal:
     """A Decimal from a str, int or Decimal. Floats are refused: they already lost digits."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(f"refusing to build money from {type(value).__name__} {value!r}")
     return Decimal(value)
 

@@ -6,6 +6,7 @@ process. DATABASE_URL (PostgreSQL) and REDIS_URL switch to the production topolo
 is parsed by the typed readers in nexgent.env, which fail loudly on a bad value.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -119,6 +120,11 @@ else:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not shared-cache memory, so tests with server threads lock like production.
+            # One file per test process, so concurrent runs never share a database.
+            "TEST": {
+                "NAME": env_str("SQLITE_TEST_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -145,8 +151,9 @@ else:
 
 # "embedded": tasks run on a thread pool inside the serving process and the beat schedule is
 # driven by an in-process ticker. "celery": tasks go to the broker for Celery workers.
+# "eager": tasks run synchronously in the caller (deterministic tests).
 TASK_MODE = env_choice(
-    "NEXGENT_TASK_MODE", "celery" if REDIS_URL else "embedded", {"embedded", "celery"}
+    "NEXGENT_TASK_MODE", "celery" if REDIS_URL else "embedded", {"embedded", "celery", "eager"}
 )
 if TASK_MODE == "celery" and not REDIS_URL:
     raise ImproperlyConfigured("NEXGENT_TASK_MODE=celery needs REDIS_URL for the broker.")
@@ -202,9 +209,20 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "nexgent.parsers.DecimalJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "nexgent.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": "5/min",
+        "refresh": "10/min",
+        "signals": "120/min",
+        "wallet": "5/min",
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -223,6 +241,7 @@ SPECTACULAR_SETTINGS = {
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -3,7 +3,8 @@
 Every task in the project uses NexgentTask, so callers always write `task.delay(...)`. With
 TASK_MODE "celery" that publishes to the broker; with "embedded" (no Redis) it runs the task on
 a thread pool inside this process, and `EmbeddedBeat` drives the same beat schedule. The task
-bodies are identical in both modes; only the transport differs.
+bodies are identical in every mode; only the transport differs ("eager", for tests, runs the
+task synchronously in the caller).
 """
 
 import logging
@@ -54,6 +55,8 @@ class NexgentTask(Task):
     def apply_async(self, args=None, kwargs=None, **options):
         if settings.TASK_MODE == "embedded":
             return embedded_pool().submit(_run_embedded, self, args or (), kwargs or {})
+        if settings.TASK_MODE == "eager":
+            return self.apply(args=args, kwargs=kwargs, throw=True)
         return super().apply_async(args=args, kwargs=kwargs, **options)
 
 
@@ -68,6 +71,8 @@ class EmbeddedBeat:
         self._inflight: dict[str, Future] = {}
 
     def start(self) -> None:
+        # Registers every app's tasks module, as a worker does at start.
+        self.app.loader.import_default_modules()
         self._thread.start()
 
     def stop(self) -> None:

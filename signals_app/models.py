@@ -13,7 +13,8 @@ class TradingSignal(models.Model):
     signal_strength = models.PositiveSmallIntegerField()
     activation_reason = models.TextField(blank=True)
     source = models.CharField(max_length=100, blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # Null, not "", so the partial unique constraint only binds signals that carry a key.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -33,11 +34,14 @@ class TradingSignal(models.Model):
         indexes = [models.Index(fields=["owner", "token_address", "created_at"])]
 
     def __str__(self):
-        return f"{self.signal_type} {self.symbol or self.token_address[:8]} ({self.signal_strength})"
+        return (
+            f"{self.signal_type} {self.symbol or self.token_address[:8]} ({self.signal_strength})"
+        )
 
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending"
+    EXECUTING = "executing"
     EXECUTED = "executed"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -68,3 +72,6 @@ class SignalExecution(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["signal", "agent"], name="one_execution_per_agent"),
         ]
+
+    def __str__(self):
+        return f"signal #{self.signal_id} agent #{self.agent_id}: {self.status} {self.reason}".strip()

@@ -1,14 +1,84 @@
 """Fixtures shared by the whole suite. Rows are made through the project's services where a
-service exists, so tests exercise the same write paths as the engine."""
+service exists, so tests exercise the same write paths as the engine. External services are
+faked only at the HTTP boundary, by localnet."""
+
+from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runtime(settings):
+    # Tasks run synchronously unless a test asks for the embedded pool or real workers, and no
+    # cached price, lock or throttle count leaks from one test into the next.
+    settings.TASK_MODE = "eager"
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(email="operator@example.com", password="pw-12345678")
+    return django_user_model.objects.create_user(
+        email="operator@example.com", password="pw-12345678"
+    )
 
 
 @pytest.fixture
 def other_user(django_user_model):
     return django_user_model.objects.create_user(email="other@example.com", password="pw-12345678")
+
+
+@pytest.fixture
+def market():
+    from localnet.market import SyntheticMarket
+
+    return SyntheticMarket(seed=1, sol_usd=Decimal("150"))
+
+
+@pytest.fixture
+def localnet(market, settings):
+    """A local market on 127.0.0.1, with every market client of the engine pointed at it."""
+    from localnet.server import LocalnetServer
+
+    server = LocalnetServer(market).start()
+    for name, value in server.engine_settings().items():
+        setattr(settings, name, value)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def agent(user):
+    from agents.services import agent_create
+
+    return agent_create(owner=user, name="Alpha")
+
+
+@pytest.fixture
+def wallet(agent):
+    return agent.wallets.get(mode="simulation")
+
+
+@pytest.fixture
+def funded_wallet(wallet):
+    from trading.services import balance_deposit
+
+    balance_deposit(wallet=wallet, amount=Decimal("10"))
+    return wallet
+
+
+@pytest.fixture
+def api_key(user):
+    from agents.services import api_key_create
+
+    _, raw_key = api_key_create(owner=user, name="provider", scopes=["signals"])
+    return raw_key
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -38,7 +38,9 @@ class Balance(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["wallet", "token_address"], name="one_balance_per_token"),
+            models.UniqueConstraint(
+                fields=["wallet", "token_address"], name="one_balance_per_token"
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="balance_never_negative"),
         ]
 
@@ -59,6 +61,9 @@ class BalanceSnapshot(models.Model):
     class Meta:
         ordering = ["-taken_at"]
         indexes = [models.Index(fields=["wallet", "taken_at"])]
+
+    def __str__(self):
+        return f"{self.total_value_sol} SOL at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class Position(models.Model):
@@ -150,6 +155,9 @@ class Transaction(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["agent", "created_at"])]
 
+    def __str__(self):
+        return f"{self.type} #{self.pk}: {self.input_amount} {self.input_symbol or self.input_mint[:8]}"
+
 
 class ClosedTrade(models.Model):
     """The record of a position once it is fully closed, with its realised P/L."""
@@ -175,3 +183,6 @@ class ClosedTrade(models.Model):
     class Meta:
         ordering = ["-closed_at", "-id"]
         indexes = [models.Index(fields=["agent", "closed_at"])]
+
+    def __str__(self):
+        return f"{self.token_symbol or self.token_address[:8]} {self.close_reason} {self.profit_loss_sol} SOL"

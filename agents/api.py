@@ -1,0 +1,132 @@
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from agents import config as agent_config
+from agents.auth_services import auth_login
+from agents.models import Agent, ApiKey
+from agents.serializers import (
+    AgentSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    LoginSerializer,
+    RefreshSerializer,
+)
+from agents.services import agent_create, api_key_create, api_key_revoke
+from nexgent.api import DomainError
+from nexgent.permissions import NoApiKeys, scoped
+
+
+def owned_agent(request, agent_id) -> Agent:
+    """The caller's agent, or 404 (never 403) for someone else's."""
+    return get_object_or_404(Agent, pk=agent_id, owner=request.user)
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def post(self, request):
+        body = LoginSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(auth_login(**body.validated_data))
+
+
+class RefreshView(TokenRefreshView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "refresh"
+
+
+class LogoutView(APIView):
+    permission_classes = [NoApiKeys]
+
+    def post(self, request):
+        body = RefreshSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            RefreshToken(body.validated_data["refresh"]).blacklist()
+        except TokenError as exc:
+            raise DomainError(str(exc), code="invalid_token") from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        user = request.user
+        return Response({"id": user.pk, "email": user.email, "is_staff": user.is_staff})
+
+
+class AgentViewSet(viewsets.ModelViewSet):
+    serializer_class = AgentSerializer
+    permission_classes = [scoped("agents")]
+
+    def get_queryset(self):
+        return Agent.objects.filter(owner=self.request.user).order_by("pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = agent_create(owner=self.request.user, **serializer.validated_data)
+
+
+class AgentConfigView(APIView):
+    """GET the effective config; PUT replaces the overrides (an empty body resets); PATCH
+    deep-merges (objects merge, arrays replace, null resets or clears)."""
+
+    permission_classes = [scoped("agents")]
+
+    def get(self, request, agent_id):
+        agent = owned_agent(request, agent_id)
+        return Response(agent_config.effective_config_json(agent.config))
+
+    def put(self, request, agent_id):
+        return self._store(
+            request, agent_id, lambda stored: agent_config.merge_overrides({}, request.data)
+        )
+
+    def patch(self, request, agent_id):
+        return self._store(
+            request, agent_id, lambda stored: agent_config.merge_overrides(stored, request.data)
+        )
+
+    def _store(self, request, agent_id, build):
+        agent = owned_agent(request, agent_id)
+        if not isinstance(request.data, dict):
+            raise DomainError("config must be a JSON object", code="validation_error")
+        try:
+            overrides = agent_config.validate_overrides(build(agent.config or {}))
+        except agent_config.ConfigValidationError as exc:
+            raise DomainError(
+                "Invalid config: " + ", ".join(d["field"] for d in exc.details),
+                code="validation_error",
+                details=exc.details,
+            ) from exc
+        Agent.objects.filter(pk=agent.pk).update(config=overrides)
+        return Response(agent_config.effective_config_json(overrides))
+
+
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = ApiKeySerializer
+    permission_classes = [NoApiKeys]
+
+    def get_queryset(self):
+        return ApiKey.objects.filter(owner=self.request.user, revoked_at__isnull=True)
+
+    def create(self, request):
+        body = ApiKeyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key, raw_key = api_key_create(owner=request.user, **body.validated_data)
+        return Response(
+            {**ApiKeySerializer(key).data, "key": raw_key}, status=status.HTTP_201_CREATED
+        )
+
+    def perform_destroy(self, instance):
+        api_key_revoke(key=instance)

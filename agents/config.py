@@ -1,0 +1,550 @@
+"""The typed agent trading configuration (trading-rules.md section 1) and its storage rules.
+
+`Agent.config` stores only the overrides; the effective config is `DEFAULT_CONFIG` deep-merged
+with them (objects merge, arrays replace) and validated as a whole, so a bad value is never
+half-applied. Every number is a Decimal: JSON numbers, numeric strings and Decimals are accepted,
+a float is read through `str()` (its shortest repr), and JSON output carries Decimals as plain
+strings, as api.md asks.
+
+A rule between fields (min <= max, the custom take-profit rules) is checked on the later field
+as soon as the fields it compares are valid, so one response names every bad field it can.
+
+An API write is `validate_overrides(merge_overrides(agent.config, body))` for PATCH and
+`validate_overrides(merge_overrides({}, body))` for PUT; the result is what gets stored.
+Nothing here touches the database.
+"""
+
+import copy
+import types
+import typing
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from solders.pubkey import Pubkey
+
+# Far beyond any SOL amount, market cap or percentage, yet small enough that writing the value
+# out in plain notation ("1E+999999" would be a million digits) stays cheap.
+_MAX_INTEGER_DIGITS = 30
+_MAX_DECIMAL_PLACES = 30
+
+
+def _parse_decimal(value: object) -> Decimal:
+    if isinstance(value, bool):  # bool is an int subclass; `true` is never a number here
+        raise PydanticCustomError("decimal_type", "must be a number, not a boolean")
+    if isinstance(value, float):
+        value = str(value)
+    if not isinstance(value, Decimal | int | str):
+        raise PydanticCustomError("decimal_type", "must be a number or a numeric string")
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise PydanticCustomError("decimal_parsing", "must be a number") from None
+    if not number.is_finite():
+        raise PydanticCustomError("decimal_finite", "must be a finite number")
+    if (
+        number.adjusted() >= _MAX_INTEGER_DIGITS
+        or -number.as_tuple().exponent > _MAX_DECIMAL_PLACES
+    ):
+        raise PydanticCustomError("decimal_range", "is too large or has too many decimal places")
+    return number
+
+
+def _reject_bool(value: object) -> object:
+    # Pydantic's lax int mode would read `true` as 1 (a min_score of 1, say) without a word.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be an integer, not a boolean")
+    return value
+
+
+def _valid_mint(value: str) -> str:
+    try:
+        Pubkey.from_string(value)
+    except ValueError:
+        raise PydanticCustomError("mint_address", "is not a Solana mint address") from None
+    return value
+
+
+def _ordered_pair(pair: tuple[Decimal, Decimal]) -> tuple[Decimal, Decimal]:
+    if pair[0] > pair[1]:
+        raise PydanticCustomError("config_rule", "must be [min, max] with min <= max")
+    return pair
+
+
+# The bounds sit on the bare type, inside the parsing step, so the JSON Schema gets real
+# `minimum` / `exclusiveMinimum` keywords rather than pydantic's fallback keys.
+def _decimal(**bounds: Any) -> Any:
+    return Annotated[
+        Decimal,
+        Field(**bounds),
+        BeforeValidator(_parse_decimal),
+        PlainSerializer(lambda number: format(number, "f"), return_type=str, when_used="json"),
+    ]
+
+
+def _integer(**bounds: Any) -> Any:
+    return Annotated[int, Field(**bounds), BeforeValidator(_reject_bool)]
+
+
+MintAddress = Annotated[StrictStr, Field(min_length=32, max_length=44), AfterValidator(_valid_mint)]
+SignalType = Annotated[StrictStr, Field(min_length=1, max_length=50)]
+SizeRange = Annotated[tuple[_decimal(gt=0), _decimal(gt=0)], AfterValidator(_ordered_pair)]
+LevelMode = Literal["aggressive", "moderate", "conservative", "custom"]
+
+
+def _problem(loc: tuple[str | int, ...], message: str, value: object) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("config_rule", message), loc=loc, input=value)
+
+
+def _raise_problems(problems: list[InitErrorDetails]) -> None:
+    """Several broken rules at once: raised as a ValidationError, pydantic prefixes each
+    location with the path of the field being validated and keeps them all."""
+    if problems:
+        raise ValidationError.from_exception_data("AgentConfig", problems)
+
+
+def _not_below(value: Any, info: ValidationInfo, other: str) -> Any:
+    """`value` must be >= the earlier field `other`, when both are set and `other` is valid."""
+    floor = info.data.get(other)
+    if value is not None and floor is not None and value < floor:
+        raise PydanticCustomError("config_rule", f"must be >= {other} ({floor})")
+    return value
+
+
+class _Section(BaseModel):
+    # Frozen so one effective config can be shared without anyone changing it underneath.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PurchaseLimitsConfig(_Section):
+    minimum_agent_balance: _decimal(ge=Decimal("0.1")) = Decimal("0.5")
+    max_purchase_per_token: _decimal(gt=0) = Decimal("2.0")
+    # A limit of 0 would refuse every quote (impact >= limit), so it is not accepted; null
+    # switches the check off instead.
+    max_price_impact: _decimal(gt=0, le=1) | None = Decimal("0.05")
+
+
+class SignalsConfig(_Section):
+    min_score: _integer(ge=1, le=5) = 1
+    allowed_signal_types: tuple[SignalType, ...] = ()
+    token_filter_mode: Literal["none", "blacklist", "whitelist"] = "none"
+    token_list: tuple[MintAddress, ...] = ()
+    market_cap_min: _decimal(ge=0) | None = None
+    market_cap_max: _decimal(ge=0) | None = None
+    liquidity_min: _decimal(ge=0) | None = None
+    liquidity_max: _decimal(ge=0) | None = None
+    holder_count_min: _integer(ge=0) | None = None
+    holder_count_max: _integer(ge=0) | None = None
+
+    @field_validator("market_cap_max", "liquidity_max", "holder_count_max")
+    @classmethod
+    def _max_not_below_min(cls, value: Any, info: ValidationInfo) -> Any:
+        minimum = info.field_name.removesuffix("_max") + "_min"
+        return _not_below(value, info, minimum)
+
+
+class TrailingLevelConfig(_Section):
+    change: _decimal(gt=0)
+    stop_loss: _decimal(gt=0, le=1000)
+
+
+class StopLossConfig(_Section):
+    enabled: StrictBool = True
+    default_percentage: _decimal(ge=-100, le=0) = Decimal(-32)
+    mode: Literal["fixed", "exponential", "zones", "custom"] = "fixed"
+    trailing_levels: tuple[TrailingLevelConfig, ...] = ()
+
+
+_THRESHOLDS = ("minimum", "medium", "large")
+
+
+class BalanceThresholdsConfig(_Section):
+    minimum: _decimal(ge=0) = Decimal("0.2")
+    medium: _decimal(gt=0) = Decimal(5)
+    large: _decimal(gt=0) = Decimal(10)
+
+    @field_validator("medium", "large")
+    @classmethod
+    def _strictly_increasing(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # Compared with the nearest lower threshold that is itself valid.
+        lower = [
+            name for name in _THRESHOLDS[: _THRESHOLDS.index(info.field_name)] if name in info.data
+        ]
+        if lower and value <= info.data[lower[-1]]:
+            floor = info.data[lower[-1]]
+            raise PydanticCustomError("config_rule", f"must be greater than {lower[-1]} ({floor})")
+        return value
+
+
+class SizesConfig(_Section):
+    small: SizeRange = (Decimal("0.1"), Decimal("0.1"))
+    medium: SizeRange = (Decimal("0.5"), Decimal("1.0"))
+    large: SizeRange = (Decimal("1.5"), Decimal("2.0"))
+
+
+class PositionSizingConfig(_Section):
+    balance_thresholds: BalanceThresholdsConfig = Field(default_factory=BalanceThresholdsConfig)
+    sizes: SizesConfig = Field(default_factory=SizesConfig)
+    randomization: StrictBool = True
+
+
+class StaleTradeConfig(_Section):
+    enabled: StrictBool = True
+    min_hold_minutes: _integer(ge=0) = 60
+    # A position cannot lose more than everything, so -100 is the floor of both ends.
+    min_profit_percent: _decimal(ge=-100) = Decimal(1)
+    max_profit_percent: _decimal(ge=-100) = Decimal(10)
+
+    @field_validator("max_profit_percent")
+    @classmethod
+    def _range_ordered(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        return _not_below(value, info, "min_profit_percent")
+
+
+class DcaLevelConfig(_Section):
+    drop_percent: _decimal(ge=-99, le=-1)
+    buy_percent: _decimal(ge=1, le=500)
+
+
+class DcaConfig(_Section):
+    enabled: StrictBool = False
+    mode: LevelMode = "moderate"
+    levels: tuple[DcaLevelConfig, ...] = ()
+    max_dca_count: _integer(ge=1, le=10) = 3
+    cooldown_seconds: _integer(ge=10, le=3600) = 30
+
+
+class TakeProfitLevelConfig(_Section):
+    target_percent: _decimal(ge=1, le=10000)
+    sell_percent: _decimal(ge=1, le=100)
+
+
+class MoonBagConfig(_Section):
+    enabled: StrictBool = True
+    trigger_percent: _decimal(ge=1, le=10000) = Decimal(300)
+    retain_percent: _decimal(ge=1, le=50) = Decimal(10)
+
+
+def _total_sold(levels: tuple[TakeProfitLevelConfig, ...], moon_bag: MoonBagConfig) -> Decimal:
+    retained = moon_bag.retain_percent if moon_bag.enabled else Decimal(0)
+    with localcontext(prec=100):  # up to 30 decimal places per term: the sum must stay exact
+        return sum((level.sell_percent for level in levels), start=retained)
+
+
+class TakeProfitConfig(_Section):
+    """Custom levels are checked only in custom mode: preset modes never read `levels`, so
+    levels left from an earlier custom setup must not block a preset.
+
+    `moon_bag` comes before `levels` so that the levels' check can see it and report every
+    broken custom rule at once, even when the targets are out of order too.
+    """
+
+    enabled: StrictBool = False
+    mode: LevelMode = "moderate"
+    moon_bag: MoonBagConfig = Field(default_factory=MoonBagConfig)
+    levels: tuple[TakeProfitLevelConfig, ...] = Field(default=(), max_length=10)
+
+    @field_validator("levels")
+    @classmethod
+    def _custom_levels_valid(cls, levels: tuple, info: ValidationInfo) -> tuple:
+        if info.data.get("mode") != "custom":
+            return levels
+        if not levels:
+            raise PydanticCustomError("config_rule", "custom mode needs at least one level")
+        problems = [
+            _problem(
+                (index, "target_percent"),
+                "targets must be strictly ascending",
+                level.target_percent,
+            )
+            for index, level in enumerate(levels[1:], start=1)
+            if level.target_percent <= levels[index - 1].target_percent
+        ]
+        moon_bag = info.data.get("moon_bag")
+        if moon_bag is not None:
+            problems.extend(_moon_bag_problems(levels, moon_bag))
+        _raise_problems(problems)
+        return levels
+
+
+def _moon_bag_problems(
+    levels: tuple[TakeProfitLevelConfig, ...], moon_bag: MoonBagConfig
+) -> list[InitErrorDetails]:
+    problems = []
+    total = _total_sold(levels, moon_bag)
+    if total > 100:
+        what = "plus the moon bag's retain_percent " if moon_bag.enabled else ""
+        message = f"sell percentages {what}add up to {total}, over 100"
+        problems.append(_problem((), message, total))
+    last = len(levels) - 1
+    # A disabled moon bag never triggers, so its trigger cannot conflict with the levels.
+    if moon_bag.enabled and levels[last].target_percent < moon_bag.trigger_percent:
+        message = f"the last target must be >= the moon bag's trigger_percent ({moon_bag.trigger_percent})"
+        problems.append(_problem((last, "target_percent"), message, levels[last].target_percent))
+    return problems
+
+
+class StopLossCooldownConfig(_Section):
+    count: _integer(ge=1)
+    window_minutes: _integer(ge=1)
+    pause_minutes: _integer(ge=1)
+
+
+class RiskConfig(_Section):
+    max_open_positions: _integer(ge=1) = 25
+    daily_loss_limit_sol: _decimal(gt=0) | None = None
+    max_drawdown_percent: _decimal(gt=0, le=100) | None = None
+    cooldown_after_stop_losses: StopLossCooldownConfig | None = None
+
+
+class AgentConfig(_Section):
+    """The effective trading configuration of one agent."""
+
+    purchase_limits: PurchaseLimitsConfig = Field(default_factory=PurchaseLimitsConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    stop_loss: StopLossConfig = Field(default_factory=StopLossConfig)
+    position_sizing: PositionSizingConfig = Field(default_factory=PositionSizingConfig)
+    stale_trade: StaleTradeConfig = Field(default_factory=StaleTradeConfig)
+    dca: DcaConfig = Field(default_factory=DcaConfig)
+    take_profit: TakeProfitConfig = Field(default_factory=TakeProfitConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+
+
+_DEFAULTS = AgentConfig()
+
+#: The full default config, JSON-ready: Decimals as plain strings ("0.5"), as the API returns
+#: them. Shared; treat it as read-only (the functions below never modify it).
+DEFAULT_CONFIG: dict[str, Any] = _DEFAULTS.model_dump(mode="json")
+
+
+class ConfigValidationError(ValueError):
+    """The config is invalid. `details` names every bad field:
+    [{"field": "take_profit.levels[1].target_percent", "message": "..."}]; a field of ""
+    means the config as a whole."""
+
+    def __init__(self, details: list[dict[str, str]]):
+        super().__init__("invalid agent configuration")
+        self.details = details
+
+
+def merge_overrides(stored: dict, patch: dict) -> dict:
+    """The stored overrides with a PATCH applied; neither argument is modified.
+
+    - An object in the patch merges into the stored object key by key, recursively.
+    - Any other value (arrays included) replaces the stored value whole.
+    - `null` on a nullable key (an optional bound such as `signals.market_cap_max` or
+      `purchase_limits.max_price_impact`) is stored as null: the bound is cleared in the
+      effective config, even where the default sets one.
+    - `null` on any other known key removes it from the overrides, so it (or a whole section)
+      falls back to its default.
+    - `null` on an unknown key is kept, so validation reports the key.
+
+    The result is not validated; pass it to `validate_overrides` before storing it.
+    """
+    _require_object(stored)
+    _require_object(patch)
+    return _apply_patch(copy.deepcopy(stored), patch, ())
+
+
+def validate_overrides(overrides: dict) -> dict:
+    """Validates the defaults merged with `overrides` and returns the overrides to store: only
+    the values that differ from the defaults, JSON-ready with Decimals as strings.
+
+    Raises ConfigValidationError naming every bad field.
+    """
+    config = effective_config(overrides)
+    return _jsonable(_difference(config.model_dump(), _DEFAULTS.model_dump()))
+
+
+def effective_config(overrides: dict) -> AgentConfig:
+    """The defaults deep-merged with `overrides`, validated. Raises ConfigValidationError."""
+    _require_object(overrides)
+    try:
+        return AgentConfig.model_validate(_deep_merge(DEFAULT_CONFIG, overrides))
+    except ValidationError as error:
+        raise ConfigValidationError([_detail(item) for item in error.errors()]) from None
+
+
+def effective_config_json(overrides: dict) -> dict:
+    """The effective config as the API returns it: JSON-ready, Decimals as plain strings."""
+    return effective_config(overrides).model_dump(mode="json")
+
+
+def config_json_schema() -> dict:
+    """JSON Schema of the full config with its defaults and per-field bounds. Rules between
+    fields (min <= max, the custom take-profit rules) are enforced by validation only."""
+    return AgentConfig.model_json_schema()
+
+
+def to_rule_config(cfg: AgentConfig):
+    """The pure-rule dataclasses of `trading.rules.config` for one effective config. Preset
+    modes get no levels: the rules resolve presets from `mode`, and stale custom levels must
+    not leak into them."""
+    from trading.rules import config as rules  # the rules package must not be needed to import this
+
+    stop_loss, take_profit, dca = cfg.stop_loss, cfg.take_profit, cfg.dca
+    thresholds, sizes = cfg.position_sizing.balance_thresholds, cfg.position_sizing.sizes
+    return rules.RuleConfig(
+        stop_loss=rules.StopLossConfig(
+            enabled=stop_loss.enabled,
+            default_percentage=stop_loss.default_percentage,
+            mode=stop_loss.mode,
+            trailing_levels=tuple(
+                rules.TrailingLevel(change=level.change, stop_loss=level.stop_loss)
+                for level in _custom_levels(stop_loss.mode, stop_loss.trailing_levels)
+            ),
+        ),
+        take_profit=rules.TakeProfitConfig(
+            enabled=take_profit.enabled,
+            mode=take_profit.mode,
+            levels=tuple(
+                rules.TakeProfitLevel(
+                    target_percent=level.target_percent, sell_percent=level.sell_percent
+                )
+                for level in _custom_levels(take_profit.mode, take_profit.levels)
+            ),
+            moon_bag=rules.MoonBagConfig(
+                enabled=take_profit.moon_bag.enabled,
+                trigger_percent=take_profit.moon_bag.trigger_percent,
+                retain_percent=take_profit.moon_bag.retain_percent,
+            ),
+        ),
+        dca=rules.DcaConfig(
+            enabled=dca.enabled,
+            mode=dca.mode,
+            levels=tuple(
+                rules.DcaLevel(drop_percent=level.drop_percent, buy_percent=level.buy_percent)
+                for level in _custom_levels(dca.mode, dca.levels)
+            ),
+            max_dca_count=dca.max_dca_count,
+            cooldown_seconds=dca.cooldown_seconds,
+        ),
+        stale_trade=rules.StaleTradeConfig(
+            enabled=cfg.stale_trade.enabled,
+            min_hold_minutes=cfg.stale_trade.min_hold_minutes,
+            min_profit_percent=cfg.stale_trade.min_profit_percent,
+            max_profit_percent=cfg.stale_trade.max_profit_percent,
+        ),
+        sizing=rules.SizingConfig(
+            minimum=thresholds.minimum,
+            medium=thresholds.medium,
+            large=thresholds.large,
+            small_range=sizes.small,
+            medium_range=sizes.medium,
+            large_range=sizes.large,
+            randomization=cfg.position_sizing.randomization,
+        ),
+        purchase_limits=rules.PurchaseLimits(
+            minimum_agent_balance=cfg.purchase_limits.minimum_agent_balance,
+            max_purchase_per_token=cfg.purchase_limits.max_purchase_per_token,
+            max_price_impact=cfg.purchase_limits.max_price_impact,
+        ),
+    )
+
+
+def _custom_levels(mode: str, levels: tuple) -> tuple:
+    return levels if mode == "custom" else ()
+
+
+def _require_object(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ConfigValidationError([{"field": "", "message": "must be a JSON object"}])
+
+
+def _apply_patch(target: dict, patch: dict, path: tuple[str, ...]) -> dict:
+    for key, value in patch.items():
+        key_path = (*path, key)
+        if value is None and not _null_is_kept(key_path):
+            target.pop(key, None)
+        elif isinstance(value, dict):
+            current = target.get(key)
+            target[key] = _apply_patch(
+                current if isinstance(current, dict) else {}, value, key_path
+            )
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+def _null_is_kept(path: tuple[str, ...]) -> bool:
+    model: type[BaseModel] | None = AgentConfig
+    annotation: object = None
+    for key in path:
+        field = model.model_fields.get(key) if model else None
+        if field is None:
+            return True  # unknown key: keep it so that validation names it
+        annotation = field.annotation
+        model = _model_in(annotation)
+    return type(None) in typing.get_args(annotation)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The section model a field holds, directly or as `Model | None`."""
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
+
+
+def _is_union(annotation: object) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _deep_merge(base: object, override: object) -> object:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _deep_merge(base.get(key), value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def _difference(values: dict, defaults: dict) -> dict:
+    """The parts of `values` that differ from `defaults`; objects are compared key by key,
+    everything else (arrays included, as they replace) whole."""
+    changed = {}
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            nested = _difference(value, default)
+            if nested:
+                changed[key] = nested
+        elif value != default:
+            changed[key] = value
+    return changed
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def _detail(error: dict) -> dict[str, str]:
+    message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+    return {"field": _dotted(error["loc"]), "message": message}
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path

@@ -1,0 +1,80 @@
+"""Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too."""
+
+import logging
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from nexgent.celery import app as celery_app
+from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Serve the engine and dashboard (embedded default: tasks and beat run in this process)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--localnet",
+            action="store_true",
+            help="Start an in-process local market and point every market client at it.",
+        )
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="With --localnet: a demo agent and a stream of demo signals.",
+        )
+        parser.add_argument("--log-level", default="warning")
+
+    def handle(self, *args, host, port, localnet, demo, log_level, **options):
+        stack = []
+        if localnet:
+            stack.append(self._start_localnet(demo=demo, base_url=f"http://{host}:{port}"))
+        beat = None
+        if settings.TASK_MODE == "embedded":
+            beat = EmbeddedBeat(celery_app)
+            beat.start()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Nexgent serving on http://{host}:{port}/  (tasks: {settings.TASK_MODE})"
+            )
+        )
+        try:
+            uvicorn.run(
+                "nexgent.asgi:application",
+                host=host,
+                port=port,
+                lifespan="off",
+                log_level=log_level,
+            )
+        finally:
+            if beat is not None:
+                beat.stop()
+            shutdown_embedded_pool(wait=False)
+            for stop in reversed(stack):
+                stop()
+
+    def _start_localnet(self, *, demo: bool, base_url: str):
+        from localnet.demo import DemoDriver
+        from localnet.market import SyntheticMarket
+        from localnet.server import LocalnetServer
+
+        market = SyntheticMarket(seed=7)
+        server = LocalnetServer(market).start()
+        for name, value in server.engine_settings().items():
+            setattr(settings, name, value)
+        self.stdout.write(f"Local market at {server.url} (every market client points at it)")
+        driver = DemoDriver(market, engine_url=base_url, stdout=self.stdout) if demo else None
+        if driver is not None:
+            driver.start()
+
+        def stop():
+            if driver is not None:
+                driver.stop()
+            server.stop()
+
+        return stop

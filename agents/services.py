@@ -1,0 +1,64 @@
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.authentication import KEY_PREFIX, hash_api_key
+from agents.models import Agent, ApiKey, ApiKeyScope, TradingMode, User
+from nexgent.api import DomainError
+from wallets.services import wallet_create_simulation
+
+
+def agent_create(
+    *,
+    owner: User,
+    name: str,
+    trading_mode: str = TradingMode.SIMULATION,
+    automated_trading_simulation: bool = True,
+    automated_trading_live: bool = False,
+    config: dict | None = None,
+) -> Agent:
+    """Create an agent together with its simulation wallet."""
+    with transaction.atomic():
+        agent = Agent(
+            owner=owner,
+            name=name,
+            trading_mode=trading_mode,
+            automated_trading_simulation=automated_trading_simulation,
+            automated_trading_live=automated_trading_live,
+            config=config or {},
+        )
+        agent.full_clean()
+        agent.save()
+        wallet_create_simulation(agent=agent)
+    return agent
+
+
+def api_key_create(*, owner: User, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """Create an API key; the raw key is returned once and never stored."""
+    unknown = sorted(set(scopes) - set(ApiKeyScope.values))
+    if unknown or not scopes:
+        raise DomainError(
+            "scopes must be a non-empty list of " + ", ".join(ApiKeyScope.values),
+            code="validation_error",
+            details=[
+                {
+                    "field": "scopes",
+                    "message": f"unknown scopes: {unknown}" if unknown else "required",
+                }
+            ],
+        )
+    prefix = secrets.token_hex(4)
+    raw_key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        owner=owner,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_api_key(raw_key),
+        scopes=sorted(set(scopes)),
+    )
+    return key, raw_key
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,115 @@
+"""The offline demo: a demo agent, a stream of demo signals, and scripted price paths on the
+local market, so a person sees positions open and close within a minute with no internet."""
+
+import itertools
+import logging
+import threading
+from decimal import Decimal
+
+import requests
+from django.db import close_old_connections
+
+from agents.management.commands.ensure_demo_operator import DEMO_EMAIL
+from agents.models import Agent, User
+from agents.services import agent_create, api_key_create
+from nexgent import money
+from trading.selectors import sol_balance
+from trading.services import balance_deposit
+from wallets.services import wallet_create_simulation
+
+logger = logging.getLogger(__name__)
+
+DEMO_AGENT_NAME = "Demo agent"
+SIGNAL_EVERY_SECONDS = 12
+# Multiplicative price moves per second. Against the default config (fixed stop at -32%,
+# trailing from +20%): a pump then dump sells at the trailing stop in profit, a dump hits the
+# -32% stop, sideways stays open.
+PATHS = {
+    "pump_then_dump": [Decimal("1.06")] * 6 + [Decimal("0.95")] * 40,
+    "dump": [Decimal("0.96")] * 40,
+    "sideways": [Decimal("1.01"), Decimal("0.99")] * 60,
+}
+
+
+class DemoDriver:
+    def __init__(self, market, *, engine_url: str, stdout=None):
+        self.market = market
+        self.engine_url = engine_url.rstrip("/")
+        self.stdout = stdout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nexgent-demo", daemon=True)
+        self._scripts: dict[str, list[Decimal]] = {}
+        self._path_names = itertools.cycle(PATHS)
+        self._counter = itertools.count(1)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _say(self, text: str) -> None:
+        if self.stdout is not None:
+            self.stdout.write(text)
+
+    def _run(self) -> None:
+        try:
+            agent, raw_key = self._prepare()
+            self._say(
+                f"Demo: agent #{agent.pk} trading on http://127.0.0.1:8000/agents/{agent.pk}/"
+            )
+            ticks = 0
+            while not self._stop.wait(1.0):
+                self._advance_prices()
+                if ticks % SIGNAL_EVERY_SECONDS == 0:
+                    self._post_signal(raw_key)
+                ticks += 1
+        except Exception:
+            logger.exception("demo driver stopped")
+        finally:
+            close_old_connections()
+
+    def _prepare(self) -> tuple[Agent, str]:
+        owner = User.objects.get(email=DEMO_EMAIL)
+        agent = Agent.objects.filter(owner=owner, name=DEMO_AGENT_NAME).first()
+        if agent is None:
+            agent = agent_create(owner=owner, name=DEMO_AGENT_NAME)
+        wallet = wallet_create_simulation(agent=agent)
+        if sol_balance(wallet.pk) < 5:
+            balance_deposit(wallet=wallet, amount=Decimal(10))
+        _, raw_key = api_key_create(owner=owner, name="demo signal stream", scopes=["signals"])
+        close_old_connections()
+        return agent, raw_key
+
+    def _post_signal(self, raw_key: str) -> None:
+        number = next(self._counter)
+        path = next(self._path_names)
+        mint = self.market.add_token(
+            symbol=f"DEMO{number}", price_sol=Decimal("0.0001"), decimals=6
+        )
+        self._scripts[mint] = list(PATHS[path])
+        try:
+            response = requests.post(
+                f"{self.engine_url}/api/v1/trading-signals",
+                json={
+                    "token_address": mint,
+                    "signal_type": "BUY",
+                    "signal_strength": 4,
+                    "symbol": f"DEMO{number}",
+                    "source": f"demo:{path}",
+                },
+                headers={"X-API-Key": raw_key},
+                timeout=5,
+            )
+            self._say(f"Demo: signal DEMO{number} ({path}) -> HTTP {response.status_code}")
+        except requests.RequestException as exc:
+            self._say(f"Demo: could not post a signal yet ({exc.__class__.__name__})")
+
+    def _advance_prices(self) -> None:
+        for mint, steps in list(self._scripts.items()):
+            if not steps:
+                del self._scripts[mint]
+                continue
+            factor = steps.pop(0)
+            self.market.set_price(mint, money.price(self.market.price_sol(mint) * factor))

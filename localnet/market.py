@@ -1,0 +1,419 @@
+"""The synthetic market behind localnet: tokens, their pools, prices, and the knobs tests turn.
+
+Prices and amounts are Decimal. Pool arithmetic runs on Fraction, so a quote's integer amount is
+the exact floor (or ceiling) of the constant-product formula whatever the thread's Decimal
+context is. One lock guards all state: the HTTP server's threads and a test's thread drive the
+market at the same time.
+"""
+
+import hashlib
+import math
+import random
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from typing import NamedTuple
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
+
+SERVICES = frozenset({"jupiter_quote", "jupiter_price", "dexscreener", "hermes"})
+
+# Raydium's constant-product pools keep 0.25% of the input; Jupiter's outAmount is after AMM fees.
+POOL_FEE_BPS = 25
+# Below this much SOL in its pool a token has no route and no reliable price on Jupiter.
+ROUTABLE_LIQUIDITY_SOL = Decimal(1)
+RUGGED_LIQUIDITY_SOL = Decimal("0.5")
+MAIN_POOL_DEX = "raydium"
+MAIN_POOL_LABEL = "Raydium"
+
+# Documented per-minute limits that the real services enforce on every client.
+RATE_LIMITS = {}
+
+SLOT_SECONDS = 0.4
+GENESIS_SLOT = 300_000_000
+# One-sigma move of a token price per second of random walk, in basis points.
+WALK_VOLATILITY_BPS = 300
+WALK_MAX_MOVE_BPS = 5_000
+PRICE_DIGITS = 12
+# Enough for a busy demo day of polling, bounded so a long-running localnet does not grow.
+REQUEST_LOG_SIZE = 10_000
+BPS = 10_000
+
+
+class QuoteError(Exception):
+    """No quote: the server answers 400 with Jupiter's error body."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _no_route() -> QuoteError:
+    return QuoteError("Could not find any route", "COULD_NOT_FIND_ANY_ROUTE")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    mint: str
+    symbol: str
+    name: str
+    decimals: int
+    price_sol: Decimal
+    liquidity_sol: Decimal
+    listing_price_sol: Decimal
+    listed_at: datetime
+
+    @property
+    def routable(self) -> bool:
+        return self.liquidity_sol >= ROUTABLE_LIQUIDITY_SOL
+
+
+class RecordedRequest(NamedTuple):
+    service: str
+    path: str
+    query: dict[str, list[str]]  # as urllib.parse.parse_qs gives it: every value is a list
+
+
+class Disturbance(NamedTuple):
+    """What the server must do to a request before answering it normally."""
+
+    delay: float
+    status: int | None
+
+
+def pool_address(mint: str, dex: str) -> str:
+    """A stable pool address per (token, dex), shared by Jupiter's ammKey and DexScreener."""
+    return str(Pubkey(hashlib.sha256(f"{dex}:{mint}".encode()).digest()))
+
+
+def significant(value: Decimal, digits: int = PRICE_DIGITS) -> Decimal:
+    """Rounded to a fixed number of significant digits, so repeated walks do not grow digits."""
+    with localcontext(prec=digits):
+        return +value
+
+
+def _decimal(name: str, value) -> Decimal:
+    """A finite Decimal from a Decimal, int or numeric string; floats are refused as in money."""
+    try:
+        number = to_decimal(value)
+    except (ArithmeticError, TypeError) as exc:
+        raise ValueError(f"{name} must be a decimal number, got {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _positive(name: str, value) -> Decimal:
+    number = _decimal(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return number
+
+
+def _non_negative(name: str, value) -> Decimal:
+    number = _decimal(name, value)
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+class _Pool(NamedTuple):
+    """One side of a token's SOL pool, oriented for a trade: reserves in whole units."""
+
+    reserve_in: Fraction
+    reserve_out: Fraction
+    decimals_in: int
+    decimals_out: int
+
+    @classmethod
+    def for_trade(cls, token: Token, *, selling: bool) -> "_Pool":
+        sol = Fraction(token.liquidity_sol)
+        tokens = sol / Fraction(token.price_sol)
+        if selling:
+            return cls(tokens, sol, token.decimals, SOL_DECIMALS)
+        return cls(sol, tokens, SOL_DECIMALS, token.decimals)
+
+
+_FEE_KEPT = Fraction(BPS - POOL_FEE_BPS, BPS)
+
+
+def _exact_in(pool: _Pool, amount_in: int) -> tuple[int, int, Fraction]:
+    """(inAmount, outAmount, price impact) for a fixed raw input: x*y=k on the input net of fee."""
+    net_in = Fraction(amount_in, 10**pool.decimals_in) * _FEE_KEPT
+    out = pool.reserve_out * net_in / (pool.reserve_in + net_in)
+    return amount_in, math.floor(out * 10**pool.decimals_out), net_in / (pool.reserve_in + net_in)
+
+
+def _exact_out(pool: _Pool, amount_out: int) -> tuple[int, int, Fraction]:
+    """(inAmount, outAmount, price impact) for a fixed raw output; the pool cannot be drained."""
+    out = Fraction(amount_out, 10**pool.decimals_out)
+    if out >= pool.reserve_out:
+        raise _no_route()
+    net_in = pool.reserve_in * out / (pool.reserve_out - out)
+    amount_in = math.ceil(net_in / _FEE_KEPT * 10**pool.decimals_in)
+    return amount_in, amount_out, net_in / (pool.reserve_in + net_in)
+
+
+def _ratio_string(ratio: Fraction) -> str:
+    """Jupiter's priceImpactPct: a plain decimal ratio string such as "0.0123"."""
+    with localcontext(prec=40):
+        text = format(
+            (Decimal(ratio.numerator) / ratio.denominator).quantize(Decimal("1e-12")), "f"
+        )
+    return text.rstrip("0").rstrip(".") or "0"
+
+
+class SyntheticMarket:
+    def __init__(
+        self,
+        seed: int = 0,
+        sol_usd: Decimal = Decimal("150"),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._lock = threading.Lock()
+        # Separate streams so a token's mint does not depend on how many walk steps came first.
+        self._mint_rng = random.Random(f"{seed}:mints")
+        self._walk_rng = random.Random(f"{seed}:walk")
+        self._clock = clock
+        self._started = clock()
+        self._sol_usd = self._listing_sol_usd = _positive("sol_usd", sol_usd)
+        self._tokens: dict[str, Token] = {}
+        self._faults: defaultdict[str, deque[int]] = defaultdict(deque)
+        self._delays: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._requests: deque[RecordedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+
+    # Tokens and prices
+
+    def add_token(
+        self,
+        *,
+        symbol: str,
+        price_sol: Decimal,
+        decimals: int = 6,
+        liquidity_sol: Decimal = Decimal("500"),
+        mint: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        price_sol = _positive("price_sol", price_sol)
+        liquidity_sol = _non_negative("liquidity_sol", liquidity_sol)
+        if not 0 <= decimals <= 18:
+            raise ValueError(f"decimals must be within 0..18, got {decimals}")
+        if mint is not None:
+            mint = str(Pubkey.from_string(mint))
+        with self._lock:
+            return self._insert(symbol, name, decimals, price_sol, liquidity_sol, mint)
+
+    def _insert(self, symbol, name, decimals, price_sol, liquidity_sol, mint) -> str:
+        """Adds a validated token; the caller holds the lock."""
+        # Real mints are ed25519 public keys; derive one from the seeded stream for repeatability.
+        mint = mint or str(Keypair.from_seed(self._mint_rng.randbytes(32)).pubkey())
+        if mint in self._tokens or mint == WSOL_MINT:
+            raise ValueError(f"token {mint} already exists")
+        self._tokens[mint] = Token(
+            mint=mint,
+            symbol=symbol,
+            name=name or symbol,
+            decimals=decimals,
+            price_sol=price_sol,
+            liquidity_sol=liquidity_sol,
+            listing_price_sol=price_sol,
+            listed_at=datetime.now(UTC),
+        )
+        return mint
+
+    def add_demo_tokens(self, count: int) -> list[str]:
+        """`count` tokens with memecoin-like prices and pool depths, drawn from the seed."""
+        with self._lock:
+            return [self._insert_demo_token() for _ in range(count)]
+
+    def _insert_demo_token(self) -> str:
+        price = Decimal(self._mint_rng.randint(100, 999)).scaleb(-self._mint_rng.randint(4, 8))
+        liquidity = Decimal(self._mint_rng.randrange(50, 2_000, 10))
+        symbol = f"DEMO{len(self._tokens) + 1}"
+        return self._insert(symbol, None, 6, price, liquidity, None)
+
+    def tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._tokens)
+
+    def token(self, mint: str) -> Token:
+        with self._lock:
+            return self._tokens[mint]
+
+    def lookup(self, mints: Iterable[str]) -> dict[str, Token]:
+        """The known tokens among `mints`, read under one lock so a batch answer is consistent."""
+        with self._lock:
+            return {mint: self._tokens[mint] for mint in mints if mint in self._tokens}
+
+    def price_sol(self, mint: str) -> Decimal:
+        return self.token(mint).price_sol
+
+    def set_price(self, mint: str, price_sol: Decimal) -> None:
+        self._update(mint, price_sol=_positive("price_sol", price_sol))
+
+    def set_liquidity(self, mint: str, liquidity_sol: Decimal) -> None:
+        self._update(mint, liquidity_sol=_non_negative("liquidity_sol", liquidity_sol))
+
+    def rug(self, mint: str) -> None:
+        """The deployer pulls the liquidity. Withdrawing both reserves pro rata leaves the price
+        where it was; what changes is that the pool is too shallow to route or to price."""
+        self.set_liquidity(mint, RUGGED_LIQUIDITY_SOL)
+
+    def _update(self, mint: str, **changes) -> None:
+        with self._lock:
+            self._tokens[mint] = replace(self._tokens[mint], **changes)
+
+    def sol_usd(self) -> Decimal:
+        with self._lock:
+            return self._sol_usd
+
+    def set_sol_usd(self, price: Decimal) -> None:
+        with self._lock:
+            self._sol_usd = _positive("sol_usd", price)
+
+    def sol_usd_change_ratio(self) -> Decimal:
+        """SOL/USD now against its value when the market opened (stands in for 24 h ago)."""
+        with self._lock:
+            return self._sol_usd / self._listing_sol_usd - 1
+
+    def step(self, seconds: float = 1.0) -> None:
+        """Move every token price by a seeded random walk; volatility scales with sqrt(time)."""
+        sigma = WALK_VOLATILITY_BPS * math.sqrt(seconds)
+        with self._lock:
+            for mint, token in self._tokens.items():
+                move = round(self._walk_rng.gauss(0, sigma))
+                move = max(-WALK_MAX_MOVE_BPS, min(WALK_MAX_MOVE_BPS, move))
+                price = significant(token.price_sol * (BPS + move) / BPS)
+                self._tokens[mint] = replace(token, price_sol=price)
+
+    def slot(self) -> int:
+        """The chain's current slot, advancing in real time like mainnet's ~400 ms slots."""
+        return GENESIS_SLOT + int((self._clock() - self._started) / SLOT_SECONDS)
+
+    # Jupiter quotes
+
+    def quote(
+        self,
+        input_mint: str,
+        output_mint: str,
+        amount: int,
+        slippage_bps: int = 50,
+        swap_mode: str = "ExactIn",
+    ) -> dict:
+        """A Metis v1 QuoteResponse from the token's SOL pool. Pure: the pool does not move."""
+        started = time.perf_counter()
+        if input_mint == output_mint:
+            raise QuoteError("Circular arbitrage is disabled", "CIRCULAR_ARBITRAGE_IS_DISABLED")
+        token = self._routable_token(input_mint, output_mint)
+        pool = _Pool.for_trade(token, selling=input_mint == token.mint)
+        if swap_mode == "ExactIn":
+            in_amount, out_amount, impact = _exact_in(pool, amount)
+            threshold = out_amount - out_amount * slippage_bps // BPS
+        elif swap_mode == "ExactOut":
+            in_amount, out_amount, impact = _exact_out(pool, amount)
+            threshold = in_amount + in_amount * slippage_bps // BPS
+        else:
+            raise ValueError(f"unknown swap mode {swap_mode!r}")
+        return {
+            "inputMint": input_mint,
+            "inAmount": str(in_amount),
+            "outputMint": output_mint,
+            "outAmount": str(out_amount),
+            "otherAmountThreshold": str(threshold),
+            "swapMode": swap_mode,
+            "slippageBps": slippage_bps,
+            "platformFee": None,
+            "priceImpactPct": _ratio_string(impact),
+            "routePlan": [
+                {
+                    "swapInfo": {
+                        "ammKey": pool_address(token.mint, MAIN_POOL_DEX),
+                        "label": MAIN_POOL_LABEL,
+                        "inputMint": input_mint,
+                        "outputMint": output_mint,
+                        "inAmount": str(in_amount),
+                        "outAmount": str(out_amount),
+                    },
+                    "percent": 100,
+                }
+            ],
+            "contextSlot": self.slot(),
+            "timeTaken": time.perf_counter() - started,
+        }
+
+    def _routable_token(self, input_mint: str, output_mint: str) -> Token:
+        """The token of a SOL pair; the synthetic market has no token-to-token routes."""
+        if WSOL_MINT not in (input_mint, output_mint):
+            raise _no_route()
+        mint = output_mint if input_mint == WSOL_MINT else input_mint
+        token = self.lookup([mint]).get(mint)
+        if token is None or not token.routable:
+            raise _no_route()
+        return token
+
+    # Faults, rate limits and the request log
+
+    def inject_fault(self, service: str, *, status: int, count: int = 1) -> None:
+        """The next `count` requests to `service` answer `status` instead of data."""
+        self._check_service(service)
+        if not 400 <= status <= 599:
+            raise ValueError(f"a fault status must be 4xx or 5xx, got {status}")
+        with self._lock:
+            self._faults[service].extend([status] * count)
+
+    def inject_delay(self, service: str, seconds: float, count: int = 1) -> None:
+        """The next `count` requests to `service` wait `seconds` first, to trip client timeouts."""
+        self._check_service(service)
+        if seconds < 0:
+            raise ValueError(f"a delay cannot be negative, got {seconds}")
+        with self._lock:
+            self._delays[service].extend([seconds] * count)
+
+    @staticmethod
+    def _check_service(service: str) -> None:
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; expected one of {sorted(SERVICES)}")
+
+    def admit(self, service: str, path: str, query: dict[str, list[str]]) -> Disturbance:
+        """Record a request and say how to disturb it: pending delay, fault, or rate limit."""
+        with self._lock:
+            self._requests.append(RecordedRequest(service, path, query))
+            delays, faults = self._delays[service], self._faults[service]
+            delay = delays.popleft() if delays else 0.0
+            status = faults.popleft() if faults else None
+            if status is None and not self._within_rate_limit(service):
+                status = 429
+            return Disturbance(delay, status)
+
+    def _within_rate_limit(self, service: str) -> bool:
+        """A sliding window over admitted requests; refused ones do not use up the budget."""
+        if service not in RATE_LIMITS:
+            return True
+        limit, window = RATE_LIMITS[service]
+        now = self._clock()
+        admitted = self._admitted[service]
+        while admitted and admitted[0] <= now - window:
+            admitted.popleft()
+        if len(admitted) >= limit:
+            return False
+        admitted.append(now)
+        return True
+
+    def recorded(self, service: str | None = None) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self._requests if service is None or r.service == service]
+
+    def clear_recorded(self) -> None:
+        with self._lock:
+            self._requests.clear()

@@ -1,0 +1,704 @@
+"""localnet over HTTP: Jupiter, DexScreener and Pyth Hermes on one local port.
+
+The routes answer with the real services' shapes, status codes and error bodies
+(shared/design/external-apis.md), so the engine's own HTTP clients run against it unchanged.
+`/_localnet/...` control routes let demos and other processes drive the synthetic market.
+
+Every route is a row of ROUTES: a function (market, request) -> Response. A streaming route
+(Hermes SSE) or a JSON-RPC route is one more row and one more handler.
+"""
+
+import base64
+import json
+import logging
+import re
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from solders.pubkey import Pubkey
+
+from localnet.market import (
+    MAIN_POOL_DEX,
+    QuoteError,
+    SyntheticMarket,
+    Token,
+    pool_address,
+    significant,
+)
+from nexgent.money import WSOL_MINT, as_str, to_decimal
+
+logger = logging.getLogger(__name__)
+
+SOL_USD_FEED_ID = "ef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d"
+USDC_USD_FEED_ID = "eaa020c61cc479712813461ce153894a96a6c00b21ed0cfc2798d1f9a9e9c94a"
+HERMES_EXPO = -8
+# Pyth's SOL/USD confidence interval is typically a few hundredths of a percent of the price.
+HERMES_CONF_RATIO = Decimal("0.0005")
+# Pyth accumulator updates start with this magic; the rest of our blob is not a signed VAA.
+ACCUMULATOR_MAGIC = b"PNAU"
+
+PRICE_V3_MAX_IDS = 50
+DEXSCREENER_MAX_ADDRESSES = 30
+U64_MAX = 2**64 - 1
+U16_MAX = 2**16 - 1
+
+WSOL_SIDE = {"address": WSOL_MINT, "name": "Wrapped SOL", "symbol": "SOL"}
+# Jupiter prices wSOL from the whole market; a fixed depth and listing date stand in for it.
+WSOL_LIQUIDITY_USD = 600_000_000.0
+WSOL_CREATED_AT = "2024-06-05T08:55:25.527Z"
+# pump.fun-style supply, for DexScreener's fdv and marketCap.
+TOKEN_SUPPLY = Decimal(1_000_000_000)
+
+
+class _Listing(NamedTuple):
+    """A DexScreener pool of a token against SOL, as a share of the token's SOL liquidity."""
+
+    dex: str
+    labels: list[str] | None
+    share: Decimal
+    sol_is_base: bool
+
+
+# Real answers list many pools in no meaningful order: the deepest SOL pool is last, a smaller
+# one first, and one lists the token as the quote, so a client must filter and pick by liquidity.
+DEXSCREENER_LISTINGS = (
+    _Listing("meteora", ["DLMM"], Decimal("0.1"), sol_is_base=False),
+    _Listing("orca", ["wp"], Decimal("0.05"), sol_is_base=True),
+    _Listing(MAIN_POOL_DEX, None, Decimal(1), sol_is_base=False),
+)
+
+
+# Plumbing: requests, responses, routes
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: bytes = b""
+    args: tuple[str, ...] = ()  # the route pattern's groups, percent-decoded
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(payload, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(status, body, "application/json", headers or {})
+
+
+def text_response(text: str, status: int) -> Response:
+    return Response(status, text.encode(), "text/plain; charset=utf-8")
+
+
+class Rejected(Exception):
+    """Raised while reading a request; carries the error answer the real service would give."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status)
+        self.response = response
+
+
+class Route(NamedTuple):
+    method: str
+    pattern: re.Pattern[str]
+    service: str | None  # faults, delays, rate limits and the request log apply per service
+    handler: Callable[[SyntheticMarket, Request], Response]
+
+
+def dispatch(
+    market: SyntheticMarket, method: str, path: str, query: dict[str, list[str]], body: bytes = b""
+) -> Response:
+    path_exists = False
+    for route in ROUTES:
+        match = route.pattern.fullmatch(path)
+        if match is None:
+            continue
+        path_exists = True
+        if route.method == method:
+            args = tuple(unquote(group) for group in match.groups())
+            return _serve(market, route, Request(method, path, query, body, args))
+    if path_exists:
+        return text_response("Method Not Allowed", 405)
+    return text_response("Not Found", 404)
+
+
+def _serve(market: SyntheticMarket, route: Route, request: Request) -> Response:
+    if route.service is not None:
+        disturbance = market.admit(route.service, request.path, request.query)
+        if disturbance.delay:
+            time.sleep(disturbance.delay)
+        if disturbance.status is not None:
+            return _fault_response(route.service, disturbance.status)
+    try:
+        return route.handler(market, request)
+    except Rejected as rejected:
+        return rejected.response
+
+
+def _fault_response(service: str, status: int) -> Response:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    if service == "hermes":
+        return text_response(phrase, status)
+    if status == 429 and service.startswith("jupiter"):
+        # The gateway's rate-limit headers; the body is the one the old quote API sent.
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 1)}
+        body = {"statusCode": 429, "error": phrase, "message": "Rate limit exceeded"}
+        return json_response(body, 429, headers)
+    return json_response({"error": phrase}, status)
+
+
+# Shared formatting
+
+
+def _number(value: Decimal, places: int | None = None) -> float:
+    """A JSON number, as the real APIs send; only ever built at the edge of the response."""
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    return float(value)
+
+
+def _iso_millis(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _change_pct(now: Decimal, then: Decimal) -> float:
+    return _number((now / then - 1) * 100, 4)
+
+
+def _pool_liquidity_usd(liquidity_sol: Decimal, sol_usd: Decimal) -> Decimal:
+    # Both sides of a constant-product pool hold the same value.
+    return 2 * liquidity_sol * sol_usd
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# Jupiter Metis v1 quote
+
+
+def _jupiter_error(message: str, code: str | None = None) -> Rejected:
+    body = {"error": message} if code is None else {"error": message, "errorCode": code}
+    return Rejected(json_response(body, 400))
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.param(name)
+    if value is None:
+        raise _jupiter_error(f"Query parameter {name} is missing")
+    return value
+
+
+def _mint_param(request: Request, name: str) -> str:
+    text = _required(request, name)
+    try:
+        return str(Pubkey.from_string(text))
+    except ValueError as exc:
+        raise _jupiter_error(f"Query parameter {name} cannot be parsed: {exc}") from exc
+
+
+def _unsigned_param(request: Request, name: str, maximum: int, default: int | None = None) -> int:
+    """Parsed like Rust's `u64::from_str`, with the error text Jupiter's server returns."""
+    text = _required(request, name) if default is None else request.param(name)
+    if text is None:
+        return default
+    digits = text.removeprefix("+")
+    if text == "":
+        kind = "Empty"
+    elif not re.fullmatch(r"[0-9]+", digits):
+        kind = "InvalidDigit"
+    elif int(digits) > maximum:
+        kind = "PosOverflow"
+    else:
+        return int(digits)
+    raise _jupiter_error(
+        f"Query parameter {name} cannot be parsed: ParseIntError {{ kind: {kind} }}"
+    )
+
+
+def _jupiter_quote(market: SyntheticMarket, request: Request) -> Response:
+    """GET /swap/v1/quote. Routing options (dexes, maxAccounts, legacy flags) are accepted and
+    ignored: every token has one pool."""
+    input_mint = _mint_param(request, "inputMint")
+    output_mint = _mint_param(request, "outputMint")
+    amount = _unsigned_param(request, "amount", U64_MAX)
+    slippage_bps = _unsigned_param(request, "slippageBps", U16_MAX, default=50)
+    swap_mode = request.param("swapMode") or "ExactIn"
+    if swap_mode not in ("ExactIn", "ExactOut"):
+        raise _jupiter_error(
+            f"Query parameter swapMode cannot be parsed: unknown variant `{swap_mode}`, "
+            "expected `ExactIn` or `ExactOut`"
+        )
+    try:
+        quote = market.quote(input_mint, output_mint, amount, slippage_bps, swap_mode)
+    except QuoteError as error:
+        raise _jupiter_error(error.message, error.code) from error
+    return json_response(quote)
+
+
+# Jupiter Price v3
+
+
+def _jupiter_price(market: SyntheticMarket, request: Request) -> Response:
+    """GET /price/v3?ids=a,b. Mints without a reliable price are omitted, never null."""
+    ids = _csv(request.param("ids") or "")
+    if not ids:
+        raise _jupiter_error("Query parameter ids is missing")
+    if len(ids) > PRICE_V3_MAX_IDS:
+        raise _jupiter_error(f"Too many ids: {len(ids)}, at most {PRICE_V3_MAX_IDS} are allowed")
+    sol_usd, slot = market.sol_usd(), market.slot()
+    tokens = market.lookup(ids)
+    prices = {}
+    for mint in ids:
+        if mint == WSOL_MINT:
+            prices[mint] = _wsol_price(market, sol_usd, slot)
+        elif mint in tokens and tokens[mint].routable:
+            prices[mint] = _token_price(tokens[mint], sol_usd, slot)
+    return json_response(prices)
+
+
+def _token_price(token: Token, sol_usd: Decimal, slot: int) -> dict:
+    return {
+        "createdAt": _iso_millis(token.listed_at),
+        "liquidity": _number(_pool_liquidity_usd(token.liquidity_sol, sol_usd), 2),
+        "usdPrice": _number(token.price_sol * sol_usd),
+        "blockId": slot,
+        "decimals": token.decimals,
+        # Token prices move in SOL in this market, so the change is measured in SOL.
+        "priceChange24h": _change_pct(token.price_sol, token.listing_price_sol),
+    }
+
+
+def _wsol_price(market: SyntheticMarket, sol_usd: Decimal, slot: int) -> dict:
+    return {
+        "createdAt": WSOL_CREATED_AT,
+        "liquidity": WSOL_LIQUIDITY_USD,
+        "usdPrice": _number(sol_usd),
+        "blockId": slot,
+        "decimals": 9,
+        "priceChange24h": _number(market.sol_usd_change_ratio() * 100, 4),
+    }
+
+
+# DexScreener
+
+
+def _dexscreener_addresses(text: str) -> list[str]:
+    addresses = _csv(text)
+    if len(addresses) > DEXSCREENER_MAX_ADDRESSES:
+        message = f"Too many addresses: {len(addresses)}, at most {DEXSCREENER_MAX_ADDRESSES}"
+        raise Rejected(json_response({"error": message}, 400))
+    return list(dict.fromkeys(addresses))
+
+
+def _dexscreener_tokens(market: SyntheticMarket, request: Request) -> Response:
+    """GET /tokens/v1/{chainId}/{a,b}: a JSON array of pairs; [] for unknown tokens."""
+    chain_id, csv = request.args
+    addresses = _dexscreener_addresses(csv)
+    return json_response(_pairs(market, addresses) if chain_id == "solana" else [])
+
+
+def _dexscreener_latest(market: SyntheticMarket, request: Request) -> Response:
+    """GET /latest/dex/tokens/{a,b}: the legacy envelope, with "pairs": null when none match."""
+    pairs = _pairs(market, _dexscreener_addresses(request.args[0]))
+    return json_response({"schemaVersion": "1.0.0", "pairs": pairs or None})
+
+
+def _pairs(market: SyntheticMarket, addresses: list[str]) -> list[dict]:
+    sol_usd = market.sol_usd()
+    tokens = market.lookup(addresses)
+    return [
+        _pair(tokens[mint], listing, sol_usd)
+        for mint in addresses
+        if mint in tokens
+        for listing in DEXSCREENER_LISTINGS
+    ]
+
+
+def _pair(token: Token, listing: _Listing, sol_usd: Decimal) -> dict:
+    """One Pair object; liquidity amounts are whole units, prices are strings, the rest numbers."""
+    sol = token.liquidity_sol * listing.share
+    tokens = sol / token.price_sol
+    token_side = {"address": token.mint, "name": token.name, "symbol": token.symbol}
+    if listing.sol_is_base:
+        base, quote, base_amount, quote_amount = WSOL_SIDE, token_side, sol, tokens
+        price_native, price_usd = 1 / token.price_sol, sol_usd
+        change = _change_pct(token.listing_price_sol, token.price_sol)
+        market_cap = None
+    else:
+        base, quote, base_amount, quote_amount = token_side, WSOL_SIDE, tokens, sol
+        price_native, price_usd = token.price_sol, token.price_sol * sol_usd
+        change = _change_pct(token.price_sol, token.listing_price_sol)
+        market_cap = _number(TOKEN_SUPPLY * price_usd, 2)
+    address = pool_address(token.mint, listing.dex)
+    return {
+        "chainId": "solana",
+        "dexId": listing.dex,
+        "url": f"https://dexscreener.com/solana/{address.lower()}",
+        "pairAddress": address,
+        "labels": listing.labels,
+        "baseToken": base,
+        "quoteToken": quote,
+        "priceNative": as_str(significant(price_native)),
+        "priceUsd": as_str(significant(price_usd)),
+        # Quotes never trade in the synthetic market, so there is no volume to report.
+        "txns": {"h24": {"buys": 0, "sells": 0}},
+        "volume": {"h24": 0},
+        "priceChange": {"h24": change},
+        "liquidity": {
+            "usd": _number(_pool_liquidity_usd(sol, sol_usd), 2),
+            "base": _number(base_amount),
+            "quote": _number(quote_amount),
+        },
+        "fdv": market_cap,
+        "marketCap": market_cap,
+        "pairCreatedAt": int(token.listed_at.timestamp() * 1000),
+    }
+
+
+# Pyth Hermes
+
+FEEDS: dict[str, Callable[[SyntheticMarket], Decimal]] = {
+    SOL_USD_FEED_ID: SyntheticMarket.sol_usd,
+    USDC_USD_FEED_ID: lambda market: Decimal(1),
+}
+
+
+def _hermes_error(message: str, status: int = 400) -> Rejected:
+    return Rejected(text_response(message, status))
+
+
+def _hermes_ids(request: Request) -> list[str]:
+    """ids[] in any case, with or without 0x; answered lowercase without 0x, like Hermes."""
+    raw_ids = request.query.get("ids[]")
+    if not raw_ids:
+        raise _hermes_error("Failed to deserialize query string: missing field `ids`")
+    ids = []
+    for raw in raw_ids:
+        feed_id = raw.lower().removeprefix("0x")
+        if not re.fullmatch(r"[0-9a-f]{64}", feed_id):
+            raise _hermes_error(f"Failed to deserialize query string: invalid price id {raw!r}")
+        ids.append(feed_id)
+    return list(dict.fromkeys(ids))
+
+
+def _hermes_flag(request: Request, name: str, default: bool) -> bool:
+    value = request.param(name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise _hermes_error(f"Failed to deserialize query string: invalid value for `{name}`")
+    return value == "true"
+
+
+def _hermes_latest(market: SyntheticMarket, request: Request) -> Response:
+    """GET /v2/updates/price/latest: one accumulator blob for all ids plus the parsed prices."""
+    ids = _hermes_ids(request)
+    encoding = request.param("encoding") or "hex"
+    if encoding not in ("hex", "base64"):
+        raise _hermes_error(f"Failed to deserialize query string: unknown encoding {encoding!r}")
+    parsed = _hermes_flag(request, "parsed", default=True)
+    unknown = [feed_id for feed_id in ids if feed_id not in FEEDS]
+    if unknown and not _hermes_flag(request, "ignore_invalid_price_ids", default=False):
+        raise _hermes_error(f"Price ids not found: {', '.join(unknown)}", 404)
+    now, slot = int(time.time()), market.slot()
+    updates = [
+        _feed_update(feed_id, FEEDS[feed_id](market), now, slot)
+        for feed_id in ids
+        if feed_id in FEEDS
+    ]
+    blob = _accumulator_blob(updates)
+    data = blob.hex() if encoding == "hex" else base64.b64encode(blob).decode()
+    body: dict = {"binary": {"encoding": encoding, "data": [data]}}
+    if parsed:
+        body["parsed"] = updates
+    return json_response(body)
+
+
+def _feed_update(feed_id: str, value: Decimal, now: int, slot: int) -> dict:
+    price = int(value.scaleb(-HERMES_EXPO).to_integral_value(rounding=ROUND_HALF_EVEN))
+    conf = int((value * HERMES_CONF_RATIO).scaleb(-HERMES_EXPO).to_integral_value())
+    quote = {"price": str(price), "conf": str(conf), "expo": HERMES_EXPO, "publish_time": now}
+    return {
+        "id": feed_id,
+        "price": quote,
+        # The synthetic feed keeps no history, so its moving average is the price itself.
+        "ema_price": dict(quote),
+        "metadata": {"slot": slot, "proof_available_time": now, "prev_publish_time": now - 1},
+    }
+
+
+def _accumulator_blob(updates: list[dict]) -> bytes:
+    """Opaque bytes in the place of Pyth's signed update; clients only pass them on."""
+    blob = ACCUMULATOR_MAGIC
+    for update in updates:
+        quote = update["price"]
+        blob += bytes.fromhex(update["id"])
+        blob += struct.pack(
+            ">qQiq", int(quote["price"]), int(quote["conf"]), quote["expo"], quote["publish_time"]
+        )
+    return blob
+
+
+# Control routes (/_localnet/...): JSON in, JSON out; decimals travel as strings
+
+
+def _payload(request: Request) -> dict:
+    try:
+        payload = json.loads(request.body or b"{}", parse_float=Decimal)
+    except ValueError as exc:
+        raise Rejected(json_response({"error": f"invalid JSON: {exc}"}, 400)) from exc
+    if not isinstance(payload, dict):
+        raise Rejected(json_response({"error": "expected a JSON object"}, 400))
+    return payload
+
+
+def _field(payload: dict, name: str, default=None):
+    if name in payload:
+        return payload[name]
+    if default is None:
+        raise ValueError(f"{name} is required")
+    return default
+
+
+def _int_field(payload: dict, name: str, default: int | None = None) -> int:
+    value = _field(payload, name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return value
+
+
+def _decimal_field(payload: dict, name: str) -> Decimal:
+    value = _field(payload, name)
+    try:
+        return to_decimal(value)
+    except (ArithmeticError, TypeError) as exc:
+        raise ValueError(f"{name} must be a decimal number, got {value!r}") from exc
+
+
+def _control(action: Callable[[SyntheticMarket, dict], tuple[int, dict]]):
+    """Wraps a control action: the market's ValueError is a 400, an unknown mint a 404."""
+
+    def handler(market: SyntheticMarket, request: Request) -> Response:
+        try:
+            status, body = action(market, _payload(request))
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, 400)
+        except KeyError as exc:
+            return json_response({"error": f"unknown token {exc.args[0]}"}, 404)
+        return json_response(body, status)
+
+    return handler
+
+
+def _token_state(token: Token) -> dict:
+    return {
+        "mint": token.mint,
+        "symbol": token.symbol,
+        "name": token.name,
+        "decimals": token.decimals,
+        "price_sol": as_str(token.price_sol),
+        "liquidity_sol": as_str(token.liquidity_sol),
+        "routable": token.routable,
+    }
+
+
+def _control_state(market: SyntheticMarket, request: Request) -> Response:
+    tokens = market.lookup(market.tokens())
+    return json_response(
+        {
+            "sol_usd": as_str(market.sol_usd()),
+            "slot": market.slot(),
+            "tokens": [_token_state(token) for token in tokens.values()],
+        }
+    )
+
+
+def _set_price(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    mint = str(_field(payload, "mint"))
+    market.set_price(mint, _field(payload, "price_sol"))
+    return 200, _token_state(market.token(mint))
+
+
+def _set_liquidity(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    mint = str(_field(payload, "mint"))
+    market.set_liquidity(mint, _field(payload, "liquidity_sol"))
+    return 200, _token_state(market.token(mint))
+
+
+def _set_sol_usd(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    market.set_sol_usd(_field(payload, "price"))
+    return 200, {"sol_usd": as_str(market.sol_usd())}
+
+
+def _add_token(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    mint = market.add_token(
+        symbol=str(_field(payload, "symbol")),
+        price_sol=_field(payload, "price_sol"),
+        decimals=_int_field(payload, "decimals", 6),
+        liquidity_sol=_field(payload, "liquidity_sol", "500"),
+        mint=payload.get("mint"),
+        name=payload.get("name"),
+    )
+    return 201, _token_state(market.token(mint))
+
+
+def _rug(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    mint = str(_field(payload, "mint"))
+    market.rug(mint)
+    return 200, _token_state(market.token(mint))
+
+
+def _inject_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    service = str(_field(payload, "service"))
+    status, count = _int_field(payload, "status"), _int_field(payload, "count", 1)
+    market.inject_fault(service, status=status, count=count)
+    return 200, {"service": service, "status": status, "count": count}
+
+
+def _inject_delay(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    service = str(_field(payload, "service"))
+    seconds, count = _decimal_field(payload, "seconds"), _int_field(payload, "count", 1)
+    market.inject_delay(service, float(seconds), count)
+    return 200, {"service": service, "seconds": as_str(seconds), "count": count}
+
+
+def _route(method: str, pattern: str, service: str | None, handler) -> Route:
+    return Route(method, re.compile(pattern), service, handler)
+
+
+ROUTES = (
+    _route("GET", r"/swap/v1/quote", "jupiter_quote", _jupiter_quote),
+    _route("GET", r"/price/v3", "jupiter_price", _jupiter_price),
+    _route("GET", r"/tokens/v1/([^/]+)/([^/]*)", "dexscreener", _dexscreener_tokens),
+    _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
+    _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
+    _route("GET", r"/_localnet/state", None, _control_state),
+    _route("POST", r"/_localnet/price", None, _control(_set_price)),
+    _route("POST", r"/_localnet/liquidity", None, _control(_set_liquidity)),
+    _route("POST", r"/_localnet/sol_usd", None, _control(_set_sol_usd)),
+    _route("POST", r"/_localnet/token", None, _control(_add_token)),
+    _route("POST", r"/_localnet/rug", None, _control(_rug)),
+    _route("POST", r"/_localnet/fault", None, _control(_inject_fault)),
+    _route("POST", r"/_localnet/delay", None, _control(_inject_delay)),
+)
+
+
+# The HTTP server
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], market: SyntheticMarket):
+        super().__init__(address, _Handler)
+        self.market = market
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.0: one request per connection, so nothing is still served after stop().
+    server: _HttpServer
+    server_version = "localnet/1"
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def _answer(self, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        query = parse_qs(url.query, keep_blank_values=True)
+        try:
+            response = dispatch(self.server.market, method, url.path, query, body)
+        except Exception:
+            logger.exception("localnet failed to answer %s %s", method, self.path)
+            response = text_response("Internal Server Error", 500)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class LocalnetServer:
+    """The fake services on one port, serving from a background thread.
+
+    The socket is bound on construction, so `url` and `engine_settings()` are known before
+    `start()`; port 0 picks a free port.
+    """
+
+    def __init__(
+        self, market: SyntheticMarket | None = None, host: str = "127.0.0.1", port: int = 0
+    ):
+        self.market = market if market is not None else SyntheticMarket()
+        self._httpd = _HttpServer((host, port), self.market)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "LocalnetServer":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"localnet {self.url}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> "LocalnetServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def engine_settings(self) -> dict[str, str]:
+        """The engine settings that point its clients here."""
+        return {
+            "JUPITER_BASE_URL": f"{self.url}/swap/v1",
+            "JUPITER_PRICE_URL": f"{self.url}/price/v3",
+            "DEXSCREENER_BASE_URL": self.url,
+            "HERMES_BASE_URL": self.url,
+        }

@@ -1,0 +1,69 @@
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from agents.models import ApiKey
+from nexgent.permissions import scoped
+from signals_app.models import TradingSignal
+from signals_app.serializers import (
+    SignalCreateSerializer,
+    SignalDetailSerializer,
+    SignalSerializer,
+    normalise_keys,
+)
+from signals_app.services import signal_create
+
+
+class SignalCreateThrottle(SimpleRateThrottle):
+    """120 signals a minute per API key (per user for operator logins)."""
+
+    scope = "signals"
+
+    def get_cache_key(self, request, view):
+        if request.method != "POST":
+            return None
+        key = request.auth
+        ident = f"key{key.pk}" if isinstance(key, ApiKey) else f"user{request.user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class SignalListView(APIView):
+    permission_classes = [scoped("signals")]
+    throttle_classes = [SignalCreateThrottle]
+
+    def get(self, request):
+        rows = TradingSignal.objects.filter(owner=request.user)
+        token = request.query_params.get("token_address")
+        if token:
+            rows = rows.filter(token_address=token)
+        return Response({"signals": SignalSerializer(rows[:100], many=True).data})
+
+    def post(self, request):
+        body = SignalCreateSerializer(data=normalise_keys(request.data))
+        body.is_valid(raise_exception=True)
+        idempotency_key = request.headers.get("Idempotency-Key") or None
+        signal, created = signal_create(
+            owner=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            idempotency_key=idempotency_key[:200] if idempotency_key else None,
+            **body.validated_data,
+        )
+        return Response(
+            SignalSerializer(signal).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers={} if created else {"Idempotent-Replayed": "true"},
+        )
+
+
+class SignalDetailView(APIView):
+    permission_classes = [scoped("signals")]
+
+    def get(self, request, signal_id):
+        signal = get_object_or_404(
+            TradingSignal.objects.prefetch_related("executions__agent"),
+            pk=signal_id,
+            owner=request.user,
+        )
+        return Response(SignalDetailSerializer(signal).data)

@@ -1,0 +1,81 @@
+from rest_framework import serializers
+from solders.pubkey import Pubkey
+
+from signals_app.models import SignalExecution, TradingSignal
+
+# Existing providers post the reference engine's camelCase bodies; both spellings are accepted.
+CAMEL_TO_SNAKE = {
+    "tokenAddress": "token_address",
+    "signalType": "signal_type",
+    "signalStrength": "signal_strength",
+    "activationReason": "activation_reason",
+}
+
+
+def normalise_keys(data) -> dict:
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    return {CAMEL_TO_SNAKE.get(key, key): value for key, value in data.items()}
+
+
+def validate_mint(value: str) -> str:
+    try:
+        Pubkey.from_string(value)
+    except ValueError:
+        raise serializers.ValidationError(
+            "not a valid Solana mint address (base58, 32 bytes)"
+        ) from None
+    return value
+
+
+class SignalCreateSerializer(serializers.Serializer):
+    token_address = serializers.CharField(max_length=64, validators=[validate_mint])
+    signal_type = serializers.CharField(max_length=50)
+    # Absent strength counts as the weakest signal (1), which only default-scored agents take.
+    signal_strength = serializers.IntegerField(min_value=1, max_value=5, default=1)
+    symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    activation_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class SignalExecutionSerializer(serializers.ModelSerializer):
+    agent_name = serializers.CharField(source="agent.name", read_only=True)
+
+    class Meta:
+        model = SignalExecution
+        fields = [
+            "agent",
+            "agent_name",
+            "status",
+            "reason",
+            "error",
+            "transaction",
+            "position",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class SignalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TradingSignal
+        fields = [
+            "id",
+            "token_address",
+            "symbol",
+            "signal_type",
+            "signal_strength",
+            "activation_reason",
+            "source",
+            "created_at",
+            "processed_at",
+        ]
+
+
+class SignalDetailSerializer(SignalSerializer):
+    executions = SignalExecutionSerializer(many=True, read_only=True)
+
+    class Meta(SignalSerializer.Meta):
+        fields = [*SignalSerializer.Meta.fields, "executions"]

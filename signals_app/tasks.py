@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from signals_app import services
+
+
+@shared_task(acks_late=True)
+def signal_fan_out(signal_id: int) -> None:
+    services.signal_fan_out(signal_id=signal_id)
+
+
+@shared_task(acks_late=True)
+def signal_execute(signal_id: int, agent_id: int) -> None:
+    services.signal_execute(signal_id=signal_id, agent_id=agent_id)

@@ -1,0 +1,107 @@
+"""Take profit (trading-rules.md section 5, pinned by conformance/take_profit.json).
+
+Levels are consumed in order, several at once when the price jumps past them. Each sells a
+fraction of the ORIGINAL amount (all tokens ever bought), never the moon bag. After a DCA buy
+the levels restart as a new batch: `levels_hit` keeps counting across batches, `batch_start`
+is where the current batch began and `total_levels` where it ends.
+"""
+
+from decimal import Decimal
+from typing import NamedTuple
+
+from trading.rules.config import MoonBagConfig, TakeProfitConfig, TakeProfitLevel
+from trading.rules.decimal_math import ZERO, percent_change, percent_of, subtract
+
+# Less than this many tokens left is dust: nothing worth another swap.
+DUST_TOKENS = Decimal("1e-9")
+
+
+class TakeProfitResult(NamedTuple):
+    execute: bool
+    levels: int
+    new_levels_hit: int
+    sell_amount: Decimal
+    activate_moon_bag: bool
+    moon_bag_amount: Decimal
+    remaining: Decimal
+    close_position: bool
+    reason: str
+
+
+def evaluate_take_profit(
+    cfg: TakeProfitConfig,
+    *,
+    purchase_price: Decimal,
+    original_amount: Decimal,
+    remaining_amount: Decimal,
+    levels_hit: int,
+    batch_start_level: int,
+    total_levels: int | None,
+    moon_bag_activated: bool,
+    moon_bag_amount: Decimal,
+    price: Decimal,
+) -> TakeProfitResult:
+    """One tick of take profit.
+
+    The moon bag is set aside only together with a sale: it exists to cap sales, so a tick
+    that sells nothing has nothing to protect it from.
+    """
+    if not cfg.enabled:
+        return _hold(levels_hit, remaining_amount, "take profit disabled")
+    levels, moon_bag = cfg.resolved()
+    batch_end = len(levels) if total_levels is None else total_levels
+    next_index = levels_hit - batch_start_level
+    if next_index < 0:
+        raise ValueError(f"levels_hit {levels_hit} is before batch_start {batch_start_level}")
+    if levels_hit >= batch_end or next_index >= len(levels):
+        return _hold(levels_hit, remaining_amount, "take-profit levels exhausted")
+    gain = percent_change(price, purchase_price)
+    reached = _levels_reached(levels, next_index, batch_end - levels_hit, gain)
+    if reached == 0:
+        return _hold(levels_hit, remaining_amount, "price below the next take-profit target")
+    new_levels_hit = levels_hit + reached
+    activate = (
+        moon_bag.enabled
+        and not moon_bag_activated
+        and (gain >= moon_bag.trigger_percent or new_levels_hit >= batch_end)
+    )
+    new_bag = _moon_bag_size(moon_bag, original_amount, remaining_amount) if activate else ZERO
+    held_back = new_bag if activate else (moon_bag_amount if moon_bag_activated else ZERO)
+    wanted = percent_of(original_amount, _sell_percent(levels, next_index, reached))
+    sell = min(wanted, subtract(remaining_amount, held_back))
+    if sell <= ZERO:
+        return _hold(levels_hit, remaining_amount, "only the moon bag remains")
+    left = subtract(remaining_amount, sell)
+    close = left < DUST_TOKENS and not (moon_bag_activated or activate)
+    reason = f"take profit: {reached} level(s) reached, {new_levels_hit} of {batch_end} hit"
+    return TakeProfitResult(
+        True, reached, new_levels_hit, sell, activate, new_bag, left, close, reason
+    )
+
+
+def reset_after_dca(levels_hit: int, levels_count: int) -> tuple[int, int]:
+    """(batch_start, total_levels) of the new batch that starts after a DCA buy."""
+    return levels_hit, levels_hit + levels_count
+
+
+def _hold(levels_hit: int, remaining: Decimal, reason: str) -> TakeProfitResult:
+    return TakeProfitResult(False, 0, levels_hit, ZERO, False, ZERO, remaining, False, reason)
+
+
+def _levels_reached(
+    levels: tuple[TakeProfitLevel, ...], first: int, left_in_batch: int, gain: Decimal
+) -> int:
+    end = min(len(levels), first + left_in_batch)
+    index = first
+    while index < end and gain >= levels[index].target_percent:
+        index += 1
+    return index - first
+
+
+def _sell_percent(levels: tuple[TakeProfitLevel, ...], first: int, count: int) -> Decimal:
+    return sum((level.sell_percent for level in levels[first : first + count]), ZERO)
+
+
+def _moon_bag_size(moon_bag: MoonBagConfig, original: Decimal, remaining: Decimal) -> Decimal:
+    # Never more than is still held: the bag is set aside from what remains.
+    return min(percent_of(original, moon_bag.retain_percent), remaining)

@@ -1,0 +1,383 @@
+"""The executor: every write to the trading ledger.
+
+Each trade is ONE database transaction that writes the transaction record, both balance
+changes and the position change; a refusal writes nothing. Swaps (HTTP, possibly on-chain)
+happen before the transaction opens, never while a row lock is held. Events go out after
+commit. A position is sold at most once: the sale re-reads the position under a row lock and
+proceeds only if it is still open with exactly the amount that was quoted, and every ledger
+entry carries a unique idempotency key naming the action.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from rest_framework import status
+
+from agents.models import Agent
+from nexgent import money, realtime
+from nexgent.api import DomainError
+from prices.services import sol_usd_current, token_decimals
+from trading.models import (
+    Balance,
+    ClosedTrade,
+    CloseReason,
+    Position,
+    PositionStatus,
+    Transaction,
+    TransactionType,
+)
+from trading.rules.pnl import full_close_pnl
+from trading.selectors import position_payload, wallet_balances
+from trading.venues import Fill, Venue, venue_for
+from wallets.models import AgentWallet
+
+logger = logging.getLogger(__name__)
+
+
+class TradeRefused(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+@dataclass(frozen=True, slots=True)
+class BuyResult:
+    position: Position
+    transaction: Transaction
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
+    """Lock (creating if needed) the wallet's balance rows of these mints, in primary-key order
+    so two trades on the same wallet can never deadlock."""
+    for mint in mints:
+        Balance.objects.get_or_create(wallet=wallet, token_address=mint)
+    rows = (
+        Balance.objects.select_for_update()
+        .filter(wallet=wallet, token_address__in=mints)
+        .order_by("pk")
+    )
+    return {row.token_address: row for row in rows}
+
+
+def _apply(balance: Balance, delta: Decimal, *, code: str) -> None:
+    new_amount = balance.amount + delta
+    if new_amount < 0:
+        raise TradeRefused(
+            f"{balance.token_symbol or balance.token_address} balance {money.as_str(balance.amount)}"
+            f" cannot cover {money.as_str(-delta)}",
+            code=code,
+        )
+    balance.amount = new_amount
+    balance.save(update_fields=["amount", "updated_at"])
+
+
+def _send_balances(agent_id: int, wallet_id: int) -> None:
+    transaction.on_commit(lambda: realtime.balance_update(agent_id, wallet_balances(wallet_id)))
+
+
+# --- Deposits and withdrawals of simulation funds -----------------------------------------------
+
+
+def balance_deposit(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
+    return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.DEPOSIT)
+
+
+def balance_withdraw(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
+    return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.WITHDRAWAL)
+
+
+def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: str) -> Transaction:
+    amount = money.amount(amount)
+    if amount <= 0:
+        raise DomainError("amount must be greater than 0", code="invalid_amount")
+    if wallet.mode != "simulation":
+        raise DomainError("only simulation wallets take virtual deposits", code="live_wallet")
+    with transaction.atomic():
+        balances = _lock_balances(wallet, [money.WSOL_MINT])
+        sign = 1 if kind == TransactionType.DEPOSIT else -1
+        _apply(balances[money.WSOL_MINT], sign * amount, code="insufficient_balance")
+        entry = Transaction.objects.create(
+            agent_id=wallet.agent_id,
+            wallet=wallet,
+            type=kind,
+            input_mint=money.WSOL_MINT,
+            input_symbol="SOL",
+            input_amount=amount,
+            created_at=_now(),
+        )
+        _send_balances(wallet.agent_id, wallet.pk)
+    return entry
+
+
+# --- Buy ----------------------------------------------------------------------------------------
+
+
+def position_buy(
+    *,
+    agent: Agent,
+    wallet: AgentWallet,
+    token_address: str,
+    sol_amount: Decimal,
+    stop_loss_percent: Decimal,
+    token_symbol: str = "",
+    signal_id: int | None = None,
+    idempotency_key: str | None = None,
+    venue: Venue | None = None,
+) -> BuyResult:
+    """Buy `sol_amount` SOL of a token and open a position.
+
+    purchase price = SOL swapped / tokens received (fees excluded); invested = SOL debited
+    (swap + protocol fee + network fee).
+    """
+    venue = venue or venue_for(wallet)
+    decimals = token_decimals(token_address)
+    fill = venue.execute(
+        venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
+    )
+    return position_record_buy(
+        agent=agent,
+        wallet=wallet,
+        token_address=token_address,
+        token_symbol=token_symbol,
+        decimals=decimals,
+        fill=fill,
+        stop_loss_percent=stop_loss_percent,
+        signal_id=signal_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+def position_record_buy(
+    *,
+    agent: Agent,
+    wallet: AgentWallet,
+    token_address: str,
+    token_symbol: str,
+    decimals: int,
+    fill: Fill,
+    stop_loss_percent: Decimal,
+    signal_id: int | None,
+    idempotency_key: str | None,
+) -> BuyResult:
+    debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
+    price = fill.price
+    sol_usd = sol_usd_current()
+    now = _now()
+    try:
+        with transaction.atomic():
+            balances = _lock_balances(wallet, [money.WSOL_MINT, token_address])
+            _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
+            token_balance = balances[token_address]
+            if token_symbol and not token_balance.token_symbol:
+                token_balance.token_symbol = token_symbol
+            _apply(token_balance, fill.token_amount, code="invalid_fill")
+            position = Position.objects.create(
+                agent=agent,
+                wallet=wallet,
+                signal_id=signal_id,
+                token_address=token_address,
+                token_symbol=token_symbol,
+                token_decimals=decimals,
+                purchase_price=price,
+                total_invested_sol=debit,
+                total_tokens_bought=fill.token_amount,
+                remaining_amount=fill.token_amount,
+                peak_price=price,
+                lowest_price=price,
+                stop_loss_percent=money.percent(stop_loss_percent),
+                opened_at=now,
+            )
+            entry = Transaction.objects.create(
+                agent=agent,
+                wallet=wallet,
+                position=position,
+                signal_id=signal_id,
+                type=TransactionType.SWAP,
+                input_mint=money.WSOL_MINT,
+                input_symbol="SOL",
+                input_amount=debit,
+                output_mint=token_address,
+                output_symbol=token_symbol,
+                output_amount=fill.token_amount,
+                price=price,
+                protocol_fee_sol=fill.protocol_fee_sol,
+                network_fee_sol=fill.network_fee_sol,
+                sol_usd=sol_usd,
+                tx_signature=fill.tx_signature,
+                idempotency_key=idempotency_key,
+                created_at=now,
+            )
+            realtime.position_update(
+                agent.pk, "position_created", position_payload(position, price)
+            )
+            _send_balances(agent.pk, wallet.pk)
+    except IntegrityError as exc:
+        # The partial unique index (one open position per token) or the idempotency key: a
+        # concurrent buy got there first. Nothing of this one was written.
+        raise TradeRefused(
+            "a position in this token is already open (or this buy already ran)",
+            code="position_exists",
+        ) from exc
+    return BuyResult(position, entry)
+
+
+# --- Full sale ------------------------------------------------------------------------------------
+
+
+def position_close(
+    *,
+    position_id: int,
+    reason: str,
+    expected_remaining: Decimal | None = None,
+    venue: Venue | None = None,
+) -> ClosedTrade | None:
+    """Sell everything the position still holds (moon bag included) and record the closed trade.
+
+    Returns None, writing nothing, when the position is no longer open or no longer holds what
+    the caller decided on (another tick, worker or retry already acted).
+    """
+    position = Position.objects.select_related("wallet").get(pk=position_id)
+    if position.status != PositionStatus.OPEN:
+        return None
+    amount = position.remaining_amount
+    if expected_remaining is not None and amount != expected_remaining:
+        return None
+    venue = venue or venue_for(position.wallet)
+    fill = venue.execute(
+        venue.quote_sell(
+            mint=position.token_address, decimals=position.token_decimals, token_amount=amount
+        )
+    )
+    return _record_close(position_id=position_id, amount=amount, fill=fill, reason=reason)
+
+
+def _record_close(
+    *, position_id: int, amount: Decimal, fill: Fill, reason: str
+) -> ClosedTrade | None:
+    now = _now()
+    sol_usd = sol_usd_current()
+    with transaction.atomic():
+        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
+        if position.status != PositionStatus.OPEN or position.remaining_amount != amount:
+            return None
+        net = money.amount(fill.sol_amount - fill.protocol_fee_sol - fill.network_fee_sol)
+        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
+        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
+        _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
+        Transaction.objects.create(
+            agent_id=position.agent_id,
+            wallet=position.wallet,
+            position=position,
+            type=TransactionType.SWAP,
+            input_mint=position.token_address,
+            input_symbol=position.token_symbol,
+            input_amount=amount,
+            output_mint=money.WSOL_MINT,
+            output_symbol="SOL",
+            output_amount=net,
+            price=fill.price,
+            protocol_fee_sol=fill.protocol_fee_sol,
+            network_fee_sol=fill.network_fee_sol,
+            sol_usd=sol_usd,
+            tx_signature=fill.tx_signature,
+            idempotency_key=f"close:{position.pk}",
+            created_at=now,
+        )
+        trade = _close_position(
+            position,
+            received_now=net,
+            sale_price=fill.price,
+            reason=reason,
+            sol_usd=sol_usd,
+            now=now,
+        )
+    return trade
+
+
+def _close_position(
+    position: Position,
+    *,
+    received_now: Decimal,
+    sale_price: Decimal | None,
+    reason: str,
+    sol_usd,
+    now,
+) -> ClosedTrade:
+    position.realized_sol = money.amount(position.realized_sol + received_now)
+    position.remaining_amount = money.ZERO
+    position.status = PositionStatus.CLOSED
+    position.closed_at = now
+    position.close_reason = reason
+    position.save()
+    cost_basis = money.amount(position.purchase_price * position.total_tokens_bought)
+    pnl = full_close_pnl(
+        invested_sol=position.total_invested_sol,
+        received_sol=position.realized_sol,
+        cost_basis_sol=cost_basis,
+        sol_usd=sol_usd,
+    )
+    trade = ClosedTrade.objects.create(
+        agent_id=position.agent_id,
+        wallet=position.wallet,
+        position=position,
+        token_address=position.token_address,
+        token_symbol=position.token_symbol,
+        opened_at=position.opened_at,
+        closed_at=now,
+        close_reason=reason,
+        purchase_price=position.purchase_price,
+        sale_price=sale_price,
+        tokens_bought=position.total_tokens_bought,
+        invested_sol=position.total_invested_sol,
+        received_sol=position.realized_sol,
+        profit_loss_sol=money.amount(pnl.profit_loss_sol),
+        profit_loss_usd=money.amount(pnl.profit_loss_usd)
+        if pnl.profit_loss_usd is not None
+        else None,
+        change_percent=money.percent(pnl.change_percent),
+        sol_usd=sol_usd,
+    )
+    position.closed_trade = trade
+    realtime.position_update(position.agent_id, "position_closed", position_payload(position))
+    _send_balances(position.agent_id, position.wallet_id)
+    return trade
+
+
+# --- Rug write-off ---------------------------------------------------------------------------------
+
+
+def position_write_off(*, position_id: int) -> ClosedTrade | None:
+    """BURN what remains of a rugged token and close the position as a rug_pull loss."""
+    now = _now()
+    sol_usd = sol_usd_current()
+    with transaction.atomic():
+        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
+        if position.status != PositionStatus.OPEN:
+            return None
+        amount = position.remaining_amount
+        balances = _lock_balances(position.wallet, [position.token_address])
+        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
+        Transaction.objects.create(
+            agent_id=position.agent_id,
+            wallet=position.wallet,
+            position=position,
+            type=TransactionType.BURN,
+            input_mint=position.token_address,
+            input_symbol=position.token_symbol,
+            input_amount=amount,
+            idempotency_key=f"close:{position.pk}",
+            created_at=now,
+        )
+        return _close_position(
+            position,
+            received_now=money.ZERO,
+            sale_price=None,
+            reason=CloseReason.RUG_PULL,
+            sol_usd=sol_usd,
+            now=now,
+        )
