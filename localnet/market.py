@@ -35,7 +35,7 @@ MAIN_POOL_DEX = "raydium"
 MAIN_POOL_LABEL = "Raydium"
 
 # Documented per-minute limits that the real services enforce on every client.
-RATE_LIMITS = {}
+RATE_LIMITS = {"dexscreener": (300, 60.0)}
 
 SLOT_SECONDS = 0.4
 GENESIS_SLOT = 300_000_000
@@ -186,7 +186,7 @@ class SyntheticMarket:
         self._walk_rng = random.Random(f"{seed}:walk")
         self._clock = clock
         self._started = clock()
-        self._sol_usd = self._listing_sol_usd = _positive("sol_usd", sol_usd)
+        self._sol_usd = self._opening_sol_usd = _positive("sol_usd", sol_usd)
         self._tokens: dict[str, Token] = {}
         self._faults: defaultdict[str, deque[int]] = defaultdict(deque)
         self._delays: defaultdict[str, deque[float]] = defaultdict(deque)
@@ -248,6 +248,7 @@ class SyntheticMarket:
             return list(self._tokens)
 
     def token(self, mint: str) -> Token:
+        """A snapshot of the token; KeyError for a mint the market does not list."""
         with self._lock:
             return self._tokens[mint]
 
@@ -282,10 +283,9 @@ class SyntheticMarket:
         with self._lock:
             self._sol_usd = _positive("sol_usd", price)
 
-    def sol_usd_change_ratio(self) -> Decimal:
-        """SOL/USD now against its value when the market opened (stands in for 24 h ago)."""
-        with self._lock:
-            return self._sol_usd / self._listing_sol_usd - 1
+    def opening_sol_usd(self) -> Decimal:
+        """SOL/USD when the market opened: the reference for SOL's 24 h change."""
+        return self._opening_sol_usd
 
     def step(self, seconds: float = 1.0) -> None:
         """Move every token price by a seeded random walk; volatility scales with sqrt(time)."""
@@ -313,6 +313,8 @@ class SyntheticMarket:
     ) -> dict:
         """A Metis v1 QuoteResponse from the token's SOL pool. Pure: the pool does not move."""
         started = time.perf_counter()
+        if amount < 0:
+            raise ValueError(f"amount must not be negative, got {amount}")
         if input_mint == output_mint:
             raise QuoteError("Circular arbitrage is disabled", "CIRCULAR_ARBITRAGE_IS_DISABLED")
         token = self._routable_token(input_mint, output_mint)

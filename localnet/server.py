@@ -4,8 +4,9 @@ The routes answer with the real services' shapes, status codes and error bodies
 (shared/design/external-apis.md), so the engine's own HTTP clients run against it unchanged.
 `/_localnet/...` control routes let demos and other processes drive the synthetic market.
 
-Every route is a row of ROUTES: a function (market, request) -> Response. A streaming route
-(Hermes SSE) or a JSON-RPC route is one more row and one more handler.
+Every route is a row of ROUTES: a function (market, request) -> Response, so a Solana JSON-RPC
+route is one more row. A streaming route (Hermes SSE) is one more row too, plus a Response whose
+body is written chunk by chunk.
 """
 
 import base64
@@ -34,7 +35,7 @@ from localnet.market import (
     pool_address,
     significant,
 )
-from nexgent.money import WSOL_MINT, as_str, to_decimal
+from nexgent.money import SOL_DECIMALS, WSOL_MINT, as_str, to_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ U16_MAX = 2**16 - 1
 
 WSOL_SIDE = {"address": WSOL_MINT, "name": "Wrapped SOL", "symbol": "SOL"}
 # Jupiter prices wSOL from the whole market; a fixed depth and listing date stand in for it.
-WSOL_LIQUIDITY_USD = 600_000_000.0
+WSOL_LIQUIDITY_USD = Decimal(600_000_000)
 WSOL_CREATED_AT = "2024-06-05T08:55:25.527Z"
 # pump.fun-style supply, for DexScreener's fdv and marketCap.
 TOKEN_SUPPLY = Decimal(1_000_000_000)
@@ -221,7 +222,8 @@ def _mint_param(request: Request, name: str) -> str:
 
 
 def _unsigned_param(request: Request, name: str, maximum: int, default: int | None = None) -> int:
-    """Parsed like Rust's `u64::from_str`, with the error text Jupiter's server returns."""
+    """Parsed like Rust's `u64::from_str`, with the error text Jupiter's server returns.
+    Required unless a default is given."""
     text = _required(request, name) if default is None else request.param(name)
     if text is None:
         return default
@@ -281,25 +283,44 @@ def _jupiter_price(market: SyntheticMarket, request: Request) -> Response:
 
 
 def _token_price(token: Token, sol_usd: Decimal, slot: int) -> dict:
-    return {
-        "createdAt": _iso_millis(token.listed_at),
-        "liquidity": _number(_pool_liquidity_usd(token.liquidity_sol, sol_usd), 2),
-        "usdPrice": _number(token.price_sol * sol_usd),
-        "blockId": slot,
-        "decimals": token.decimals,
-        # Token prices move in SOL in this market, so the change is measured in SOL.
-        "priceChange24h": _change_pct(token.price_sol, token.listing_price_sol),
-    }
+    return _price_entry(
+        created_at=_iso_millis(token.listed_at),
+        liquidity_usd=_pool_liquidity_usd(token.liquidity_sol, sol_usd),
+        usd_price=token.price_sol * sol_usd,
+        slot=slot,
+        decimals=token.decimals,
+        # Token prices move in SOL in this market, so their change is measured in SOL.
+        change_pct=_change_pct(token.price_sol, token.listing_price_sol),
+    )
 
 
 def _wsol_price(market: SyntheticMarket, sol_usd: Decimal, slot: int) -> dict:
+    return _price_entry(
+        created_at=WSOL_CREATED_AT,
+        liquidity_usd=WSOL_LIQUIDITY_USD,
+        usd_price=sol_usd,
+        slot=slot,
+        decimals=SOL_DECIMALS,
+        change_pct=_change_pct(sol_usd, market.opening_sol_usd()),
+    )
+
+
+def _price_entry(
+    *,
+    created_at: str,
+    liquidity_usd: Decimal,
+    usd_price: Decimal,
+    slot: int,
+    decimals: int,
+    change_pct: float,
+) -> dict:
     return {
-        "createdAt": WSOL_CREATED_AT,
-        "liquidity": WSOL_LIQUIDITY_USD,
-        "usdPrice": _number(sol_usd),
+        "createdAt": created_at,
+        "liquidity": _number(liquidity_usd, 2),
+        "usdPrice": _number(usd_price),
         "blockId": slot,
-        "decimals": 9,
-        "priceChange24h": _number(market.sol_usd_change_ratio() * 100, 4),
+        "decimals": decimals,
+        "priceChange24h": change_pct,
     }
 
 
@@ -500,12 +521,12 @@ def _decimal_field(payload: dict, name: str) -> Decimal:
 
 
 def _control(action: Callable[[SyntheticMarket, dict], tuple[int, dict]]):
-    """Wraps a control action: the market's ValueError is a 400, an unknown mint a 404."""
+    """Wraps a control action: a value the market refuses is a 400, an unknown mint a 404."""
 
     def handler(market: SyntheticMarket, request: Request) -> Response:
         try:
             status, body = action(market, _payload(request))
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
         except KeyError as exc:
             return json_response({"error": f"unknown token {exc.args[0]}"}, 404)
@@ -619,8 +640,9 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.0: one request per connection, so nothing is still served after stop().
     server: _HttpServer
+    # One request per connection: no kept-alive connection is still served after stop().
+    protocol_version = "HTTP/1.0"
     server_version = "localnet/1"
 
     def do_GET(self) -> None:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import Task
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def _run_embedded(task: Task, args, kwargs):
         logger.exception("embedded task %s failed", task.name)
         raise
     finally:
-        close_old_connections()
+        # Pool threads live as long as the process: hold no connection between tasks.
+        connections.close_all()
 
 
 class NexgentTask(Task):

@@ -247,6 +247,7 @@ def test_price_v3_prices_wsol_at_sol_usd(get, market):
 
     assert entry["usdPrice"] == Decimal("171.25")
     assert entry["decimals"] == 9
+    assert entry["priceChange24h"] == Decimal("14.1667")  # from 150 when the market opened
 
 
 def test_price_v3_takes_at_most_50_ids(get, market):

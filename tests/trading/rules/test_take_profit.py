@@ -112,6 +112,29 @@ def test_a_jump_past_every_level_sells_them_all_at_once_but_keeps_the_moon_bag()
     assert not result.close_position
 
 
+def test_reaching_the_final_level_sets_the_moon_bag_aside_even_below_its_trigger():
+    cfg = TakeProfitConfig(
+        enabled=True,
+        mode="custom",
+        levels=(
+            TakeProfitLevel(Decimal(50), Decimal(50)),
+            TakeProfitLevel(Decimal(100), Decimal(45)),
+        ),
+        moon_bag=MoonBagConfig(trigger_percent=Decimal(500), retain_percent=Decimal(10)),
+    )
+    original = Decimal(1000)
+    holding = Holding(remaining=original)
+
+    first = tick(cfg, holding, original, Decimal("1.5"))
+    last = tick(cfg, holding, original, Decimal(2))
+
+    assert not first.activate_moon_bag
+    assert last.activate_moon_bag
+    assert last.moon_bag_amount == 100
+    assert last.sell_amount == 400
+    assert not last.close_position
+
+
 def test_selling_down_to_dust_without_a_moon_bag_closes_the_position():
     cfg = TakeProfitConfig(
         enabled=True,

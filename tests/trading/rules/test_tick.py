@@ -176,7 +176,7 @@ def test_a_dca_buy_keeps_peak_and_stop():
     assert buy.token_amount == 0
     assert (result.peak_price, result.stop_loss_percent) == (AVERAGE, Decimal(-32))
     assert (next_tick.peak_price, next_tick.stop_loss_percent) == (AVERAGE, Decimal(-32))
-    assert next_tick.stop_price == averaged.average_price * Decimal("0.68")
+    assert abs(next_tick.stop_price - averaged.average_price * Decimal("0.68")) < Decimal("1e-24")
     assert next_tick.actions == ()
 
 

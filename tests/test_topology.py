@@ -1,0 +1,199 @@
+"""The production topology as real processes: an ASGI server (uvicorn), a Celery worker and
+Celery beat, against PostgreSQL + Redis (started by the test harness) and localnet. A signal
+posted over HTTP is bought by the worker; a price drop on the market makes beat's tick sell at
+the stop; the agent's WebSocket, served by the ASGI process, sees both through Redis."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from rest_framework_simplejwt.tokens import AccessToken
+from websockets.sync.client import connect
+
+from tests.harness import free_port
+from trading.models import ClosedTrade, Position
+from trading.services import balance_deposit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [
+    pytest.mark.topology,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.environ.get("REDIS_URL"), reason="needs the PostgreSQL + Redis backend"
+    ),
+]
+
+
+def _database_url() -> str:
+    """The test database pytest-django created, so the processes share the test's rows."""
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@pytest.fixture
+def processes(localnet, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "NEXGENT_TASK_MODE": "celery",
+        "PRICE_POLL_INTERVAL_SECONDS": "0.5",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **localnet.engine_settings(),
+    }
+    commands = {
+        "web": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "nexgent.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        "worker": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nexgent",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        "beat": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nexgent",
+            "beat",
+            "--loglevel",
+            "warning",
+            "--schedule",
+            str(tmp_path / "celerybeat-schedule"),
+        ],
+    }
+    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in commands}
+    running = {
+        name: subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=logs[name],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, argv in commands.items()
+    }
+    base = f"127.0.0.1:{port}"
+    _wait(lambda: _healthy(base), 30, "the ASGI server to answer /health", running, logs)
+    yield base, running, logs
+    for process in running.values():
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in running.values():
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    for log in logs.values():
+        log.close()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return requests.get(f"http://{base}/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _wait(condition, seconds, what, running, logs):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        for name, process in running.items():
+            if process.poll() is not None:
+                pytest.fail(f"{name} exited with {process.returncode}:\n{_tail(logs[name])}")
+        time.sleep(0.1)
+    pytest.fail(
+        f"timed out waiting for {what}\n"
+        + "\n".join(f"--- {n}\n{_tail(f)}" for n, f in logs.items())
+    )
+
+
+def _tail(log) -> str:
+    log.flush()
+    log.seek(0)
+    return "".join(log.readlines()[-30:])
+
+
+def _recv_until(ws, wanted_event, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+        if message["type"] == "position_update" and message["data"]["event"] == wanted_event:
+            return message["data"]["position"]
+    pytest.fail(f"no {wanted_event} event")
+
+
+def test_signal_to_stop_loss_close_across_processes(
+    processes, market, user, agent, wallet, api_key
+):
+    base, running, logs = processes
+    token = market.add_token(
+        symbol="TOPO", price_sol=Decimal("0.003"), decimals=6, liquidity_sol=Decimal("4000")
+    )
+    balance_deposit(wallet=wallet, amount=Decimal("5"))
+    access = str(AccessToken.for_user(user))
+    with connect(
+        f"ws://{base}/ws/agents/{agent.pk}/?token={access}",
+        additional_headers={"Origin": f"http://{base}"},
+    ) as ws:
+        response = requests.post(
+            f"http://{base}/api/v1/trading-signals",
+            json={"token_address": token, "signal_type": "BUY", "signal_strength": 5},
+            headers={"X-API-Key": api_key},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        created = _recv_until(ws, "position_created")
+        position = Position.objects.get(pk=created["id"])
+        assert position.status == "open" and position.signal_id == response.json()["id"]
+
+        market.set_price(token, position.purchase_price * Decimal("0.6"))
+        closed = _recv_until(ws, "position_closed")
+        assert closed["close_reason"] == "stop_loss"
+
+    _wait(
+        lambda: ClosedTrade.objects.filter(position_id=created["id"]).exists(),
+        10,
+        "the closed trade",
+        running,
+        logs,
+    )
+    trade = ClosedTrade.objects.get(position_id=created["id"])
+    assert trade.close_reason == "stop_loss"
+    assert trade.profit_loss_sol < 0
