@@ -17,6 +17,16 @@ REMEMBER_ME_LIFETIME = timedelta(days=30)
 
 
 def auth_login(*, email: str, password: str, remember_me: bool = False) -> dict:
+    """Check the credentials (with lockout) and issue an access + refresh token pair."""
+    user = auth_check_credentials(email=email, password=password)
+    refresh = RefreshToken.for_user(user)
+    if remember_me:
+        refresh.set_exp(lifetime=REMEMBER_ME_LIFETIME)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def auth_check_credentials(*, email: str, password: str) -> User:
+    """The user for these credentials, counting failures towards the lockout."""
     email = email.strip().lower()
     now = timezone.now()
     user = User.objects.filter(email=email).first()
@@ -40,10 +50,7 @@ def auth_login(*, email: str, password: str, remember_me: bool = False) -> dict:
     User.objects.filter(pk=authenticated.pk).update(
         failed_login_count=0, locked_until=None, last_login=now
     )
-    refresh = RefreshToken.for_user(authenticated)
-    if remember_me:
-        refresh.set_exp(lifetime=REMEMBER_ME_LIFETIME)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    return authenticated
 
 
 def _record_failure(user_id: int, now) -> None:

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from agents.auth_services import auth_login
+from agents.auth_services import auth_check_credentials
 from agents.models import Agent
 from nexgent.api import DomainError
 from nexgent.money import WSOL_MINT, ZERO
@@ -63,10 +63,9 @@ class LoginForm(forms.Form):
         if not email or not password:
             return cleaned
         email = email.strip().lower()
-        # The same service as the REST login, so dashboard failures count towards the lockout
-        # too. It also issues a JWT pair, which the dashboard does not use.
+        # The same check as the REST login, so dashboard failures count towards the lockout too.
         try:
-            auth_login(email=email, password=password)
+            user = auth_check_credentials(email=email, password=password)
         except DomainError as error:
             if error.code == "account_locked":
                 raise forms.ValidationError(
@@ -75,7 +74,7 @@ class LoginForm(forms.Form):
                     params={"until": _locked_until(email)},
                 ) from error
             raise forms.ValidationError(INVALID_LOGIN, code="invalid_login") from error
-        self.user = get_user_model().objects.get(email=email)
+        self.user = user
         return cleaned
 
 

@@ -2,10 +2,20 @@
 service exists, so tests exercise the same write paths as the engine. External services are
 faked only at the HTTP boundary, by localnet."""
 
+import os
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("NEXGENT_TEST_BACKEND") == "postgres":
+        return
+    skip = pytest.mark.skip(reason="runs on the PostgreSQL + Redis backend (make test-postgres)")
+    for item in items:
+        if "postgres" in item.keywords or "topology" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +23,8 @@ def _isolated_runtime(settings):
     # Tasks run synchronously unless a test asks for the embedded pool or real workers, and no
     # cached price, lock or throttle count leaks from one test into the next.
     settings.TASK_MODE = "eager"
+    # Hashing strength is not under test; a fast hasher keeps login tests quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     yield
     cache.clear()

@@ -139,7 +139,9 @@ def run_backend(backend: str, pytest_args: list[str]) -> Result:
         with start_postgres() as postgres, start_redis() as redis:
             say(f"PostgreSQL {postgres.version}: {postgres.url}  (log {postgres.log_path})")
             say(f"Redis: {redis.url}  (log {redis.log_path})")
-            env.update(DATABASE_URL=postgres.url, REDIS_URL=redis.url)
+            # No persistent connections: server threads in the tests must not keep the test
+            # database open past their test, or it cannot be dropped at the end.
+            env.update(DATABASE_URL=postgres.url, REDIS_URL=redis.url, DATABASE_CONN_MAX_AGE="0")
             return run_pytest(backend, env, pytest_args)
     except ServerError as error:
         say(f"could not start the servers: {error}")

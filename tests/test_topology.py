@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -95,7 +94,7 @@ def processes(localnet, tmp_path):
             str(tmp_path / "celerybeat-schedule"),
         ],
     }
-    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in commands}
+    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in commands}  # noqa: SIM115 - closed at teardown
     running = {
         name: subprocess.Popen(
             argv,

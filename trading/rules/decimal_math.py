@@ -30,8 +30,10 @@ def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
 
 def percent_change(value: Decimal, base: Decimal) -> Decimal:
     """(value - base) / base x 100; zero for a zero base, which has no meaningful change."""
+    if base == ZERO:
+        return ZERO
     # Scaling before dividing leaves a single rounding step: 1.01 over 1.0 is exactly 1%.
-    return ratio(multiply(subtract(value, base), HUNDRED), base)
+    return divide(multiply(subtract(value, base), HUNDRED), base)
 
 
 def percent_of(amount: Decimal, percent: Decimal) -> Decimal:

@@ -87,9 +87,10 @@ def _category(sizing: SizingConfig, balance: Decimal) -> tuple[str, tuple[Decima
 
 def _uniform_lamports(low: Decimal, high: Decimal, rng: random.Random | None) -> Decimal:
     """A uniform draw in [low, high] counted in whole lamports, so no float is involved."""
-    low_lamports = _to_lamports(low, ROUND_CEILING)
-    # A range narrower than one lamport collapses onto its lower bound.
-    high_lamports = max(low_lamports, _to_lamports(high, ROUND_FLOOR))
+    high_lamports = _to_lamports(high, ROUND_FLOOR)
+    # A range narrower than one lamport collapses onto its top rounded down: never spend more
+    # than the range allows.
+    low_lamports = min(_to_lamports(low, ROUND_CEILING), high_lamports)
     draw = (_shared_rng if rng is None else rng).randint(low_lamports, high_lamports)
     return Decimal(draw).scaleb(-SOL_DECIMALS, context=CONTEXT)
 

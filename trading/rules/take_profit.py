@@ -46,33 +46,59 @@ def evaluate_take_profit(
     The moon bag is set aside only together with a sale: it exists to cap sales, so a tick
     that sells nothing has nothing to protect it from.
     """
+    return take_profit_at_gain(
+        cfg,
+        gain_percent=percent_change(price, purchase_price),
+        original_amount=original_amount,
+        remaining_amount=remaining_amount,
+        levels_hit=levels_hit,
+        batch_start_level=batch_start_level,
+        total_levels=total_levels,
+        moon_bag_activated=moon_bag_activated,
+        moon_bag_amount=moon_bag_amount,
+    )
+
+
+def take_profit_at_gain(
+    cfg: TakeProfitConfig,
+    *,
+    gain_percent: Decimal,
+    original_amount: Decimal,
+    remaining_amount: Decimal,
+    levels_hit: int,
+    batch_start_level: int,
+    total_levels: int | None,
+    moon_bag_activated: bool,
+    moon_bag_amount: Decimal,
+) -> TakeProfitResult:
+    """evaluate_take_profit for a caller that already knows the gain over the average price."""
     if not cfg.enabled:
         return _hold(levels_hit, remaining_amount, "take profit disabled")
     levels, moon_bag = cfg.resolved()
     batch_end = len(levels) if total_levels is None else total_levels
-    next_index = levels_hit - batch_start_level
-    if next_index < 0:
+    first = levels_hit - batch_start_level
+    if first < 0:
         raise ValueError(f"levels_hit {levels_hit} is before batch_start {batch_start_level}")
-    if levels_hit >= batch_end or next_index >= len(levels):
+    if levels_hit >= batch_end or first >= len(levels):
         return _hold(levels_hit, remaining_amount, "take-profit levels exhausted")
-    gain = percent_change(price, purchase_price)
-    reached = _levels_reached(levels, next_index, batch_end - levels_hit, gain)
+    reached = _levels_reached(levels, first, batch_end - levels_hit, gain_percent)
     if reached == 0:
         return _hold(levels_hit, remaining_amount, "price below the next take-profit target")
     new_levels_hit = levels_hit + reached
     activate = (
         moon_bag.enabled
         and not moon_bag_activated
-        and (gain >= moon_bag.trigger_percent or new_levels_hit >= batch_end)
+        and (gain_percent >= moon_bag.trigger_percent or new_levels_hit >= batch_end)
     )
     new_bag = _moon_bag_size(moon_bag, original_amount, remaining_amount) if activate else ZERO
     held_back = new_bag if activate else (moon_bag_amount if moon_bag_activated else ZERO)
-    wanted = percent_of(original_amount, _sell_percent(levels, next_index, reached))
+    wanted = percent_of(original_amount, _sell_percent(levels, first, reached))
     sell = min(wanted, subtract(remaining_amount, held_back))
     if sell <= ZERO:
         return _hold(levels_hit, remaining_amount, "only the moon bag remains")
     left = subtract(remaining_amount, sell)
-    close = left < DUST_TOKENS and not (moon_bag_activated or activate)
+    # A sale never eats into the moon bag, so only a position without one can end as dust.
+    close = left < DUST_TOKENS
     reason = f"take profit: {reached} level(s) reached, {new_levels_hit} of {batch_end} hit"
     return TakeProfitResult(
         True, reached, new_levels_hit, sell, activate, new_bag, left, close, reason

@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trading.rules.config import RuleConfig
-from trading.rules.dca import evaluate_dca
+from trading.rules.dca import dca_at_change
 from trading.rules.decimal_math import ZERO, percent_change
 from trading.rules.stale import held_long_enough, profit_in_window
 from trading.rules.stop_loss import ratcheted_stop_percent, stop_price_for
-from trading.rules.take_profit import TakeProfitResult, evaluate_take_profit
+from trading.rules.take_profit import TakeProfitResult, take_profit_at_gain
 
 STOP_LOSS_SELL = "stop_loss_sell"
 TAKE_PROFIT_SELL = "take_profit_sell"
@@ -99,33 +99,31 @@ def _manage_open_position(
     cfg: RuleConfig, state: PositionState, price: Decimal, now: datetime
 ) -> tuple[tuple[Action, ...], bool]:
     """Take profit, stale trade and DCA, each seeing what the one before it left."""
+    # The same change from the average price drives all three; compute it once.
+    change = percent_change(price, state.purchase_price)
     actions: tuple[Action, ...] = ()
     remaining = state.remaining_amount
-    moon_bag_held = state.moon_bag_amount if state.moon_bag_activated else None
     if cfg.take_profit.enabled:
-        profit = _take_profit(cfg, state, price)
+        profit = _take_profit(cfg, state, change)
         if profit.execute:
             actions = (_take_profit_sale(profit),)
             if profit.close_position:
                 return actions, True
             remaining = profit.remaining
-            if profit.activate_moon_bag:
-                moon_bag_held = profit.moon_bag_amount
-    if _is_stale(cfg, state, price, now):
+    if _is_stale(cfg, state, change, now):
         sale = _closing_sale(STALE_SELL, state, remaining, "stale trade")
         return (*actions, sale), True
     if cfg.dca.enabled:
-        only_moon_bag_left = moon_bag_held is not None and remaining <= moon_bag_held
-        buy = _dca_buy(cfg, state, price, now, remaining, only_moon_bag_left)
+        buy = _dca_buy(cfg, state, price, change, now, remaining)
         if buy is not None:
             actions = (*actions, buy)
     return actions, False
 
 
-def _take_profit(cfg: RuleConfig, state: PositionState, price: Decimal) -> TakeProfitResult:
-    return evaluate_take_profit(
+def _take_profit(cfg: RuleConfig, state: PositionState, gain: Decimal) -> TakeProfitResult:
+    return take_profit_at_gain(
         cfg.take_profit,
-        purchase_price=state.purchase_price,
+        gain_percent=gain,
         original_amount=state.total_tokens_bought,
         remaining_amount=state.remaining_amount,
         levels_hit=state.take_profit_levels_hit,
@@ -133,7 +131,6 @@ def _take_profit(cfg: RuleConfig, state: PositionState, price: Decimal) -> TakeP
         total_levels=state.take_profit_total_levels,
         moon_bag_activated=state.moon_bag_activated,
         moon_bag_amount=state.moon_bag_amount,
-        price=price,
     )
 
 
@@ -150,12 +147,12 @@ def _take_profit_sale(profit: TakeProfitResult) -> Action:
     )
 
 
-def _is_stale(cfg: RuleConfig, state: PositionState, price: Decimal, now: datetime) -> bool:
+def _is_stale(cfg: RuleConfig, state: PositionState, change: Decimal, now: datetime) -> bool:
     stale = cfg.stale_trade
     return (
         stale.enabled
         and held_long_enough(stale, now - state.opened_at)
-        and profit_in_window(stale, percent_change(price, state.purchase_price))
+        and profit_in_window(stale, change)
     )
 
 
@@ -163,19 +160,21 @@ def _dca_buy(
     cfg: RuleConfig,
     state: PositionState,
     price: Decimal,
+    change: Decimal,
     now: datetime,
     remaining: Decimal,
-    only_moon_bag_left: bool,
 ) -> Action | None:
     since_last = None if state.last_dca_at is None else _seconds_between(state.last_dca_at, now)
-    decision = evaluate_dca(
+    decision = dca_at_change(
         cfg.dca,
-        purchase_price=state.purchase_price,
+        change_percent=change,
+        price=price,
         remaining_amount=remaining,
         dca_count=state.dca_count,
         seconds_since_last_dca=since_last,
-        price=price,
-        only_moon_bag_left=only_moon_bag_left,
+        # The stored moon bag is the one that counts: a tick that takes profit (a gain of at
+        # least 1%) cannot also reach a DCA level (a drop of at least 1%).
+        only_moon_bag_left=state.moon_bag_activated and remaining <= state.moon_bag_amount,
     )
     if not decision.trigger:
         return None

@@ -68,6 +68,15 @@ def test_randomised_size_is_reproducible_from_the_seed():
     assert first.category == "large"
 
 
+def test_a_range_narrower_than_a_lamport_never_exceeds_its_top():
+    sizing = SizingConfig(small_range=(Decimal("0.1000000001"), Decimal("0.1000000004")))
+    limits = PurchaseLimits(minimum_agent_balance=Decimal(0))
+
+    result = position_size(sizing, limits, Decimal(1), random.Random(1))
+
+    assert result.size_sol == Decimal("0.1")
+
+
 def test_impact_ladder_requotes_at_nine_eight_and_seven_tenths():
     assert impact_ladder(Decimal(1)) == [Decimal(1), Decimal("0.9"), Decimal("0.8"), Decimal("0.7")]
 

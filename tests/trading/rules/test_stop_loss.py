@@ -127,11 +127,25 @@ def test_a_peak_below_the_average_price_keeps_the_default(mode):
     assert target_stop_percent(cfg, Decimal(-5)) == -25
 
 
+def test_exponential_curve_boosts_big_runners():
+    # Peak +90%: x = 70, past the boost start at 65. Worked from section 4 by hand:
+    # keep = 0.87285 + 0.3 x (1 - e^(-5/80)) = 0.89103, so the stop sits at +80.19%
+    # (78.56% without the boost).
+    target = target_stop_percent(StopLossConfig(mode="exponential"), Decimal(90))
+
+    assert abs(target - Decimal("80.1924")) < Decimal("0.0001")
+
+
 def test_custom_levels_are_matched_whatever_their_order():
-    levels = (TrailingLevel(Decimal(200), Decimal(98)), TrailingLevel(Decimal(50), Decimal(90)))
+    levels = (
+        TrailingLevel(Decimal(200), Decimal(98)),
+        TrailingLevel(Decimal(50), Decimal(90)),
+        TrailingLevel(Decimal(100), Decimal(95)),
+    )
     cfg = StopLossConfig(mode="custom", trailing_levels=levels)
 
-    assert target_stop_percent(cfg, Decimal(120)) == 90
+    assert target_stop_percent(cfg, Decimal(120)) == 95
+    assert target_stop_percent(cfg, Decimal(250)) == 98
 
 
 def test_an_unknown_mode_is_refused():

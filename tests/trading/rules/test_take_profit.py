@@ -170,6 +170,17 @@ def test_presets_bring_their_own_moon_bag_but_the_agent_decides_whether_it_is_on
     assert (moon_bag.enabled, moon_bag.trigger_percent, moon_bag.retain_percent) == (False, 400, 15)
 
 
+def test_a_level_reached_with_only_the_moon_bag_left_sells_nothing():
+    cfg = TakeProfitConfig(enabled=True, mode="moderate")
+    holding = Holding(remaining=Decimal(100), moon_bag_activated=True, moon_bag_amount=Decimal(100))
+
+    result = tick(cfg, holding, Decimal(1000), Decimal(2))
+
+    assert not result.execute
+    assert result.sell_amount == 0
+    assert "moon bag" in result.reason
+
+
 def test_disabled_take_profit_never_sells():
     result = evaluate_take_profit(
         TakeProfitConfig(enabled=False),
@@ -186,6 +197,22 @@ def test_disabled_take_profit_never_sells():
 
     assert not result.execute
     assert result.sell_amount == 0
+
+
+def test_a_level_count_before_its_batch_start_is_refused():
+    with pytest.raises(ValueError, match="batch_start"):
+        evaluate_take_profit(
+            TakeProfitConfig(enabled=True),
+            purchase_price=Decimal(1),
+            original_amount=Decimal(10),
+            remaining_amount=Decimal(10),
+            levels_hit=1,
+            batch_start_level=2,
+            total_levels=6,
+            moon_bag_activated=False,
+            moon_bag_amount=Decimal(0),
+            price=Decimal(2),
+        )
 
 
 def test_a_dca_buy_starts_a_new_batch_of_every_level_after_the_ones_hit():

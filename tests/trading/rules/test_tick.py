@@ -132,6 +132,7 @@ def test_a_stale_close_ends_the_tick_before_dca():
     assert kinds(result) == ["stale_sell"]
     assert result.actions[0].token_amount == BOUGHT
     assert result.actions[0].close_position
+    assert result.lowest_price == AVERAGE
     assert kinds(evaluate_tick(fresh_only, position(), price, at(120))) == ["dca_buy"]
 
 
