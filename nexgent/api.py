@@ -73,4 +73,3 @@ def exception_handler(exc, context):
     detail = getattr(exc, "detail", str(exc))
     headers = {k: v for k, v in response.items()}
     return error_response(str(detail), str(code), response.status_code, headers=headers)
-

@@ -4,7 +4,9 @@ import warnings
 from django.core.asgi import get_asgi_application
 
 # WhiteNoise serves static files with a sync iterator; under ASGI Django says so on every file.
-warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexgent.settings")
 django_asgi_app = get_asgi_application()

@@ -30,4 +30,6 @@ class PriceSample(models.Model):
         indexes = [models.Index(fields=["token_address", "observed_at"])]
 
     def __str__(self):
-        return f"{self.token_address[:8]} {self.price_sol} SOL at {self.observed_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.token_address[:8]} {self.price_sol} SOL at {self.observed_at:%Y-%m-%d %H:%M:%S}"
+        )

@@ -74,4 +74,6 @@ class SignalExecution(models.Model):
         ]
 
     def __str__(self):
-        return f"signal #{self.signal_id} agent #{self.agent_id}: {self.status} {self.reason}".strip()
+        return (
+            f"signal #{self.signal_id} agent #{self.agent_id}: {self.status} {self.reason}".strip()
+        )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from agents.config import effective_config, to_rule_config
 from nexgent import money, realtime
 from prices.services import LatestPrice
+from trading import tasks
 from trading.models import CloseReason, Position, PositionStatus
 from trading.rules.tick import PositionState, evaluate_tick
 
@@ -27,7 +28,7 @@ class TickReport:
     actions: list[tuple[int, str]] = field(default_factory=list)
 
 
-def position_state(position: Position) -> PositionState:
+def position_state(position: Position, take_profit_levels: int) -> PositionState:
     return PositionState(
         purchase_price=position.purchase_price,
         total_invested_sol=position.total_invested_sol,
@@ -38,7 +39,8 @@ def position_state(position: Position) -> PositionState:
         stop_loss_percent=position.stop_loss_percent,
         take_profit_levels_hit=position.take_profit_levels_hit,
         take_profit_batch_start=position.take_profit_batch_start,
-        take_profit_total_levels=None,
+        # After a DCA buy a new batch of levels starts where the last one stopped.
+        take_profit_total_levels=position.take_profit_batch_start + take_profit_levels,
         moon_bag_activated=position.moon_bag_activated,
         moon_bag_amount=position.moon_bag_amount,
         dca_count=position.dca_count,
@@ -48,7 +50,6 @@ def position_state(position: Position) -> PositionState:
 
 
 def positions_evaluate(prices: dict[str, LatestPrice], now: datetime | None = None) -> TickReport:
-    from trading.tasks import position_exit
 
     now = now or datetime.now(UTC)
     report = TickReport()
@@ -57,7 +58,7 @@ def positions_evaluate(prices: dict[str, LatestPrice], now: datetime | None = No
         .select_related("agent", "wallet")
         .order_by("pk")
     )
-    rule_configs: dict[int, object] = {}
+    rule_configs: dict[int, tuple[object, int]] = {}
     changed: list[Position] = []
     by_agent: dict[int, set[str]] = {}
     for position in positions:
@@ -65,25 +66,43 @@ def positions_evaluate(prices: dict[str, LatestPrice], now: datetime | None = No
         by_agent.setdefault(agent.pk, set()).add(position.token_address)
         if not agent.automated_trading_on(position.wallet.mode):
             continue
-        rules = rule_configs.get(agent.pk)
-        if rules is None:
-            rules = rule_configs[agent.pk] = to_rule_config(effective_config(agent.config))
-        result = evaluate_tick(
-            rules, position_state(position), prices[position.token_address].price_sol, now
-        )
+        if agent.pk not in rule_configs:
+            rules = to_rule_config(effective_config(agent.config))
+            rule_configs[agent.pk] = (rules, len(rules.take_profit.resolved()[0]))
+        rules, levels = rule_configs[agent.pk]
+        price = prices[position.token_address].price_sol
+        result = evaluate_tick(rules, position_state(position, levels), price, now)
         report.evaluated += 1
         if _remember_state(position, result):
             changed.append(position)
         for action in result.actions:
-            if action.kind in _EXIT_REASONS:
-                report.actions.append((position.pk, action.kind))
-                position_exit.delay(
-                    position.pk, _EXIT_REASONS[action.kind], str(position.remaining_amount)
-                )
+            report.actions.append((position.pk, action.kind))
+            _dispatch(position, action, levels)
     if changed:
         Position.objects.bulk_update(changed, _STATE_FIELDS, batch_size=500)
     _broadcast_prices(by_agent, prices)
     return report
+
+
+def _dispatch(position: Position, action, take_profit_levels: int) -> None:
+    if action.kind in _EXIT_REASONS:
+        tasks.position_exit.delay(
+            position.pk, _EXIT_REASONS[action.kind], str(position.remaining_amount)
+        )
+    elif action.kind == "take_profit_sell":
+        tasks.position_take_profit.delay(
+            position.pk,
+            str(action.token_amount),
+            position.take_profit_levels_hit,
+            action.new_levels_hit,
+            action.activate_moon_bag,
+            str(action.moon_bag_amount),
+            action.close_position,
+        )
+    elif action.kind == "dca_buy":
+        tasks.position_dca_buy.delay(
+            position.pk, str(action.sol_amount), position.dca_count, take_profit_levels
+        )
 
 
 def _remember_state(position: Position, result) -> bool:

@@ -29,7 +29,10 @@ from trading.models import (
     Transaction,
     TransactionType,
 )
-from trading.rules.pnl import full_close_pnl
+from trading.rules.dca import average_after_buy
+from trading.rules.fees import network_fee_sol
+from trading.rules.pnl import full_close_pnl, partial_sale_pnl
+from trading.rules.take_profit import reset_after_dca
 from trading.selectors import position_payload, wallet_balances
 from trading.venues import Fill, Venue, venue_for
 from wallets.models import AgentWallet
@@ -381,3 +384,201 @@ def position_write_off(*, position_id: int) -> ClosedTrade | None:
             sol_usd=sol_usd,
             now=now,
         )
+
+
+# --- Partial take-profit sale -------------------------------------------------------------------
+
+
+def position_take_profit(
+    *,
+    position_id: int,
+    token_amount: Decimal,
+    expected_levels_hit: int,
+    new_levels_hit: int,
+    activate_moon_bag: bool = False,
+    moon_bag_amount: Decimal = money.ZERO,
+    close_position: bool = False,
+    venue: Venue | None = None,
+) -> Transaction | None:
+    """Sell part of a position at a take-profit level. Each level executes at most once: the
+    sale proceeds only while the position is still at `expected_levels_hit`, and its ledger
+    entry's key names the level reached. When the rules say only dust would remain (and no moon
+    bag), everything is sold and the position closes with reason take_profit."""
+    position = Position.objects.select_related("wallet").get(pk=position_id)
+    if (
+        position.status != PositionStatus.OPEN
+        or position.take_profit_levels_hit != expected_levels_hit
+    ):
+        return None
+    remaining = position.remaining_amount
+    amount = remaining if close_position else min(money.amount(token_amount), remaining)
+    if amount <= 0:
+        return None
+    venue = venue or venue_for(position.wallet)
+    fill = venue.execute(
+        venue.quote_sell(
+            mint=position.token_address, decimals=position.token_decimals, token_amount=amount
+        )
+    )
+    sol_usd = sol_usd_current()
+    now = _now()
+    with transaction.atomic():
+        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
+        if (
+            position.status != PositionStatus.OPEN
+            or position.take_profit_levels_hit != expected_levels_hit
+            or position.remaining_amount != remaining
+        ):
+            return None
+        net = money.amount(fill.sol_amount - fill.protocol_fee_sol - fill.network_fee_sol)
+        pnl = partial_sale_pnl(
+            invested_sol=position.total_invested_sol,
+            total_tokens=position.total_tokens_bought,
+            tokens_sold=amount,
+            net_sol=net,
+            purchase_price=position.purchase_price,
+            sale_price=fill.price,
+            sol_usd=sol_usd,
+        )
+        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
+        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
+        _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
+        entry = Transaction.objects.create(
+            agent_id=position.agent_id,
+            wallet=position.wallet,
+            position=position,
+            type=TransactionType.SWAP,
+            input_mint=position.token_address,
+            input_symbol=position.token_symbol,
+            input_amount=amount,
+            output_mint=money.WSOL_MINT,
+            output_symbol="SOL",
+            output_amount=net,
+            price=fill.price,
+            protocol_fee_sol=fill.protocol_fee_sol,
+            network_fee_sol=fill.network_fee_sol,
+            cost_basis_sol=money.amount(pnl.cost_basis_sol),
+            profit_loss_sol=money.amount(pnl.profit_loss_sol),
+            sol_usd=sol_usd,
+            is_take_profit=True,
+            tx_signature=fill.tx_signature,
+            idempotency_key=f"tp:{position.pk}:{new_levels_hit}",
+            created_at=now,
+        )
+        position.take_profit_levels_hit = new_levels_hit
+        if activate_moon_bag:
+            position.moon_bag_activated = True
+            position.moon_bag_amount = money.amount(moon_bag_amount)
+        if amount == remaining:
+            _close_position(
+                position,
+                received_now=net,
+                sale_price=fill.price,
+                reason=CloseReason.TAKE_PROFIT,
+                sol_usd=sol_usd,
+                now=now,
+            )
+        else:
+            position.remaining_amount = money.amount(remaining - amount)
+            position.realized_sol = money.amount(position.realized_sol + net)
+            position.save()
+            realtime.position_update(
+                position.agent_id, "position_updated", position_payload(position, fill.price)
+            )
+            _send_balances(position.agent_id, position.wallet_id)
+    return entry
+
+
+# --- DCA buy ----------------------------------------------------------------------------------------
+
+
+def position_dca_buy(
+    *,
+    position_id: int,
+    sol_amount: Decimal,
+    expected_dca_count: int,
+    take_profit_levels: int,
+    venue: Venue | None = None,
+) -> Transaction | None:
+    """Add to a position at a DCA level. Ignores max_purchase_per_token and the minimum
+    balance, but never spends SOL the wallet does not have: the buy shrinks to what the balance
+    covers, fees included. Each DCA level executes at most once (`expected_dca_count`)."""
+    position = Position.objects.select_related("wallet").get(pk=position_id)
+    if position.status != PositionStatus.OPEN or position.dca_count != expected_dca_count:
+        return None
+    venue = venue or venue_for(position.wallet)
+    spend = min(money.amount(sol_amount), _affordable_swap(position.wallet_id))
+    if spend <= 0:
+        return None
+    fill = venue.execute(
+        venue.quote_buy(
+            mint=position.token_address, decimals=position.token_decimals, sol_amount=spend
+        )
+    )
+    debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
+    sol_usd = sol_usd_current()
+    now = _now()
+    with transaction.atomic():
+        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
+        if position.status != PositionStatus.OPEN or position.dca_count != expected_dca_count:
+            return None
+        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
+        _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
+        _apply(balances[position.token_address], fill.token_amount, code="invalid_fill")
+        entry = Transaction.objects.create(
+            agent_id=position.agent_id,
+            wallet=position.wallet,
+            position=position,
+            type=TransactionType.SWAP,
+            input_mint=money.WSOL_MINT,
+            input_symbol="SOL",
+            input_amount=debit,
+            output_mint=position.token_address,
+            output_symbol=position.token_symbol,
+            output_amount=fill.token_amount,
+            price=fill.price,
+            protocol_fee_sol=fill.protocol_fee_sol,
+            network_fee_sol=fill.network_fee_sol,
+            sol_usd=sol_usd,
+            is_dca=True,
+            tx_signature=fill.tx_signature,
+            idempotency_key=f"dca:{position.pk}:{expected_dca_count + 1}",
+            created_at=now,
+        )
+        average = average_after_buy(
+            existing_sol=position.total_invested_sol,
+            existing_tokens=position.total_tokens_bought,
+            new_sol=debit,
+            new_tokens=fill.token_amount,
+        )
+        position.total_invested_sol = money.amount(average.total_invested_sol)
+        position.total_tokens_bought = money.amount(average.total_tokens)
+        position.purchase_price = money.price(average.average_price)
+        position.remaining_amount = money.amount(position.remaining_amount + fill.token_amount)
+        position.dca_count = expected_dca_count + 1
+        position.last_dca_at = now
+        # Take profit restarts from its first level, relative to the new average.
+        position.take_profit_batch_start, _ = reset_after_dca(
+            position.take_profit_levels_hit, take_profit_levels
+        )
+        position.save()
+        realtime.position_update(
+            position.agent_id, "position_updated", position_payload(position, fill.price)
+        )
+        _send_balances(position.agent_id, position.wallet_id)
+    return entry
+
+
+def _affordable_swap(wallet_id: int) -> Decimal:
+    """The largest SOL swap the wallet's balance covers with both fees on top."""
+    from django.conf import settings
+
+    balance = Balance.objects.filter(wallet_id=wallet_id, token_address=money.WSOL_MINT).first()
+    available = balance.amount if balance else money.ZERO
+    network = network_fee_sol(
+        settings.SIM_SIGNATURE_FEE_LAMPORTS,
+        settings.SIM_PRIORITY_FEE_LAMPORTS,
+        settings.SIM_RENT_FEE_LAMPORTS,
+    )
+    fee_rate = Decimal(settings.SIM_PROTOCOL_FEE_BPS) / 10_000
+    return money.amount((available - network) / (1 + fee_rate))

@@ -1,3 +1,6 @@
+"""Task adapters for the position actions a tick decides. Each re-checks, under a row lock,
+that the position is still in the state the tick decided on, so a duplicate is a no-op."""
+
 from decimal import Decimal
 
 from celery import shared_task
@@ -10,4 +13,37 @@ def position_exit(position_id: int, reason: str, expected_remaining: str) -> Non
     """Sell everything a position holds, if it still holds what the tick decided on."""
     services.position_close(
         position_id=position_id, reason=reason, expected_remaining=Decimal(expected_remaining)
+    )
+
+
+@shared_task(acks_late=True)
+def position_take_profit(
+    position_id: int,
+    token_amount: str,
+    expected_levels_hit: int,
+    new_levels_hit: int,
+    activate_moon_bag: bool,
+    moon_bag_amount: str,
+    close_position: bool,
+) -> None:
+    services.position_take_profit(
+        position_id=position_id,
+        token_amount=Decimal(token_amount),
+        expected_levels_hit=expected_levels_hit,
+        new_levels_hit=new_levels_hit,
+        activate_moon_bag=activate_moon_bag,
+        moon_bag_amount=Decimal(moon_bag_amount),
+        close_position=close_position,
+    )
+
+
+@shared_task(acks_late=True)
+def position_dca_buy(
+    position_id: int, sol_amount: str, expected_dca_count: int, take_profit_levels: int
+) -> None:
+    services.position_dca_buy(
+        position_id=position_id,
+        sol_amount=Decimal(sol_amount),
+        expected_dca_count=expected_dca_count,
+        take_profit_levels=take_profit_levels,
     )

@@ -95,7 +95,7 @@ def take_profit_at_gain(
     wanted = percent_of(original_amount, _sell_percent(levels, first, reached))
     sell = min(wanted, subtract(remaining_amount, held_back))
     if sell <= ZERO:
-        return _hold(levels_hit, remaining_amount, "only the moon bag remains")
+        return _hold(levels_hit, remaining_amount, "nothing to sell beyond the moon bag")
     left = subtract(remaining_amount, sell)
     # A sale never eats into the moon bag, so only a position without one can end as dust.
     close = left < DUST_TOKENS
