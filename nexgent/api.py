@@ -27,7 +27,10 @@ def _flatten(detail, prefix=""):
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, int):  # a list field's item errors come keyed by index
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.extend(_flatten(value, "" if key == "non_field_errors" else name))
         return out
     if isinstance(detail, list):

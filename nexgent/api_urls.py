@@ -5,7 +5,16 @@ from agents import api as agents_api
 from signals_app import api as signals_api
 from trading import api as trading_api
 
-router = SimpleRouter(trailing_slash="/?")
+
+class OptionalSlashRouter(SimpleRouter):
+    """Routes answer with or without the trailing slash, like the other /api/v1 paths."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("agents", agents_api.AgentViewSet, basename="agent")
 router.register("api-keys", agents_api.ApiKeyViewSet, basename="api-key")
 

@@ -1,0 +1,106 @@
+"""What every benchmark shares: summary statistics, the result rows, and a child's set-up.
+
+Each benchmark module has `run() -> list[Measurement]` and is executed by `bench.run` in a
+child process of its own (`python -m bench.<name> RESULT_FILE`), with DATABASE_URL, REDIS_URL
+and SECRET_KEY already in its environment, so settings are read once, correctly, at set-up.
+Figures are printed and stored, never asserted: a benchmark that misses its goal still passes.
+"""
+
+import gc
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UNIT_SCALE = {"ns": 1e9, "µs": 1e6, "ms": 1e3, "s": 1.0}
+STATISTICS = ("mean", "p50", "p90", "p99", "max")
+
+
+def percentile(sorted_values: Sequence[float], percent: float) -> float:
+    """The nearest-rank percentile: a value that was actually observed."""
+    if not sorted_values:
+        raise ValueError("no samples")
+    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Measurement:
+    """One row of the results: samples in seconds, reported in `unit`.
+
+    `goal` is in `unit` and applies to the statistic named by `goal_stat`; a row without a
+    goal is a breakdown of another row and only informs.
+    """
+
+    name: str
+    description: str
+    samples: list[float]
+    unit: str
+    goal: float | None = None
+    goal_stat: str = "p50"
+    details: dict = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.samples)
+        scale = UNIT_SCALE[self.unit]
+        return {
+            "mean": sum(ordered) / len(ordered) * scale,
+            "p50": percentile(ordered, 50) * scale,
+            "p90": percentile(ordered, 90) * scale,
+            "p99": percentile(ordered, 99) * scale,
+            "max": ordered[-1] * scale,
+        }
+
+    def as_dict(self) -> dict:
+        stats = self.summary()
+        met = None if self.goal is None else stats[self.goal_stat] <= self.goal
+        return {
+            "name": self.name,
+            "description": self.description,
+            "unit": self.unit,
+            "count": len(self.samples),
+            **{key: round(value, 3) for key, value in stats.items()},
+            "goal": self.goal,
+            "goal_stat": self.goal_stat if self.goal is not None else None,
+            "met": met,
+            "details": self.details,
+        }
+
+
+def timed(function: Callable[[], object], repeat: int, warmup: int = 0) -> list[float]:
+    """Wall-clock seconds of `repeat` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def settle() -> None:
+    """Start a measurement from a clean heap, so garbage from set-up is not billed to it."""
+    gc.collect()
+
+
+def setup_django() -> None:
+    """Configure Django from the environment the driver prepared."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexgent.settings")
+    import django
+
+    django.setup()
+
+
+def child_main(run: Callable[[], list[Measurement]], *, uses_django: bool = True) -> None:
+    """Entry point of a benchmark's child process: run it, write its rows to argv[1]."""
+    if len(sys.argv) != 2:
+        raise SystemExit(f"usage: python -m {run.__module__} RESULT_FILE")
+    if uses_django:
+        setup_django()
+    rows = [measurement.as_dict() for measurement in run()]
+    Path(sys.argv[1]).write_text(json.dumps(rows, indent=2))

@@ -1,0 +1,71 @@
+"""Operator login: tokens, lockout after five failures, refresh, logout, me."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+LOGIN = "/api/v1/auth/login"
+
+
+def _login(client, email, password, ip="10.9.8.7"):
+    return client.post(LOGIN, {"email": email, "password": password}, format="json", REMOTE_ADDR=ip)
+
+
+def test_login_returns_tokens_that_authenticate(api_client, user):
+    tokens = _login(api_client, "operator@example.com", "pw-12345678").json()
+    me = api_client.get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert me.status_code == 200 and me.json()["email"] == "operator@example.com"
+
+
+def test_wrong_password_is_401_and_unknown_email_too(api_client, user):
+    assert _login(api_client, "operator@example.com", "nope").status_code == 401
+    unknown = _login(api_client, "nobody@example.com", "nope")
+    assert unknown.status_code == 401
+    assert unknown.json()["code"] == "invalid_credentials"
+
+
+def test_five_failures_lock_the_account_with_423(api_client, user):
+    # From different addresses, so the per-IP throttle is not what stops the sixth try.
+    for attempt in range(5):
+        assert (
+            _login(api_client, "operator@example.com", "wrong", ip=f"10.0.0.{attempt}").status_code
+            == 401
+        )
+    locked = _login(api_client, "operator@example.com", "pw-12345678", ip="10.0.1.1")
+    assert locked.status_code == 423
+    assert locked.json()["code"] == "account_locked"
+    user.refresh_from_db()
+    assert user.locked_until is not None
+
+
+def test_login_is_throttled_per_ip(api_client, user):
+    statuses = [_login(api_client, "nobody@example.com", "x").status_code for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+
+
+def test_bad_login_body_is_400(api_client):
+    response = api_client.post(LOGIN, {"email": "not-an-email"}, format="json")
+    assert response.status_code == 400
+    assert {"email", "password"} <= {d["field"] for d in response.json()["details"]}
+
+
+def test_refresh_then_logout_revokes_the_refresh_token(api_client, user):
+    tokens = _login(api_client, "operator@example.com", "pw-12345678").json()
+    refreshed = api_client.post(
+        "/api/v1/auth/refresh", {"refresh": tokens["refresh"]}, format="json"
+    )
+    assert refreshed.status_code == 200 and "access" in refreshed.json()
+    new_refresh = refreshed.json()["refresh"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {refreshed.json()['access']}")
+    assert (
+        api_client.post("/api/v1/auth/logout", {"refresh": new_refresh}, format="json").status_code
+        == 204
+    )
+    api_client.credentials()
+    again = api_client.post("/api/v1/auth/refresh", {"refresh": new_refresh}, format="json")
+    assert again.status_code == 401
+
+
+def test_me_without_credentials_is_401(api_client):
+    response = api_client.get("/api/v1/auth/me")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
