@@ -1,8 +1,12 @@
 """Health endpoints (no auth) for load balancers and orchestrators."""
 
+import ipaddress
+
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+from django_prometheus.exports import ExportToDjangoView
 
 
 def health(request):
@@ -31,3 +35,25 @@ def health_ready(request):
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,
     )
+
+
+def metrics(request):
+    """Prometheus text, for a scraper on an allowed network or a logged-in operator."""
+    if not _may_scrape(request):
+        return JsonResponse(
+            {
+                "error": "Metrics need an allowed address or an operator login.",
+                "code": "forbidden",
+                "details": [],
+            },
+            status=403,
+        )
+    return ExportToDjangoView(request)
+
+
+def _may_scrape(request) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "0.0.0.0"))
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)

@@ -12,6 +12,6 @@ urlpatterns = [
     path("health", ops.health, name="health"),
     path("health/live", ops.health_live, name="health-live"),
     path("health/ready", ops.health_ready, name="health-ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", ops.metrics, name="prometheus-django-metrics"),
     path("", include("agents.dashboard_urls")),
 ]

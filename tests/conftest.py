@@ -3,6 +3,8 @@ service exists, so tests exercise the same write paths as the engine. External s
 faked only at the HTTP boundary, by localnet."""
 
 import os
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -94,3 +96,42 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def live_engine(settings, localnet):
+    """uvicorn + embedded pool + in-process beat, as `python manage.py serve` runs them.
+    Needs a test marked django_db(transaction=True), so the server threads see its rows."""
+    import uvicorn
+
+    from nexgent.celery import app as celery_app
+    from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
+    from tests.harness import free_port
+
+    settings.TASK_MODE = "embedded"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "nexgent.asgi:application",
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    beat = EmbeddedBeat(
+        celery_app, {"price-poll": {"task": "prices.tasks.price_poll", "schedule": 0.5}}
+    )
+    beat.start()
+    yield f"127.0.0.1:{port}"
+    beat.stop()
+    server.should_exit = True
+    thread.join(timeout=10)
+    shutdown_embedded_pool(wait=True)

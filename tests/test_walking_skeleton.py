@@ -4,56 +4,19 @@ behind the real market clients. A signal posted over HTTP buys; a price drop on 
 makes the beat's tick sell at the stop; the agent's WebSocket sees both live."""
 
 import json
-import threading
 import time
 from decimal import Decimal
 
 import pytest
 import requests
-import uvicorn
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
 from nexgent import money
-from nexgent.celery import app as celery_app
-from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
-from tests.harness import free_port
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live_engine(settings, localnet):
-    """uvicorn + embedded pool + in-process beat, as `python manage.py serve` runs them."""
-    settings.TASK_MODE = "embedded"
-    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            "nexgent.asgi:application",
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    beat = EmbeddedBeat(
-        celery_app, {"price-poll": {"task": "prices.tasks.price_poll", "schedule": 0.5}}
-    )
-    beat.start()
-    yield f"127.0.0.1:{port}"
-    beat.stop()
-    server.should_exit = True
-    thread.join(timeout=10)
-    shutdown_embedded_pool(wait=True)
 
 
 def _next_event(ws, wanted_type, *, event=None, timeout=20.0):

@@ -1,0 +1,118 @@
+"""The dashboard in a real browser (headless Chromium): an operator logs in, opens the agent
+page, and watches a position appear when a signal is bought and disappear into the closed
+trades when the stop loss sells it, live over the WebSocket."""
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+
+from trading.models import ClosedTrade
+from trading.services import balance_deposit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+WAIT_SECONDS = 30
+
+
+@pytest.fixture
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, condition, what):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(condition, message=what)
+
+
+def test_position_appears_and_closes_live(
+    browser, live_engine, market, user, agent, wallet, api_key, tmp_path
+):
+    from selenium.webdriver.common.by import By
+
+    token = market.add_token(
+        symbol="LIVE", price_sol=Decimal("0.004"), decimals=6, liquidity_sol=Decimal("3000")
+    )
+    balance_deposit(wallet=wallet, amount=Decimal("5"))
+    base = f"http://{live_engine}"
+
+    browser.get(f"{base}/login/")
+    browser.find_element(By.NAME, "email").send_keys(user.email)
+    browser.find_element(By.NAME, "password").send_keys("pw-12345678")
+    browser.find_element(
+        By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]"
+    ).click()
+    _wait(
+        browser, lambda d: d.current_url.rstrip("/") == base, "the login to land on the home page"
+    )
+
+    browser.get(f"{base}/agents/{agent.pk}/")
+    status = browser.find_element(By.ID, "ws-status")
+    _wait(
+        browser, lambda d: status.get_attribute("data-state") == "live", "the WebSocket to go live"
+    )
+
+    response = requests.post(
+        f"{base}/api/v1/trading-signals",
+        json={"token_address": token, "signal_type": "BUY", "signal_strength": 4, "symbol": "LIVE"},
+        headers={"X-API-Key": api_key},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    row = _wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#open-positions tr[data-position-id]"),
+        "the bought position to appear in the open positions table",
+    )[0]
+    position_id = row.get_attribute("data-position-id")
+    assert "LIVE" in row.text
+    browser.save_screenshot(str(tmp_path / "open.png"))
+
+    market.set_price(token, market.price_sol(token) * Decimal("0.5"))
+    _wait(
+        browser,
+        lambda d: (
+            not d.find_elements(
+                By.CSS_SELECTOR, f"#open-positions tr[data-position-id='{position_id}']"
+            )
+        ),
+        "the position to leave the open positions table",
+    )
+    closed_row = _wait(
+        browser,
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, f"#closed-trades tr[data-position-id='{position_id}']"
+        ),
+        "the position to appear among the closed trades",
+    )[0]
+    assert "stop" in closed_row.text.lower()
+    screenshots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(screenshots / "agent-closed.png"))
+    assert ClosedTrade.objects.get(position_id=int(position_id)).close_reason == "stop_loss"
