@@ -113,6 +113,15 @@ class AgentConfigView(APIView):
         return Response(agent_config.effective_config_json(overrides))
 
 
+class AgentConfigSchemaView(APIView):
+    """The JSON Schema of the whole agent config, for building config forms."""
+
+    permission_classes = [scoped("agents")]
+
+    def get(self, request):
+        return Response(agent_config.config_json_schema())
+
+
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = ApiKeySerializer
     permission_classes = [NoApiKeys]

@@ -1,19 +1,29 @@
 """Task adapters for the position actions a tick decides. Each re-checks, under a row lock,
 that the position is still in the state the tick decided on, so a duplicate is a no-op."""
 
+import logging
 from decimal import Decimal
 
 from celery import shared_task
 
+from nexgent.http import ExternalServiceError
 from trading import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def position_exit(position_id: int, reason: str, expected_remaining: str) -> None:
-    """Sell everything a position holds, if it still holds what the tick decided on."""
-    services.position_close(
-        position_id=position_id, reason=reason, expected_remaining=Decimal(expected_remaining)
-    )
+    """Sell everything a position holds, if it still holds what the tick decided on.
+
+    A failed swap writes nothing; the position stays open, so the next tick decides again.
+    """
+    try:
+        services.position_close(
+            position_id=position_id, reason=reason, expected_remaining=Decimal(expected_remaining)
+        )
+    except ExternalServiceError as exc:
+        logger.warning("position %s: %s exit not executed: %s", position_id, reason, exc)
 
 
 @shared_task(acks_late=True)

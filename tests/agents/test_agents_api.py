@@ -211,3 +211,8 @@ def test_positions_scope_reads_positions_but_cannot_close(api_client, user, agen
     )
     response = api_client.post(f"/api/v1/agents/{agent.pk}/positions/1/close", HTTP_X_API_KEY=raw)
     assert response.status_code == 403
+
+
+def test_config_json_schema_is_served_for_forms(operator):
+    schema = operator.get("/api/v1/agents/config-schema").json()
+    assert {"stop_loss", "take_profit", "dca", "risk"} <= set(schema["properties"])
