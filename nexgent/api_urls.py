@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from agents import api as agents_api
 from signals_app import api as signals_api
 from trading import api as trading_api
+from trading.strategy_api import StrategyPreviewView
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -23,6 +24,11 @@ urlpatterns = [
     path("auth/refresh", agents_api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", agents_api.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", agents_api.MeView.as_view(), name="auth-me"),
+    path(
+        "agents/config-schema",
+        agents_api.AgentConfigSchemaView.as_view(),
+        name="agent-config-schema",
+    ),
     path("agents/<int:agent_id>/config", agents_api.AgentConfigView.as_view(), name="agent-config"),
     path(
         "agents/<int:agent_id>/balances", trading_api.BalancesView.as_view(), name="agent-balances"
@@ -53,5 +59,6 @@ urlpatterns = [
         signals_api.SignalDetailView.as_view(),
         name="signal-detail",
     ),
+    path("strategy/preview", StrategyPreviewView.as_view(), name="strategy-preview"),
     *router.urls,
 ]

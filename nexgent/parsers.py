@@ -4,18 +4,24 @@ import codecs
 import json
 from decimal import Decimal
 
-from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils.json import strict_constant
 
 
 class DecimalJSONParser(JSONParser):
-    """JSON bodies with numbers parsed as Decimal, so no digit of an amount is lost to float."""
+    """JSON bodies with numbers parsed as Decimal, so no digit of an amount is lost to float.
+    NaN and Infinity are refused, as DRF's strict JSON parser refuses them."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        # DRF's get_encoding refuses bytes-to-bytes codecs (bz2_codec...) that could expand a
+        # small body without bound after the size check.
+        encoding = get_encoding(parser_context or {})
         try:
-            return json.load(codecs.getreader(encoding)(stream), parse_float=Decimal)
+            return json.load(
+                codecs.getreader(encoding)(stream),
+                parse_float=Decimal,
+                parse_constant=strict_constant,
+            )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc

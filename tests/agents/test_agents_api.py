@@ -216,3 +216,23 @@ def test_positions_scope_reads_positions_but_cannot_close(api_client, user, agen
 def test_config_json_schema_is_served_for_forms(operator):
     schema = operator.get("/api/v1/agents/config-schema").json()
     assert {"stop_loss", "take_profit", "dca", "risk"} <= set(schema["properties"])
+
+
+def test_a_bytes_codec_charset_is_refused(operator, agent):
+    response = operator.patch(
+        f"/api/v1/agents/{agent.pk}/config",
+        data=b"{}",
+        content_type="application/json; charset=bz2_codec",
+    )
+    assert response.status_code in (400, 415)
+    agent.refresh_from_db()
+    assert agent.config == {}
+
+
+def test_nan_in_a_json_body_is_a_400(operator, agent):
+    response = operator.patch(
+        f"/api/v1/agents/{agent.pk}/config",
+        data='{"purchase_limits": {"max_purchase_per_token": NaN}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
