@@ -12,7 +12,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,16 +72,29 @@ class Measurement:
         }
 
 
-def timed(function: Callable[[], object], repeat: int, warmup: int = 0) -> list[float]:
-    """Wall-clock seconds of `repeat` calls, after `warmup` untimed ones."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return samples
+@contextmanager
+def phase_clock(module, phases: dict[str, str]) -> Iterator[dict[str, list[float]]]:
+    """Time the named module-level steps wherever the module calls them; yields the samples."""
+    samples: dict[str, list[float]] = {label: [] for label in phases.values()}
+    originals = {name: getattr(module, name) for name in phases}
+
+    def clocked(function, label):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                samples[label].append(time.perf_counter() - started)
+
+        return wrapper
+
+    for name, label in phases.items():
+        setattr(module, name, clocked(originals[name], label))
+    try:
+        yield samples
+    finally:
+        for name, original in originals.items():
+            setattr(module, name, original)
 
 
 def settle() -> None:

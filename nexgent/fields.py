@@ -46,6 +46,12 @@ class ExactDecimalField(models.DecimalField):
             return format(value, "f")
         return value
 
+    def get_db_converters(self, connection):
+        # psycopg already returns Decimal for numeric; only SQLite's text needs converting.
+        if connection.vendor == "sqlite":
+            return [self.from_db_value]
+        return []
+
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None

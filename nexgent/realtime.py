@@ -5,12 +5,18 @@ Consumers only authenticate, join `agent_group(id)` and forward. Decimals travel
 
 import asyncio
 import logging
+import os
 import threading
 from datetime import UTC, datetime
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import (
+    DEFAULT_CHANNEL_LAYER,
+    InMemoryChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -61,25 +67,74 @@ def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _server_loop = loop
 
 
+class _Sender:
+    """One long-lived event loop per process that sends events in order.
+
+    A fresh loop per send (async_to_sync) would make channels-redis open a new Redis
+    connection for every event, since it pools connections per loop. Sends are queued and
+    awaited one after another, so an agent's events keep their order. Started lazily, and
+    again after a fork (Celery prefork children inherit no running thread).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pid = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+
+    def submit(self, group: str, event: dict) -> None:
+        loop, queue = self._running()
+        loop.call_soon_threadsafe(queue.put_nowait, (group, event))
+
+    def _running(self):
+        with self._lock:
+            if self._pid != os.getpid():
+                ready = threading.Event()
+                thread = threading.Thread(
+                    target=self._serve, args=(ready,), name="nexgent-events", daemon=True
+                )
+                thread.start()
+                ready.wait()
+                self._pid = os.getpid()
+            return self._loop, self._queue
+
+    def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._queue = asyncio.Queue()
+        ready.set()
+        self._loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        # A layer instance of its own: channels-redis closes a layer's pools when any loop that
+        # used it closes, which must not reach into this loop's connections.
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        while True:
+            group, event = await self._queue.get()
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                # A lost live update must never undo or fail a committed trade.
+                logger.exception("could not send %s to %s", event["message"]["type"], group)
+
+
+_sender = _Sender()
+
+
 def _send_now(group: str, payload: Message) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     event = {"type": "agent.event", "message": payload}
-    loop = _server_loop
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
+    if isinstance(layer, InMemoryChannelLayer):
+        # The in-memory layer's queues belong to the serving event loop.
+        loop = _server_loop
+        if loop is not None and loop.is_running():
             asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
             return
-    try:
         async_to_sync(layer.group_send)(group, event)
-    except Exception:
-        # A lost live update must never undo or fail a committed trade.
-        logger.exception("could not send %s to %s", payload["type"], group)
+        return
+    _sender.submit(group, event)
 
 
 def send_agent_event(agent_id: int, event_type: EventType, data) -> None:

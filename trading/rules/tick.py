@@ -28,8 +28,10 @@ MICROSECOND = timedelta(microseconds=1)
 MICROSECOND_EXPONENT = -6
 
 
-@dataclass(frozen=True, slots=True)
-class PositionState:
+class PositionState(NamedTuple):
+    """A position as the rules see it. A NamedTuple: one is built for every open position on
+    every tick, and it constructs several times faster than a frozen dataclass."""
+
     purchase_price: Decimal
     total_invested_sol: Decimal
     total_tokens_bought: Decimal

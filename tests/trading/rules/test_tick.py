@@ -1,4 +1,3 @@
-import dataclasses
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,7 @@ def position(**changes) -> PositionState:
         last_dca_at=None,
         opened_at=OPENED,
     )
-    return dataclasses.replace(fresh, **changes)
+    return fresh._replace(**changes)
 
 
 def at(minutes: int) -> datetime:
@@ -52,22 +51,18 @@ def kinds(result: TickResult) -> list[str]:
 
 def after(state: PositionState, result: TickResult) -> PositionState:
     """The state the executor would persist after carrying out a tick's sales."""
-    state = dataclasses.replace(
-        state,
+    state = state._replace(
         peak_price=result.peak_price,
         lowest_price=result.lowest_price,
         stop_loss_percent=result.stop_loss_percent,
     )
     for action in result.actions:
-        state = dataclasses.replace(
-            state,
+        state = state._replace(
             remaining_amount=state.remaining_amount - action.token_amount,
             take_profit_levels_hit=action.new_levels_hit,
         )
         if action.activate_moon_bag:
-            state = dataclasses.replace(
-                state, moon_bag_activated=True, moon_bag_amount=action.moon_bag_amount
-            )
+            state = state._replace(moon_bag_activated=True, moon_bag_amount=action.moon_bag_amount)
     return state
 
 
@@ -161,8 +156,7 @@ def test_a_dca_buy_keeps_peak_and_stop():
     averaged = average_after_buy(
         state.total_invested_sol, state.total_tokens_bought, buy.sol_amount, Decimal(750)
     )
-    bought_more = dataclasses.replace(
-        after(state, result),
+    bought_more = after(state, result)._replace(
         purchase_price=averaged.average_price,
         total_invested_sol=averaged.total_invested_sol,
         total_tokens_bought=averaged.total_tokens,
@@ -195,7 +189,7 @@ def test_dca_is_skipped_when_only_the_moon_bag_is_left():
     bag_only = position(
         remaining_amount=Decimal(100), moon_bag_activated=True, moon_bag_amount=Decimal(100)
     )
-    no_bag = dataclasses.replace(bag_only, moon_bag_activated=False)
+    no_bag = bag_only._replace(moon_bag_activated=False)
 
     assert evaluate_tick(cfg, bag_only, Decimal("0.0008"), at(10)).actions == ()
     assert kinds(evaluate_tick(cfg, no_bag, Decimal("0.0008"), at(10))) == ["dca_buy"]
