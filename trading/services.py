@@ -11,7 +11,7 @@ entry carries a unique idempotency key naming the action.
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.db import IntegrityError, transaction
 from rest_framework import status
@@ -411,7 +411,14 @@ def position_take_profit(
     ):
         return None
     remaining = position.remaining_amount
-    amount = remaining if close_position else min(money.amount(token_amount), remaining)
+    # A swap moves whole raw units, so the ledger must take off exactly what the venue sells:
+    # the decided amount rounded UP to a whole unit (a ladder that sells 100% of the original
+    # then ends with nothing left), but never into the moon bag and never past what remains.
+    unit = Decimal(1).scaleb(-position.token_decimals)
+    bag = money.amount(moon_bag_amount if activate_moon_bag else position.moon_bag_amount)
+    keep = bag.quantize(unit, rounding=ROUND_CEILING)
+    partial = money.amount(token_amount).quantize(unit, rounding=ROUND_CEILING)
+    amount = remaining if close_position else min(partial, remaining - keep)
     if amount <= 0:
         return None
     venue = venue or venue_for(position.wallet)
@@ -440,6 +447,7 @@ def position_take_profit(
             sale_price=fill.price,
             sol_usd=sol_usd,
         )
+        cost_basis = money.amount(pnl.cost_basis_sol)
         balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
         _apply(balances[position.token_address], -amount, code="insufficient_tokens")
         _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
@@ -457,8 +465,9 @@ def position_take_profit(
             price=fill.price,
             protocol_fee_sol=fill.protocol_fee_sol,
             network_fee_sol=fill.network_fee_sol,
-            cost_basis_sol=money.amount(pnl.cost_basis_sol),
-            profit_loss_sol=money.amount(pnl.profit_loss_sol),
+            cost_basis_sol=cost_basis,
+            # From the stored cost basis, so the entry's own figures add up to the last unit.
+            profit_loss_sol=net - cost_basis,
             sol_usd=sol_usd,
             is_take_profit=True,
             tx_signature=fill.tx_signature,

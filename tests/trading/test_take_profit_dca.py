@@ -1,6 +1,6 @@
 """Take-profit ladders and DCA buys driven by the price tick through localnet."""
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 
@@ -40,6 +40,11 @@ def _open(user, config, token, name="Ladder"):
     ).position
 
 
+def _whole_units(tokens: Decimal, decimals: int = 6) -> Decimal:
+    """A swap moves whole raw units: a take-profit sale rounds up to the next one."""
+    return tokens.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_CEILING)
+
+
 def _tick(capture):
     with capture(execute=True):
         price_poll()
@@ -55,10 +60,13 @@ def test_take_profit_sells_a_quarter_of_the_original_per_level(
 
     position.refresh_from_db()
     assert position.take_profit_levels_hit == 1
-    assert position.remaining_amount == original - original * Decimal("0.25")
+    sold = _whole_units(original * Decimal("0.25"))
+    assert position.remaining_amount == original - sold
     sale = Transaction.objects.get(position=position, is_take_profit=True)
-    assert sale.input_amount == original * Decimal("0.25")
-    assert sale.cost_basis_sol == Decimal("0.25") * position.total_invested_sol
+    assert sale.input_amount == sold
+    assert abs(sale.cost_basis_sol - sold / original * position.total_invested_sol) < Decimal(
+        "1e-17"
+    )
     assert sale.profit_loss_sol == sale.output_amount - sale.cost_basis_sol
     assert position.realized_sol == sale.output_amount
 
@@ -79,7 +87,7 @@ def test_a_jump_past_several_levels_sells_them_at_once_and_keeps_the_moon_bag(
     assert position.take_profit_levels_hit == 3
     assert position.moon_bag_activated
     assert position.moon_bag_amount == original * Decimal("0.10")
-    assert position.remaining_amount == original * Decimal("0.25")
+    assert position.remaining_amount == original - _whole_units(original * Decimal("0.75"))
 
     market.set_price(
         token, position.purchase_price * Decimal("5.5")
