@@ -1,13 +1,27 @@
-"""Which agents may trade a signal, and why not (trading-rules.md section 2).
+"""Which agents may trade a signal, and why not (trading-rules.md sections 2 and 8).
 
-`agent_skip_reason` is pure over values the fan-out loads for all agents in a few queries;
-it returns a machine-readable reason, or None when the agent is eligible.
+`agent_skip_reason` is pure over values the fan-out loads for all agents in a fixed number of
+queries (and one token-metrics request per signal); it returns a machine-readable reason, or
+None when the agent is eligible. `skip_details` adds the figures behind a reason, so the
+operator can see why without re-deriving it. docs/risk.md lists every reason.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.models import Agent
+
+KILL_SWITCH_REASONS = {"halt": "kill_switch_halt", "reduce_only": "kill_switch_reduce_only"}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMetrics:
+    """What Jupiter knows of a token; a field it did not give is None (unknown)."""
+
+    market_cap: Decimal | None
+    liquidity_usd: Decimal | None
+    holder_count: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +29,9 @@ class SignalFacts:
     token_address: str
     signal_type: str
     signal_strength: int
+    # None: not fetched (no candidate sets a bound) or Jupiter did not answer in time.
+    token_metrics: TokenMetrics | None = None
+    kill_switch: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,60 +41,146 @@ class AgentFacts:
     has_wallet: bool
     sol_balance: Decimal
     open_tokens: frozenset[str]
+    # The agent's active risk pause as shown to the operator ({"pause_id", "reason", ...}).
+    risk_pause: Mapping | None = None
+
+
+# (metric, TokenMetrics attribute, config bound prefix, reason when out of bounds)
+_METRIC_BOUNDS = (
+    ("market_cap", "market_cap", "market_cap", "market_cap_out_of_range"),
+    ("liquidity_usd", "liquidity_usd", "liquidity", "liquidity_out_of_range"),
+    ("holder_count", "holder_count", "holder_count", "holder_count_out_of_range"),
+)
 
 
 def agent_skip_reason(signal: SignalFacts, facts: AgentFacts) -> str | None:
-    agent, cfg = facts.agent, facts.config
-    mode = agent.trading_mode
-    checks = (
-        (not agent.is_active, "agent_inactive"),
-        (not agent.automated_trading_on(mode), "automation_off"),
-        (not facts.has_wallet, "no_wallet"),
-        (mode == "live", "live_trading_unavailable"),
-        (signal.signal_strength < cfg.signals.min_score, "below_min_score"),
-        (not _type_allowed(cfg, signal.signal_type), "signal_type_not_allowed"),
-        (
-            _token_filtered(cfg, signal.token_address),
-            "token_blacklisted"
-            if cfg.signals.token_filter_mode == "blacklist"
-            else "token_not_whitelisted",
-        ),
-        (_metric_bounds_set(cfg), "token_metrics_unknown"),
-        (signal.token_address in facts.open_tokens, "position_exists"),
-        (len(facts.open_tokens) >= cfg.risk.max_open_positions, "max_open_positions"),
-        (facts.sol_balance <= 0, "insufficient_balance"),
-        (facts.sol_balance < cfg.purchase_limits.minimum_agent_balance, "insufficient_balance"),
-    )
-    for failed, reason in checks:
-        if failed:
+    for check in _CHECKS:
+        reason = check(signal, facts)
+        if reason:
             return reason
     return None
 
 
-def _type_allowed(cfg, signal_type: str) -> bool:
-    allowed = cfg.signals.allowed_signal_types
-    return not allowed or signal_type in allowed
+def _kill_switch(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    return KILL_SWITCH_REASONS.get(signal.kill_switch)
 
 
-def _token_filtered(cfg, token_address: str) -> bool:
-    mode = cfg.signals.token_filter_mode
-    if mode == "blacklist":
-        return token_address in cfg.signals.token_list
-    if mode == "whitelist":
-        return token_address not in cfg.signals.token_list
-    return False
+def agent_blocked_reason(facts: AgentFacts) -> str | None:
+    """Why the agent cannot trade any signal now (inactive, automation off, no wallet,
+    paused), or None."""
+    agent = facts.agent
+    if not agent.is_active:
+        return "agent_inactive"
+    if not agent.automated_trading_on(agent.trading_mode):
+        return "automation_off"
+    if not facts.has_wallet:
+        return "no_wallet"
+    if agent.trading_mode == "live":
+        return "live_trading_unavailable"
+    # A paused agent is paused whatever the signal: that is the answer the operator needs.
+    if facts.risk_pause is not None:
+        return "risk_paused"
+    return None
 
 
-def _metric_bounds_set(cfg) -> bool:
-    # Token metrics are not fetched yet: a bound that is set cannot be checked, and an
-    # unknown metric with a bound set means "not eligible" (trading-rules.md section 2.4).
-    s = cfg.signals
-    bounds = (
-        s.market_cap_min,
-        s.market_cap_max,
-        s.liquidity_min,
-        s.liquidity_max,
-        s.holder_count_min,
-        s.holder_count_max,
+def _signal_filters(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    cfg = facts.config.signals
+    if signal.signal_strength < cfg.min_score:
+        return "below_min_score"
+    if cfg.allowed_signal_types and signal.signal_type not in cfg.allowed_signal_types:
+        return "signal_type_not_allowed"
+    if cfg.token_filter_mode == "blacklist" and signal.token_address in cfg.token_list:
+        return "token_blacklisted"
+    if cfg.token_filter_mode == "whitelist" and signal.token_address not in cfg.token_list:
+        return "token_not_whitelisted"
+    return None
+
+
+def _token_metrics(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """A bound that is set needs its metric: unknown is "not eligible" (section 2.4)."""
+    bounds = facts.config.signals
+    for _, attribute, prefix, out_of_range in _METRIC_BOUNDS:
+        low, high = getattr(bounds, f"{prefix}_min"), getattr(bounds, f"{prefix}_max")
+        if low is None and high is None:
+            continue
+        value = getattr(signal.token_metrics, attribute, None)
+        if value is None:
+            return "token_metrics_unknown"
+        if (low is not None and value < low) or (high is not None and value > high):
+            return out_of_range
+    return None
+
+
+def _positions(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    if signal.token_address in facts.open_tokens:
+        return "position_exists"
+    if len(facts.open_tokens) >= facts.config.risk.max_open_positions:
+        return "max_open_positions"
+    return None
+
+
+def _balance(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    if facts.sol_balance <= 0:
+        return "insufficient_balance"
+    if facts.sol_balance < facts.config.purchase_limits.minimum_agent_balance:
+        return "insufficient_balance"
+    return None
+
+
+def _agent_state(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    return agent_blocked_reason(facts)
+
+
+_CHECKS: tuple[Callable[[SignalFacts, AgentFacts], str | None], ...] = (
+    _kill_switch,
+    _agent_state,
+    _signal_filters,
+    _token_metrics,
+    _positions,
+    _balance,
+)
+
+
+def metric_bounds_set(config) -> bool:
+    bounds = config.signals
+    return any(
+        getattr(bounds, f"{prefix}_{end}") is not None
+        for _, _, prefix, _ in _METRIC_BOUNDS
+        for end in ("min", "max")
     )
-    return any(bound is not None for bound in bounds)
+
+
+def skip_details(reason: str, signal: SignalFacts, facts: AgentFacts) -> dict:
+    """The figures behind a skip reason, JSON-ready; {} when the reason says it all."""
+    if reason in KILL_SWITCH_REASONS.values():
+        return {"kill_switch": signal.kill_switch}
+    if reason == "risk_paused":
+        return dict(facts.risk_pause or {})
+    if reason == "token_metrics_unknown" or reason.endswith("_out_of_range"):
+        return _metric_details(signal.token_metrics, facts.config.signals)
+    if reason == "max_open_positions":
+        return {
+            "open_positions": len(facts.open_tokens),
+            "max_open_positions": facts.config.risk.max_open_positions,
+        }
+    if reason == "insufficient_balance":
+        return {
+            "sol_balance": str(facts.sol_balance),
+            "minimum_agent_balance": str(facts.config.purchase_limits.minimum_agent_balance),
+        }
+    return {}
+
+
+def _metric_details(metrics: TokenMetrics | None, bounds) -> dict:
+    details = {}
+    for name, attribute, prefix, _ in _METRIC_BOUNDS:
+        low, high = getattr(bounds, f"{prefix}_min"), getattr(bounds, f"{prefix}_max")
+        if low is None and high is None:
+            continue
+        value = getattr(metrics, attribute, None)
+        details[name] = {
+            "value": None if value is None else str(value),
+            "min": None if low is None else str(low),
+            "max": None if high is None else str(high),
+        }
+    return details

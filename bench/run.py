@@ -41,6 +41,7 @@ BENCHMARKS = (
     Benchmark("rules_per_position", needs_servers=False),
     Benchmark("tick_10k", needs_servers=True, redis_index=1),
     Benchmark("buy_e2e", needs_servers=True, redis_index=2),
+    Benchmark("signals", needs_servers=True, redis_index=3),
 )
 
 

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from localnet.stream import HermesStreamControl
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
 
 SERVICES = frozenset({"jupiter_quote", "jupiter_price", "dexscreener", "hermes"})
@@ -83,11 +84,20 @@ class RecordedRequest(NamedTuple):
     query: dict[str, list[str]]  # as urllib.parse.parse_qs gives it: every value is a list
 
 
+class Fault(NamedTuple):
+    """An answer to give instead of data: an error status (a 429 or 503 may carry Retry-After),
+    or a 200 whose body is not valid JSON."""
+
+    status: int
+    retry_after: int | None = None
+    malformed: bool = False
+
+
 class Disturbance(NamedTuple):
     """What the server must do to a request before answering it normally."""
 
     delay: float
-    status: int | None
+    fault: Fault | None
 
 
 def pool_address(mint: str, dex: str) -> str:
@@ -188,10 +198,13 @@ class SyntheticMarket:
         self._started = clock()
         self._sol_usd = self._opening_sol_usd = _positive("sol_usd", sol_usd)
         self._tokens: dict[str, Token] = {}
-        self._faults: defaultdict[str, deque[int]] = defaultdict(deque)
+        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._delays: defaultdict[str, deque[float]] = defaultdict(deque)
         self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
         self._requests: deque[RecordedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._api_keys: dict[str, str] = {}
+        self._publish_lag = 0
+        self.hermes_stream = HermesStreamControl()
 
     # Tokens and prices
 
@@ -283,6 +296,18 @@ class SyntheticMarket:
         with self._lock:
             self._sol_usd = _positive("sol_usd", price)
 
+    def set_publish_lag(self, seconds: int) -> None:
+        """Hermes answers with prices published `seconds` ago: what a Pyth publisher outage
+        looks like from the outside (the service is up, its prices are old)."""
+        if seconds < 0:
+            raise ValueError(f"a publish lag cannot be negative, got {seconds}")
+        with self._lock:
+            self._publish_lag = int(seconds)
+
+    def publish_lag(self) -> int:
+        with self._lock:
+            return self._publish_lag
+
     def opening_sol_usd(self) -> Decimal:
         """SOL/USD when the market opened: the reference for SOL's 24 h change."""
         return self._opening_sol_usd
@@ -366,13 +391,31 @@ class SyntheticMarket:
 
     # Faults, rate limits and the request log
 
-    def inject_fault(self, service: str, *, status: int, count: int = 1) -> None:
-        """The next `count` requests to `service` answer `status` instead of data."""
+    def inject_fault(
+        self, service: str, *, status: int, count: int = 1, retry_after: int | None = None
+    ) -> None:
+        """The next `count` requests to `service` answer `status` instead of data, with a
+        Retry-After header of `retry_after` seconds if given."""
         self._check_service(service)
         if not 400 <= status <= 599:
             raise ValueError(f"a fault status must be 4xx or 5xx, got {status}")
+        if retry_after is not None and retry_after < 0:
+            raise ValueError(f"retry_after cannot be negative, got {retry_after}")
         with self._lock:
-            self._faults[service].extend([status] * count)
+            self._faults[service].extend([Fault(status, retry_after)] * count)
+
+    def inject_malformed(self, service: str, count: int = 1) -> None:
+        """The next `count` requests to `service` answer 200 with a body cut off mid-JSON."""
+        self._check_service(service)
+        with self._lock:
+            self._faults[service].extend([Fault(200, malformed=True)] * count)
+
+    def clear_faults(self, service: str | None = None) -> None:
+        """Forget pending faults and delays (of one service, or all)."""
+        with self._lock:
+            for queues in (self._faults, self._delays):
+                for name in [service] if service is not None else list(queues):
+                    queues[name].clear()
 
     def inject_delay(self, service: str, seconds: float, count: int = 1) -> None:
         """The next `count` requests to `service` wait `seconds` first, to trip client timeouts."""
@@ -381,6 +424,20 @@ class SyntheticMarket:
             raise ValueError(f"a delay cannot be negative, got {seconds}")
         with self._lock:
             self._delays[service].extend([seconds] * count)
+
+    def require_api_key(self, service: str, key: str | None) -> None:
+        """Requests to `service` need this key from now on (None lifts the requirement)."""
+        self._check_service(service)
+        with self._lock:
+            if key is None:
+                self._api_keys.pop(service, None)
+            else:
+                self._api_keys[service] = key
+
+    def key_accepted(self, service: str, presented: str | None) -> bool:
+        with self._lock:
+            required = self._api_keys.get(service)
+        return required is None or presented == required
 
     @staticmethod
     def _check_service(service: str) -> None:
@@ -393,10 +450,10 @@ class SyntheticMarket:
             self._requests.append(RecordedRequest(service, path, query))
             delays, faults = self._delays[service], self._faults[service]
             delay = delays.popleft() if delays else 0.0
-            status = faults.popleft() if faults else None
-            if status is None and not self._within_rate_limit(service):
-                status = 429
-            return Disturbance(delay, status)
+            fault = faults.popleft() if faults else None
+            if fault is None and not self._within_rate_limit(service):
+                fault = Fault(429)
+            return Disturbance(delay, fault)
 
     def _within_rate_limit(self, service: str) -> bool:
         """A sliding window over admitted requests; refused ones do not use up the budget."""

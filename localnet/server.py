@@ -5,8 +5,8 @@ The routes answer with the real services' shapes, status codes and error bodies
 `/_localnet/...` control routes let demos and other processes drive the synthetic market.
 
 Every route is a row of ROUTES: a function (market, request) -> Response, so a Solana JSON-RPC
-route is one more row. A streaming route (Hermes SSE) is one more row too, plus a Response whose
-body is written chunk by chunk.
+route is one more row. A streaming route (Hermes SSE) is one more row too: its Response carries
+an iterator of frames, written as a chunked body as they come.
 """
 
 import base64
@@ -16,7 +16,7 @@ import re
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -27,14 +27,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from solders.pubkey import Pubkey
 
+from localnet import jupiter_tokens
 from localnet.market import (
     MAIN_POOL_DEX,
+    Fault,
     QuoteError,
     SyntheticMarket,
     Token,
     pool_address,
     significant,
 )
+from localnet.stream import DropConnection, HermesStreamControl
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, as_str, to_decimal
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,7 @@ class Request:
     query: dict[str, list[str]]
     body: bytes = b""
     args: tuple[str, ...] = ()  # the route pattern's groups, percent-decoded
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lowercased
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -100,6 +104,9 @@ class Response:
     body: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    # A streamed body: frames written as HTTP chunks as the generator yields them; closed when
+    # the connection ends. It may raise DropConnection to have the connection cut short.
+    stream: Generator[bytes, None, None] | None = None
 
 
 def json_response(payload, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -127,7 +134,12 @@ class Route(NamedTuple):
 
 
 def dispatch(
-    market: SyntheticMarket, method: str, path: str, query: dict[str, list[str]], body: bytes = b""
+    market: SyntheticMarket,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     path_exists = False
     for route in ROUTES:
@@ -137,7 +149,8 @@ def dispatch(
         path_exists = True
         if route.method == method:
             args = tuple(unquote(group) for group in match.groups())
-            return _serve(market, route, Request(method, path, query, body, args))
+            request = Request(method, path, query, body, args, headers or {})
+            return _serve(market, route, request)
     if path_exists:
         return text_response("Method Not Allowed", 405)
     return text_response("Not Found", 404)
@@ -148,15 +161,45 @@ def _serve(market: SyntheticMarket, route: Route, request: Request) -> Response:
         disturbance = market.admit(route.service, request.path, request.query)
         if disturbance.delay:
             time.sleep(disturbance.delay)
-        if disturbance.status is not None:
-            return _fault_response(route.service, disturbance.status)
+        if disturbance.fault is not None:
+            return _fault_response(route.service, disturbance.fault)
+        if not market.key_accepted(route.service, _presented_key(route.service, request)):
+            return _unauthorized(route.service)
     try:
         return route.handler(market, request)
     except Rejected as rejected:
         return rejected.response
 
 
-def _fault_response(service: str, status: int) -> Response:
+def _presented_key(service: str, request: Request) -> str | None:
+    """The API key a request carries, where each real service reads it from."""
+    if service == "hermes":
+        # Hermes takes a bearer token or the ACCESS_TOKEN query parameter.
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            return authorization.removeprefix("Bearer ")
+        return request.param("ACCESS_TOKEN")
+    return request.headers.get("x-api-key")
+
+
+def _unauthorized(service: str) -> Response:
+    # No rate-limit headers on 401s; Hermes answers in plain text like all its errors.
+    if service == "hermes":
+        return text_response("Unauthorized", 401)
+    return json_response({"error": "Unauthorized"}, 401)
+
+
+def _fault_response(service: str, fault: Fault) -> Response:
+    if fault.malformed:
+        # What a proxy's truncated answer looks like: JSON that stops half way.
+        return Response(200, b'{"truncated": ', "application/json")
+    response = _error_response(service, fault.status)
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = str(fault.retry_after)
+    return response
+
+
+def _error_response(service: str, status: int) -> Response:
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -435,28 +478,62 @@ def _hermes_flag(request: Request, name: str, default: bool) -> bool:
     return value == "true"
 
 
-def _hermes_latest(market: SyntheticMarket, request: Request) -> Response:
-    """GET /v2/updates/price/latest: one accumulator blob for all ids plus the parsed prices."""
+class _HermesQuery(NamedTuple):
+    ids: list[str]  # known feeds only
+    encoding: str
+    parsed: bool
+
+
+def _hermes_query(request: Request, *, stream: bool = False) -> _HermesQuery:
+    """The query both price endpoints take (the stream adds two ordering flags)."""
     ids = _hermes_ids(request)
     encoding = request.param("encoding") or "hex"
     if encoding not in ("hex", "base64"):
         raise _hermes_error(f"Failed to deserialize query string: unknown encoding {encoding!r}")
     parsed = _hermes_flag(request, "parsed", default=True)
+    if stream:
+        # Accepted and checked; the synthetic feed publishes in order and has no benchmarks.
+        _hermes_flag(request, "allow_unordered", default=False)
+        _hermes_flag(request, "benchmarks_only", default=False)
     unknown = [feed_id for feed_id in ids if feed_id not in FEEDS]
     if unknown and not _hermes_flag(request, "ignore_invalid_price_ids", default=False):
         raise _hermes_error(f"Price ids not found: {', '.join(unknown)}", 404)
-    now, slot = int(time.time()), market.slot()
-    updates = [
-        _feed_update(feed_id, FEEDS[feed_id](market), now, slot)
-        for feed_id in ids
-        if feed_id in FEEDS
-    ]
+    return _HermesQuery([feed_id for feed_id in ids if feed_id in FEEDS], encoding, parsed)
+
+
+def _hermes_latest(market: SyntheticMarket, request: Request) -> Response:
+    """GET /v2/updates/price/latest: one accumulator blob for all ids plus the parsed prices."""
+    return json_response(_price_update(market, _hermes_query(request)))
+
+
+def _hermes_stream(market: SyntheticMarket, request: Request) -> Response:
+    """GET /v2/updates/price/stream: the same checks (an unknown id is a 404 before the stream
+    starts), then one `data:` event per update on the stream's clock (localnet.stream)."""
+    query = _hermes_query(request, stream=True)
+
+    def update() -> bytes:
+        body = json.dumps(_price_update(market, query), separators=(",", ":"))
+        return f"data: {body}\n\n".encode()
+
+    return Response(
+        200,
+        b"",
+        "text/event-stream",
+        {"Cache-Control": "no-cache"},
+        stream=market.hermes_stream.frames(update),
+    )
+
+
+def _price_update(market: SyntheticMarket, query: _HermesQuery) -> dict:
+    """A PriceUpdate: the binary blob and, unless parsed=false, the parsed prices."""
+    now, slot = int(time.time()) - market.publish_lag(), market.slot()
+    updates = [_feed_update(feed_id, FEEDS[feed_id](market), now, slot) for feed_id in query.ids]
     blob = _accumulator_blob(updates)
-    data = blob.hex() if encoding == "hex" else base64.b64encode(blob).decode()
-    body: dict = {"binary": {"encoding": encoding, "data": [data]}}
-    if parsed:
+    data = blob.hex() if query.encoding == "hex" else base64.b64encode(blob).decode()
+    body: dict = {"binary": {"encoding": query.encoding, "data": [data]}}
+    if query.parsed:
         body["parsed"] = updates
-    return json_response(body)
+    return body
 
 
 def _feed_update(feed_id: str, value: Decimal, now: int, slot: int) -> dict:
@@ -554,6 +631,7 @@ def _control_state(market: SyntheticMarket, request: Request) -> Response:
             "sol_usd": as_str(market.sol_usd()),
             "slot": market.slot(),
             "tokens": [_token_state(token) for token in tokens.values()],
+            "hermes_stream": market.hermes_stream.state(),
         }
     )
 
@@ -594,9 +672,18 @@ def _rug(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
 
 
 def _inject_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"service", "status", "count"?, "retry_after"?}; status "malformed" answers 200 with
+    a body that is not valid JSON."""
     service = str(_field(payload, "service"))
-    status, count = _int_field(payload, "status"), _int_field(payload, "count", 1)
-    market.inject_fault(service, status=status, count=count)
+    count = _int_field(payload, "count", 1)
+    if payload.get("status") == "malformed":
+        market.inject_malformed(service, count)
+        return 200, {"service": service, "status": "malformed", "count": count}
+    status = _int_field(payload, "status")
+    retry_after = payload.get("retry_after")
+    if retry_after is not None:
+        retry_after = _int_field(payload, "retry_after")
+    market.inject_fault(service, status=status, count=count, retry_after=retry_after)
     return 200, {"service": service, "status": status, "count": count}
 
 
@@ -607,6 +694,62 @@ def _inject_delay(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
     return 200, {"service": service, "seconds": as_str(seconds), "count": count}
 
 
+def _optional_seconds(payload: dict, name: str, current: float | None) -> float | None:
+    if name not in payload:
+        return current
+    value = payload[name]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError(f"{name} must be a number of seconds or null, got {value!r}")
+    return float(value)
+
+
+def _stream_clock(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """Set the stream's pace: interval (null: updates only when published) and keepalive."""
+    stream = market.hermes_stream
+    current = stream.state()
+    keepalive = _optional_seconds(payload, "keepalive", current["keepalive"])
+    if keepalive is None:
+        raise ValueError("keepalive cannot be null")
+    stream.configure(
+        interval=_optional_seconds(payload, "interval", current["interval"]), keepalive=keepalive
+    )
+    return 200, stream.state()
+
+
+def _stream_action(act: Callable[[HermesStreamControl, dict], None]):
+    def action(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+        act(market.hermes_stream, payload)
+        return 200, market.hermes_stream.state()
+
+    return _control(action)
+
+
+# POST /_localnet/hermes/<name>: each answers the stream's state (localnet.stream).
+_STREAM_ACTIONS: dict[str, Callable[[HermesStreamControl, dict], None]] = {
+    "publish": lambda stream, payload: stream.publish(_int_field(payload, "count", 1)),
+    "drop": lambda stream, payload: stream.drop(),
+    "end": lambda stream, payload: stream.end(),
+    "silence": lambda stream, payload: stream.silence(_int_field(payload, "after", 0)),
+    "resume": lambda stream, payload: stream.resume(),
+    "error": lambda stream, payload: stream.error(),
+}
+
+
+def _publish_lag(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    market.set_publish_lag(_int_field(payload, "seconds"))
+    return 200, {"publish_lag": market.publish_lag()}
+
+
+def _api_key(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """Require `key` on `service` from now on; a null key lifts the requirement."""
+    service = str(_field(payload, "service"))
+    key = payload.get("key")
+    market.require_api_key(service, None if key is None else str(key))
+    return 200, {"service": service, "key_required": key is not None}
+
+
 def _route(method: str, pattern: str, service: str | None, handler) -> Route:
     return Route(method, re.compile(pattern), service, handler)
 
@@ -614,9 +757,11 @@ def _route(method: str, pattern: str, service: str | None, handler) -> Route:
 ROUTES = (
     _route("GET", r"/swap/v1/quote", "jupiter_quote", _jupiter_quote),
     _route("GET", r"/price/v3", "jupiter_price", _jupiter_price),
+    _route("GET", r"/tokens/v2/search", "jupiter_tokens", jupiter_tokens.search),
     _route("GET", r"/tokens/v1/([^/]+)/([^/]*)", "dexscreener", _dexscreener_tokens),
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
+    _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
     _route("GET", r"/_localnet/state", None, _control_state),
     _route("POST", r"/_localnet/price", None, _control(_set_price)),
     _route("POST", r"/_localnet/liquidity", None, _control(_set_liquidity)),
@@ -625,6 +770,13 @@ ROUTES = (
     _route("POST", r"/_localnet/rug", None, _control(_rug)),
     _route("POST", r"/_localnet/fault", None, _control(_inject_fault)),
     _route("POST", r"/_localnet/delay", None, _control(_inject_delay)),
+    _route("POST", r"/_localnet/api_key", None, _control(_api_key)),
+    _route("POST", r"/_localnet/hermes/stream", None, _control(_stream_clock)),
+    _route("POST", r"/_localnet/hermes/lag", None, _control(_publish_lag)),
+    *(
+        _route("POST", rf"/_localnet/hermes/{name}", None, _stream_action(act))
+        for name, act in _STREAM_ACTIONS.items()
+    ),
 )
 
 
@@ -656,11 +808,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         query = parse_qs(url.query, keep_blank_values=True)
+        headers = {name.lower(): value for name, value in self.headers.items()}
         try:
-            response = dispatch(self.server.market, method, url.path, query, body)
+            response = dispatch(self.server.market, method, url.path, query, body, headers)
         except Exception:
             logger.exception("localnet failed to answer %s %s", method, self.path)
             response = text_response("Internal Server Error", 500)
+        if response.stream is not None:
+            self._stream(response)
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -668,6 +824,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(response.body)
+
+    def _stream(self, response: Response) -> None:
+        """Write the frames as a chunked body, each as soon as it comes (as Hermes' server does).
+        Chunked transfer needs HTTP/1.1; the connection still closes when the stream ends."""
+        self.protocol_version = "HTTP/1.1"
+        self.close_connection = True
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        frames = response.stream
+        try:
+            for frame in frames:
+                self.wfile.write(b"%X\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.write(b"0\r\n\r\n")
+        except DropConnection:
+            # Returning without the terminating chunk: the client sees the body cut short,
+            # as when a TCP connection drops.
+            pass
+        except OSError:
+            pass  # the client went away
+        finally:
+            frames.close()
 
     def log_message(self, format: str, *args) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
@@ -704,6 +886,8 @@ class LocalnetServer:
         return self
 
     def stop(self) -> None:
+        # Open streams would keep their threads writing after the server is gone.
+        self.market.hermes_stream.drop()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()

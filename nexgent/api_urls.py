@@ -2,6 +2,8 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from agents import api as agents_api
+from agents import risk_api
+from prices import api as prices_api
 from signals_app import api as signals_api
 from trading import api as trading_api
 from trading.strategy_api import StrategyPreviewView
@@ -55,10 +57,17 @@ urlpatterns = [
     ),
     path("trading-signals", signals_api.SignalListView.as_view(), name="signal-list"),
     path(
+        "trading-signals/export.csv",
+        signals_api.SignalExportView.as_view(),
+        name="signal-export",
+    ),
+    path(
         "trading-signals/<int:signal_id>",
         signals_api.SignalDetailView.as_view(),
         name="signal-detail",
     ),
     path("strategy/preview", StrategyPreviewView.as_view(), name="strategy-preview"),
+    *risk_api.urlpatterns,
+    *prices_api.urlpatterns,
     *router.urls,
 ]

@@ -200,6 +200,30 @@ SIM_PRIORITY_FEE_LAMPORTS = env_int("SIM_PRIORITY_FEE_LAMPORTS", 100000, minimum
 SIM_RENT_FEE_LAMPORTS = env_int("SIM_RENT_FEE_LAMPORTS", 0, minimum=0)
 RUG_LIQUIDITY_SOL_THRESHOLD = env_decimal("RUG_LIQUIDITY_SOL_THRESHOLD", "10", minimum="0")
 
+# --- Market data providers (issue 5) ----------------------------------------------------------
+# Token prices: Jupiter Price v3 (USD, converted to SOL with Pyth's SOL/USD) or DexScreener
+# (priceNative of the deepest wSOL pool, already in SOL). See docs/market-data.md.
+PRICE_SOURCE = env_choice("PRICE_SOURCE", "jupiter", {"jupiter", "dexscreener"})
+# Client-side request budgets, shared by every process through the cache. DexScreener and
+# Hermes document theirs (300/min; 30 per 10 s on the public instance); Jupiter's depends on the
+# key's tier and is shared with swap quotes, which are counted but never refused.
+JUPITER_PRICE_REQUESTS_PER_MINUTE = env_int("JUPITER_PRICE_REQUESTS_PER_MINUTE", 300, minimum=1)
+DEXSCREENER_REQUESTS_PER_MINUTE = env_int("DEXSCREENER_REQUESTS_PER_MINUTE", 300, minimum=1)
+HERMES_REQUESTS_PER_10_SECONDS = env_int("HERMES_REQUESTS_PER_10_SECONDS", 30, minimum=1)
+# How old (since received) the stream's SOL/USD may be before a tick fetches it over REST, and
+# how often the stream consumer polls REST while the stream is down.
+SOL_USD_REFRESH_SECONDS = env_decimal("SOL_USD_REFRESH_SECONDS", "2", minimum="0.1", maximum="60")
+# `manage.py price_stream` reads the Hermes SSE stream; off, it polls Hermes REST instead.
+HERMES_SSE_ENABLED = env_bool("HERMES_SSE_ENABLED", True)
+# At most one price sample per token per interval is written from the tick, kept this long.
+PRICE_HISTORY_MIN_INTERVAL_SECONDS = env_int("PRICE_HISTORY_MIN_INTERVAL_SECONDS", 10, minimum=1)
+PRICE_HISTORY_RETENTION_DAYS = env_int("PRICE_HISTORY_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["price-history-purge"] = {
+    "task": "prices.tasks.price_history_purge",
+    "schedule": 3600.0,
+    "options": {"expires": 3300.0},
+}
+
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -266,3 +290,16 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", 
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+
+# --- Signals and risk (issue 4) ---
+# Jupiter Tokens v2 search (token metrics for the eligibility bounds): requests go to
+# {JUPITER_TOKENS_URL}/tokens/v2/search. Unset, the origin of JUPITER_BASE_URL is used, so
+# pointing Jupiter at localnet points this there too.
+JUPITER_TOKENS_URL = (
+    env_url("JUPITER_TOKENS_URL", "https://api.jup.ag") if env_str("JUPITER_TOKENS_URL") else ""
+)
+# A signal waits at most this long for its token metrics; unknown metrics make the agents that
+# set a bound ineligible (token_metrics_unknown), never the others.
+TOKEN_METRICS_TIMEOUT_SECONDS = env_decimal(
+    "TOKEN_METRICS_TIMEOUT_SECONDS", "3", minimum="0.1", maximum="30"
+)

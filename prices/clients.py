@@ -1,42 +1,97 @@
 """Clients for the market-data services, speaking their real contracts (external-apis.md).
 
-Base URLs and keys come from settings so tests and the demo point them at localnet.
+Every request goes through prices.providers (budget, timeout, retries, metrics, status). Base
+URLs and keys come from settings, so tests and the demo point them at localnet. Numbers are
+read as Decimal straight from the JSON text: no price ever passes through a float.
+
+Batched calls return what the batches that answered gave: a mint whose batch failed is
+absent, exactly like a mint the provider has no price for. Only when every batch failed do
+they raise, so the caller can tell "provider down" from "no data".
 """
 
-import threading
-from dataclasses import dataclass
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import requests
 from django.conf import settings
 
-from nexgent.http import ExternalServiceError, decode_json, make_session, timeout
+from nexgent.http import ExternalServiceError, decode_json
+from nexgent.money import WSOL_MINT
+from prices import providers
 
 SOL_USD_FEED_ID = "ef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d"
 JUPITER_PRICE_BATCH = 50
-
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    # requests.Session is not documented as thread-safe: one per thread.
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = make_session()
-    return session
+DEXSCREENER_BATCH = 30
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
-def _jupiter_headers() -> dict:
-    return {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
+# Shared reading helpers
 
 
-def _get(service: str, url: str, *, params=None, headers=None):
-    try:
-        response = _session().get(url, params=params, headers=headers, timeout=timeout())
-    except requests.RequestException as exc:
-        raise ExternalServiceError(service, f"request failed: {exc.__class__.__name__}") from exc
-    return response
+def _decimal(value) -> Decimal | None:
+    """A finite Decimal from a JSON number (read as Decimal or int) or a numeric string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() else None
+
+
+def _positive(value) -> Decimal | None:
+    number = _decimal(value)
+    return number if number is not None and number > 0 else None
+
+
+def _integer(value) -> int:
+    """Hermes sends i64 prices as strings and expo and times as numbers: integers either way,
+    and a fraction is refused rather than truncated."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _batches(mints: list[str], size: int) -> list[list[str]]:
+    unique = list(dict.fromkeys(mints))
+    batches = [unique[start : start + size] for start in range(0, len(unique), size)]
+    if not batches:
+        return []
+    # When the request budget cannot cover every batch of a tick, the refused batches would be
+    # the same ones every tick and their tokens would never be priced. Starting at a random
+    # batch spreads the gaps over all tokens.
+    first = random.randrange(len(batches))
+    return batches[first:] + batches[:first]
+
+
+def _each_batch(mints: list[str], size: int, fetch: Callable[[list[str]], dict]) -> dict:
+    results: dict = {}
+    failure: ExternalServiceError | None = None
+    answered = False
+    for batch in _batches(mints, size):
+        try:
+            results.update(fetch(batch))
+        except ExternalServiceError as exc:
+            failure = exc
+        else:
+            answered = True
+    if failure is not None and not answered:
+        raise failure
+    return results
+
+
+# Jupiter Price v3
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,69 +101,206 @@ class TokenPrice:
     decimals: int | None
 
 
+def _jupiter_headers() -> dict:
+    return {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
+
+
 def jupiter_prices(mints: list[str]) -> dict[str, TokenPrice]:
     """USD prices from Jupiter Price v3, in batches of 50. Mints Jupiter omits are absent."""
-    prices: dict[str, TokenPrice] = {}
-    for start in range(0, len(mints), JUPITER_PRICE_BATCH):
-        batch = mints[start : start + JUPITER_PRICE_BATCH]
-        response = _get(
-            "jupiter_price",
-            settings.JUPITER_PRICE_URL,
-            params={"ids": ",".join(batch)},
-            headers=_jupiter_headers(),
-        )
-        if response.status_code != 200:
-            raise ExternalServiceError(
-                "jupiter_price", f"HTTP {response.status_code}", status=response.status_code
-            )
+    return _each_batch(mints, JUPITER_PRICE_BATCH, _jupiter_price_batch)
+
+
+def _jupiter_price_batch(batch: list[str]) -> dict[str, TokenPrice]:
+    def parse(response: requests.Response) -> dict[str, TokenPrice]:
         body = decode_json("jupiter_price", response)
         if not isinstance(body, dict):
             raise ExternalServiceError("jupiter_price", "expected an object keyed by mint")
-        for mint, entry in body.items():
-            usd = entry.get("usdPrice") if isinstance(entry, dict) else None
-            if usd is None or Decimal(usd) <= 0:
-                continue
-            decimals = entry.get("decimals")
-            prices[mint] = TokenPrice(
-                mint, Decimal(usd), int(decimals) if decimals is not None else None
-            )
-    return prices
+        found = (_jupiter_entry(mint, body.get(mint)) for mint in batch)
+        return {quote.mint: quote for quote in found if quote is not None}
+
+    return providers.get(
+        providers.JUPITER_PRICE,
+        settings.JUPITER_PRICE_URL,
+        params={"ids": ",".join(batch)},
+        headers=_jupiter_headers(),
+        parse=parse,
+    )
+
+
+def _jupiter_entry(mint: str, entry) -> TokenPrice | None:
+    """Jupiter says "no reliable price" by omitting the mint; an entry we cannot use is read
+    the same way rather than failing the batch."""
+    if not isinstance(entry, dict):
+        return None
+    usd = _positive(entry.get("usdPrice"))
+    if usd is None:
+        return None
+    decimals = entry.get("decimals")
+    if not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 255:
+        decimals = None
+    return TokenPrice(mint, usd, decimals)
+
+
+# DexScreener
+
+
+@dataclass(frozen=True, slots=True)
+class DexPrice:
+    mint: str
+    price_sol: Decimal
+    price_usd: Decimal | None
+
+
+def dexscreener_prices(mints: list[str]) -> dict[str, DexPrice]:
+    """SOL prices from DexScreener, in batches of 30: priceNative of the token's wSOL-quoted
+    pair with the most liquidity.usd. Tokens without such a pair are absent."""
+
+    def fetch(batch: list[str]) -> dict[str, DexPrice]:
+        pairs = _dexscreener_pairs(batch)
+        found = (best_sol_price(mint, pairs) for mint in batch)
+        return {price.mint: price for price in found if price is not None}
+
+    return _each_batch(mints, DEXSCREENER_BATCH, fetch)
+
+
+def liquidity_sol(mints: list[str]) -> dict[str, Decimal]:
+    """SOL in each token's deepest SOL pool, for the rug check: 0 when the token has no SOL
+    pool at all. A mint whose batch failed is absent: a fetch error is not a rug."""
+
+    def fetch(batch: list[str]) -> dict[str, Decimal]:
+        pairs = _dexscreener_pairs(batch)
+        return {mint: deepest_sol_liquidity(mint, pairs) for mint in batch}
+
+    return _each_batch(mints, DEXSCREENER_BATCH, fetch)
+
+
+def _dexscreener_pairs(batch: list[str]) -> list[dict]:
+    def parse(response: requests.Response) -> list[dict]:
+        body = decode_json("dexscreener", response)
+        if not isinstance(body, list):
+            raise ExternalServiceError("dexscreener", "expected an array of pairs")
+        return [pair for pair in body if isinstance(pair, dict)]
+
+    # Addresses are case-sensitive base58: they go into the URL exactly as given.
+    url = f"{settings.DEXSCREENER_BASE_URL}/tokens/v1/solana/{','.join(batch)}"
+    return providers.get(providers.DEXSCREENER, url, parse=parse)
+
+
+def _address(pair: dict, side: str) -> str:
+    token = pair.get(side)
+    address = token.get("address") if isinstance(token, dict) else None
+    # Compared lowercased, as DexScreener's own clients do; never sent lowercased.
+    return address.lower() if isinstance(address, str) else ""
+
+
+def _sol_side(pair: dict, mint: str) -> str | None:
+    """Which liquidity field holds the SOL of a pool of `mint` against wSOL, if it is one."""
+    base, quote, mint, wsol = (
+        _address(pair, "baseToken"),
+        _address(pair, "quoteToken"),
+        mint.lower(),
+        WSOL_MINT.lower(),
+    )
+    if base == mint and quote == wsol:
+        return "quote"
+    if base == wsol and quote == mint:
+        return "base"
+    return None
+
+
+def _liquidity(pair: dict, field_name: str) -> Decimal:
+    liquidity = pair.get("liquidity")
+    value = _decimal(liquidity.get(field_name)) if isinstance(liquidity, dict) else None
+    return value if value is not None and value > 0 else Decimal(0)
+
+
+def best_sol_price(mint: str, pairs: list[dict]) -> DexPrice | None:
+    best: tuple[Decimal, DexPrice] | None = None
+    for pair in pairs:
+        # Only pools quoted in wSOL: their priceNative is the token's price in SOL.
+        if _sol_side(pair, mint) != "quote":
+            continue
+        price_sol = _positive(pair.get("priceNative"))
+        if price_sol is None:
+            continue
+        depth = _liquidity(pair, "usd")
+        if best is None or depth > best[0]:
+            best = (depth, DexPrice(mint, price_sol, _positive(pair.get("priceUsd"))))
+    return best[1] if best is not None else None
+
+
+def deepest_sol_liquidity(mint: str, pairs: list[dict]) -> Decimal:
+    # A pool listing SOL as its base still holds SOL; leaving it out would call a token with
+    # only such a pool rugged.
+    depths = (
+        _liquidity(pair, side) for pair in pairs if (side := _sol_side(pair, mint)) is not None
+    )
+    return max(depths, default=Decimal(0))
+
+
+# Pyth Hermes
 
 
 @dataclass(frozen=True, slots=True)
 class SolUsd:
     price: Decimal
-    published_at: datetime
+    published_at: datetime  # Pyth's publish_time: the price's own age
+    source: str = "hermes_rest"  # or "hermes_stream"
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def hermes_headers() -> dict:
+    return {"Authorization": f"Bearer {settings.PYTH_API_KEY}"} if settings.PYTH_API_KEY else {}
+
+
+def hermes_params() -> dict:
+    return {"ids[]": SOL_USD_FEED_ID, "parsed": "true"}
 
 
 def hermes_sol_usd() -> SolUsd:
-    """SOL/USD from Pyth Hermes (REST latest). price = price x 10^expo, exactly."""
-    headers = {"Authorization": f"Bearer {settings.PYTH_API_KEY}"} if settings.PYTH_API_KEY else {}
-    response = _get(
-        "hermes",
+    """SOL/USD from Pyth Hermes (REST latest)."""
+    return providers.get(
+        providers.HERMES,
         f"{settings.HERMES_BASE_URL}/v2/updates/price/latest",
-        params={"ids[]": SOL_USD_FEED_ID, "parsed": "true"},
-        headers=headers,
+        params=hermes_params(),
+        headers=hermes_headers(),
+        parse=lambda response: sol_usd_from_update(
+            decode_json("hermes", response), source="hermes_rest"
+        ),
     )
-    if response.status_code != 200:
-        raise ExternalServiceError("hermes", f"HTTP {response.status_code}: {response.text[:200]}")
-    body = decode_json("hermes", response)
+
+
+def sol_usd_from_update(body, *, source: str) -> SolUsd:
+    """SOL/USD from a Hermes PriceUpdate (REST answer or one stream event).
+
+    price = int(price) x 10^expo, exactly. Hermes answers ids without 0x: ids are compared
+    normalised, and a missing SOL/USD feed is an error, never parsed[0].
+    Raises ExternalServiceError or ValueError/KeyError/TypeError on an unreadable update.
+    """
+    if not isinstance(body, dict):
+        raise ExternalServiceError("hermes", "expected a PriceUpdate object")
     for feed in body.get("parsed") or []:
-        # Hermes answers ids without 0x; compare normalised ids, never fall back to parsed[0].
-        if str(feed.get("id", "")).lower().removeprefix("0x") == SOL_USD_FEED_ID:
+        if isinstance(feed, dict) and _feed_id(feed) == SOL_USD_FEED_ID:
             quote = feed["price"]
-            value = Decimal(quote["price"]).scaleb(int(quote["expo"]))
-            published = datetime.fromtimestamp(int(quote["publish_time"]), tz=UTC)
+            value = Decimal(_integer(quote["price"])).scaleb(_integer(quote["expo"]))
             if value <= 0:
                 raise ExternalServiceError("hermes", "non-positive SOL/USD price")
-            return SolUsd(value, published)
+            published = datetime.fromtimestamp(_integer(quote["publish_time"]), tz=UTC)
+            return SolUsd(value, published, source)
     raise ExternalServiceError("hermes", "SOL/USD feed missing from the answer")
+
+
+def _feed_id(feed: dict) -> str:
+    return str(feed.get("id", "")).lower().removeprefix("0x")
+
+
+# Jupiter Metis v1 quote
 
 
 def jupiter_quote(*, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> dict:
     """A Metis v1 quote, returned as the raw JSON map (it must reach /swap unchanged)."""
-    response = _get(
-        "jupiter_quote",
+    return providers.get(
+        providers.JUPITER_QUOTE,
         f"{settings.JUPITER_BASE_URL}/quote",
         params={
             "inputMint": input_mint,
@@ -118,20 +310,17 @@ def jupiter_quote(*, input_mint: str, output_mint: str, amount: int, slippage_bp
             "restrictIntermediateTokens": "true",
         },
         headers=_jupiter_headers(),
+        parse=_read_quote,
     )
+
+
+def _read_quote(response: requests.Response) -> dict:
     body = decode_json("jupiter_quote", response)
-    if response.status_code != 200:
-        message = body.get("error", "") if isinstance(body, dict) else ""
-        code = body.get("errorCode", "") if isinstance(body, dict) else ""
-        raise ExternalServiceError(
-            "jupiter_quote",
-            f"HTTP {response.status_code} {code} {message}".strip(),
-            status=response.status_code,
-            body=body,
-        )
-    for field in ("inAmount", "outAmount", "priceImpactPct"):
-        if field not in body:
-            raise ExternalServiceError("jupiter_quote", f"quote lacks {field}")
+    if not isinstance(body, dict):
+        raise ExternalServiceError("jupiter_quote", "expected a quote object")
+    for name in ("inAmount", "outAmount", "priceImpactPct"):
+        if name not in body:
+            raise ExternalServiceError("jupiter_quote", f"quote lacks {name}")
     if int(body["outAmount"]) <= 0 or int(body["inAmount"]) <= 0:
         raise ExternalServiceError("jupiter_quote", "quote with a zero amount")
     return body

@@ -27,7 +27,11 @@ class PriceSample(models.Model):
 
     class Meta:
         ordering = ["-observed_at"]
-        indexes = [models.Index(fields=["token_address", "observed_at"])]
+        indexes = [
+            models.Index(fields=["token_address", "observed_at"]),
+            # The retention purge deletes by age across all tokens.
+            models.Index(fields=["observed_at"]),
+        ]
 
     def __str__(self):
         return (

@@ -1,4 +1,9 @@
-"""The latest-price cache, tracked tokens and token metadata."""
+"""The latest-price cache, SOL/USD, staleness, price history and token metadata.
+
+No price is ever made up: a token or SOL/USD that is unknown or older than PRICE_STALE_SECONDS
+is reported as such (None, is_stale, a gauge, one warning per transition) and nothing is
+evaluated or bought on it.
+"""
 
 import logging
 from dataclasses import dataclass
@@ -8,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 
-from nexgent import money
+from nexgent import metrics, money
 from nexgent.http import ExternalServiceError
 from prices import clients
 from prices.models import PriceSample, Token
@@ -18,6 +23,26 @@ logger = logging.getLogger(__name__)
 _PRICE_KEY = "price:{}"
 _SOL_USD_KEY = "price:sol_usd"
 _CACHE_SECONDS = 3600
+_STALE_FLAG = "prices:stale:{}"
+_HISTORY_DUE = "prices:history:{}"
+_LAST_TICK_KEY = "prices:last_tick"
+_STREAM_KEY = "prices:hermes_stream"
+# A stale flag outlives any outage worth one warning; when it expires mid-outage the warning
+# is simply repeated once.
+_FLAG_SECONDS = 24 * 3600
+_STATUS_SECONDS = 7 * 24 * 3600
+_PURGE_BATCH = 5000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _too_old(moment: datetime) -> bool:
+    return _now() - moment > timedelta(seconds=settings.PRICE_STALE_SECONDS)
+
+
+# Token prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +55,7 @@ class LatestPrice:
 
     @property
     def is_stale(self) -> bool:
-        age = datetime.now(UTC) - self.observed_at
-        return age > timedelta(seconds=settings.PRICE_STALE_SECONDS)
+        return _too_old(self.observed_at)
 
 
 def price_store(prices: list[LatestPrice]) -> None:
@@ -39,57 +63,46 @@ def price_store(prices: list[LatestPrice]) -> None:
 
 
 def latest_prices(mints: list[str]) -> dict[str, LatestPrice]:
+    """The last known price of each mint, fresh or not (check is_stale)."""
     found = cache.get_many([_PRICE_KEY.format(m) for m in mints])
     return {value.mint: value for value in found.values()}
 
 
-def sol_usd_store(value: clients.SolUsd) -> None:
-    cache.set(_SOL_USD_KEY, value, timeout=_CACHE_SECONDS)
+def token_price_fresh(mint: str) -> LatestPrice | None:
+    """The token's price if known and fresh; None otherwise, for the caller to refuse.
 
-
-def sol_usd_latest() -> clients.SolUsd | None:
-    return cache.get(_SOL_USD_KEY)
-
-
-def sol_usd_fresh() -> Decimal | None:
-    """SOL/USD if known and fresh; None otherwise. Never a made-up number."""
-    value = sol_usd_latest()
-    if value is None:
+    Only tracked tokens (those with open positions) are priced every tick; for any other
+    token this is None, and a buy prices from its own quote instead.
+    """
+    latest = latest_prices([mint]).get(mint)
+    if latest is None or latest.is_stale:
         return None
-    if datetime.now(UTC) - value.published_at > timedelta(seconds=settings.PRICE_STALE_SECONDS):
-        return None
-    return value.price
-
-
-def sol_usd_current() -> Decimal | None:
-    """Fresh SOL/USD for a record: the cached value, else one fetch; None if unknown."""
-    value = sol_usd_fresh()
-    if value is not None:
-        return value
-    try:
-        return sol_usd_refresh().price
-    except ExternalServiceError as exc:
-        logger.warning("SOL/USD unknown: %s", exc)
-        return None
-
-
-def sol_usd_refresh() -> clients.SolUsd:
-    value = clients.hermes_sol_usd()
-    sol_usd_store(value)
-    return value
+    return latest
 
 
 def prices_refresh(mints: list[str]) -> dict[str, LatestPrice]:
-    """Fetch USD prices and SOL/USD, convert to SOL per token, cache and return them.
+    """Fetch the tokens' SOL prices from PRICE_SOURCE, cache and return them.
 
-    A token without a price, or any token when SOL/USD is unknown, is simply absent: the
-    caller evaluates nothing on it rather than on an invented price.
+    A token without a price is absent, and so is every token when Jupiter's USD prices cannot
+    be converted for want of a fresh SOL/USD: the caller evaluates nothing on them rather than
+    on an invented price. Raises ExternalServiceError when the source is down altogether.
     """
     if not mints:
         return {}
-    sol_usd = sol_usd_refresh()
+    if settings.PRICE_SOURCE == "dexscreener":
+        fresh = _dexscreener_latest(mints)
+    else:
+        fresh = _jupiter_latest(mints)
+    price_store(fresh)
+    return {p.mint: p for p in fresh}
+
+
+def _jupiter_latest(mints: list[str]) -> list[LatestPrice]:
+    sol_usd = sol_usd_for_tick()
+    if sol_usd is None:
+        return []
     usd_prices = clients.jupiter_prices(mints)
-    now = datetime.now(UTC)
+    now = _now()
     fresh = [
         LatestPrice(
             mint=mint,
@@ -100,9 +113,22 @@ def prices_refresh(mints: list[str]) -> dict[str, LatestPrice]:
         )
         for mint, quote in usd_prices.items()
     ]
-    price_store(fresh)
     _remember_decimals(usd_prices)
-    return {p.mint: p for p in fresh}
+    return fresh
+
+
+def _dexscreener_latest(mints: list[str]) -> list[LatestPrice]:
+    now = _now()
+    return [
+        LatestPrice(
+            mint=mint,
+            price_sol=money.price(quote.price_sol),
+            price_usd=quote.price_usd,
+            observed_at=now,
+            source="dexscreener",
+        )
+        for mint, quote in clients.dexscreener_prices(mints).items()
+    ]
 
 
 def _remember_decimals(usd_prices: dict[str, clients.TokenPrice]) -> None:
@@ -134,6 +160,168 @@ def token_decimals(mint: str) -> int:
     return quote.decimals
 
 
+# SOL/USD
+
+
+def sol_usd_store(value: clients.SolUsd) -> None:
+    """Cache SOL/USD unless an already cached one is newer: the stream and REST both write
+    here, and a slow answer must not replace a fresher price."""
+    current = cache.get(_SOL_USD_KEY)
+    if current is not None and current.published_at > value.published_at:
+        return
+    cache.set(_SOL_USD_KEY, value, timeout=_CACHE_SECONDS)
+
+
+def sol_usd_latest() -> clients.SolUsd | None:
+    """The last known SOL/USD, fresh or not (see sol_usd_is_stale)."""
+    return cache.get(_SOL_USD_KEY)
+
+
+def sol_usd_is_stale(value: clients.SolUsd | None) -> bool:
+    return value is None or _too_old(value.published_at)
+
+
+def sol_usd_fresh() -> Decimal | None:
+    """SOL/USD if known and fresh; None otherwise. Never a made-up number."""
+    value = sol_usd_latest()
+    return None if sol_usd_is_stale(value) else value.price
+
+
+def sol_usd_current() -> Decimal | None:
+    """Fresh SOL/USD for a record: the cached value, else one fetch; None if unknown."""
+    value = sol_usd_fresh()
+    if value is not None:
+        return value
+    try:
+        fetched = sol_usd_refresh()
+    except ExternalServiceError as exc:
+        logger.debug("SOL/USD unknown: %s", exc)
+        return None
+    return None if sol_usd_is_stale(fetched) else fetched.price
+
+
+def sol_usd_refresh() -> clients.SolUsd:
+    value = clients.hermes_sol_usd()
+    sol_usd_store(value)
+    return value
+
+
+def sol_usd_for_tick() -> clients.SolUsd | None:
+    """The SOL/USD a tick converts Jupiter's USD prices with.
+
+    The stream's value while the stream keeps it young (SOL_USD_REFRESH_SECONDS), else one
+    fetched now. When neither is to be had the tick gets None and evaluates nothing, rather
+    than convert with whatever older value happens to be cached.
+    """
+    cached = sol_usd_latest()
+    if (
+        cached is not None
+        and cached.source == "hermes_stream"
+        and _now() - cached.received_at
+        <= timedelta(seconds=float(settings.SOL_USD_REFRESH_SECONDS))
+        and not sol_usd_is_stale(cached)
+    ):
+        return cached
+    try:
+        fetched = sol_usd_refresh()
+    except ExternalServiceError:
+        return None  # the provider's status and metrics record why
+    return None if sol_usd_is_stale(fetched) else fetched
+
+
+# Staleness: one warning per transition, shared by every process
+
+
+def _flag(key: str, raised: bool, was_raised: bool) -> bool | None:
+    """Raise or clear a cache flag. True when this call raised it, False when this call
+    cleared it, None when nothing changed (or another process got there first)."""
+    if raised and not was_raised:
+        return True if cache.add(key, 1, timeout=_FLAG_SECONDS) else None
+    if was_raised and not raised:
+        return False if cache.delete(key) else None
+    return None
+
+
+def sol_usd_watch() -> bool:
+    """Log SOL/USD turning stale or fresh (once per transition); return whether it is stale."""
+    value = sol_usd_latest()
+    stale = sol_usd_is_stale(value)
+    key = _STALE_FLAG.format("sol_usd")
+    change = _flag(key, stale, cache.get(key) is not None)
+    if change is True:
+        state = (
+            "unknown"
+            if value is None
+            else f"stale (published {(_now() - value.published_at).total_seconds():.0f} s ago)"
+        )
+        logger.warning(
+            "SOL/USD is %s: buys that need it are refused and Jupiter prices cannot be "
+            "converted to SOL until a fresh one arrives",
+            state,
+        )
+    elif change is False:
+        logger.info("SOL/USD fresh again: %s", value.price)
+    return stale
+
+
+def tokens_watch(tokens: list[str]) -> int:
+    """Log tracked tokens turning stale or fresh (once per transition); return how many
+    have no fresh price."""
+    latest = latest_prices(tokens)
+    stale = {mint for mint in tokens if mint not in latest or latest[mint].is_stale}
+    keys = {mint: _STALE_FLAG.format(mint) for mint in tokens}
+    flagged = cache.get_many(list(keys.values()))
+    for mint in tokens:
+        change = _flag(keys[mint], mint in stale, keys[mint] in flagged)
+        if change is True:
+            logger.warning(
+                "price of %s is %s: its positions are not evaluated until a fresh price arrives",
+                mint,
+                "stale" if mint in latest else "unknown",
+            )
+        elif change is False:
+            logger.info("price of %s fresh again", mint)
+    return len(stale)
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    finished_at: datetime
+    stale_tokens: int
+    tracked_tokens: int
+
+
+def poll_tick_record(*, tracked_tokens: int, stale_tokens: int) -> None:
+    cache.set(
+        _LAST_TICK_KEY,
+        TickRecord(_now(), stale_tokens, tracked_tokens),
+        timeout=_STATUS_SECONDS,
+    )
+
+
+def poll_tick_last() -> TickRecord | None:
+    return cache.get(_LAST_TICK_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    state: str  # connecting | connected | reconnecting
+    since: datetime
+    last_event_at: datetime | None
+
+
+def hermes_stream_state_store(state: StreamState) -> None:
+    # Expires when the consumer stops writing, so a dead price_stream shows as not running.
+    cache.set(_STREAM_KEY, state, timeout=2 * settings.PRICE_STALE_SECONDS)
+
+
+def hermes_stream_state() -> StreamState | None:
+    return cache.get(_STREAM_KEY)
+
+
+# Price history
+
+
 def price_history_record(prices: list[LatestPrice]) -> None:
     PriceSample.objects.bulk_create(
         PriceSample(
@@ -145,3 +333,39 @@ def price_history_record(prices: list[LatestPrice]) -> None:
         )
         for p in prices
     )
+
+
+def price_history_sample(prices: list[LatestPrice]) -> int:
+    """Record the prices whose token has no sample in the last PRICE_HISTORY_MIN_INTERVAL_SECONDS.
+
+    The interval is claimed with an atomic cache add that expires with it, so with several
+    workers still only one sample per token and interval is written.
+    """
+    keys = {p.mint: _HISTORY_DUE.format(p.mint) for p in prices}
+    recent = cache.get_many(list(keys.values()))
+    interval = settings.PRICE_HISTORY_MIN_INTERVAL_SECONDS
+    due = [
+        p
+        for p in prices
+        if keys[p.mint] not in recent and cache.add(keys[p.mint], 1, timeout=interval)
+    ]
+    if due:
+        price_history_record(due)
+        metrics.PRICE_HISTORY_SAMPLES.inc(len(due))
+    return len(due)
+
+
+def price_history_purge(*, now: datetime | None = None) -> int:
+    """Delete samples older than PRICE_HISTORY_RETENTION_DAYS, in batches so no single
+    statement holds a long lock on a big table. Returns how many were deleted."""
+    cutoff = (now or _now()) - timedelta(days=settings.PRICE_HISTORY_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        batch = list(
+            PriceSample.objects.filter(observed_at__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:_PURGE_BATCH]
+        )
+        if not batch:
+            return deleted
+        deleted += PriceSample.objects.filter(pk__in=batch).delete()[0]

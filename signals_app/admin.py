@@ -7,7 +7,16 @@ class SignalExecutionInline(admin.TabularInline):
     model = SignalExecution
     extra = 0
     can_delete = False
-    fields = ["agent", "status", "reason", "error", "transaction", "position", "created_at"]
+    fields = [
+        "agent",
+        "status",
+        "reason",
+        "details",
+        "error",
+        "transaction",
+        "position",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -37,7 +46,7 @@ class TradingSignalAdmin(admin.ModelAdmin):
 class SignalExecutionAdmin(admin.ModelAdmin):
     """Answers "why did agent X not buy?": every agent's decision with its reason."""
 
-    list_display = ["id", "signal", "agent", "status", "reason", "created_at"]
+    list_display = ["id", "signal", "agent", "status", "reason", "details", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["agent__name", "signal__token_address", "reason"]
     list_select_related = ["signal", "agent"]

@@ -1,19 +1,28 @@
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agents.models import ApiKey
 from nexgent.permissions import scoped
+from signals_app.exports import CsvRenderer, signal_rows
 from signals_app.models import TradingSignal
+from signals_app.selectors import signals_list
 from signals_app.serializers import (
+    MAX_LIMIT,
     SignalCreateSerializer,
     SignalDetailSerializer,
+    SignalFilterSerializer,
+    SignalListSerializer,
     SignalSerializer,
     normalise_keys,
 )
 from signals_app.services import signal_create
+
+DEFAULT_LIMIT = 100
+CSV_LIMIT = MAX_LIMIT
 
 
 class SignalCreateThrottle(SimpleRateThrottle):
@@ -33,12 +42,23 @@ class SignalListView(APIView):
     permission_classes = [scoped("signals")]
     throttle_classes = [SignalCreateThrottle]
 
+    # ?format=csv answers the same list as CSV.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
+
     def get(self, request):
-        rows = TradingSignal.objects.filter(owner=request.user)
-        token = request.query_params.get("token_address")
-        if token:
-            rows = rows.filter(token_address=token)
-        return Response({"signals": SignalSerializer(rows[:100], many=True).data})
+        as_csv = request.accepted_renderer.format == CsvRenderer.format
+        query = SignalFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = dict(query.validated_data)
+        agent_id = filters.pop("agent", None)
+        limit = filters.pop("limit", CSV_LIMIT if as_csv else DEFAULT_LIMIT)
+        rows = signals_list(owner=request.user, limit=limit, agent_id=agent_id, **filters)
+        if as_csv:
+            return Response(
+                signal_rows(rows, with_agent=agent_id is not None),
+                headers={"Content-Disposition": 'attachment; filename="trading-signals.csv"'},
+            )
+        return Response({"signals": SignalListSerializer(rows, many=True).data})
 
     def post(self, request):
         body = SignalCreateSerializer(data=normalise_keys(request.data))
@@ -55,6 +75,13 @@ class SignalListView(APIView):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             headers={} if created else {"Idempotent-Replayed": "true"},
         )
+
+
+class SignalExportView(SignalListView):
+    """GET trading-signals/export.csv: the list as CSV whatever the Accept header says."""
+
+    http_method_names = ["get", "head", "options"]
+    renderer_classes = [CsvRenderer]
 
 
 class SignalDetailView(APIView):

@@ -57,6 +57,8 @@ class SignalExecution(models.Model):
         max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
     )
     reason = models.CharField(max_length=64, blank=True)
+    # The figures behind the reason: metric values and bounds, the risk pause, the kill switch.
+    details = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     transaction = models.ForeignKey(
         "trading.Transaction", null=True, blank=True, on_delete=models.SET_NULL

@@ -1,7 +1,10 @@
 from rest_framework import serializers
 from solders.pubkey import Pubkey
 
-from signals_app.models import SignalExecution, TradingSignal
+from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
+from signals_app.selectors import execution_summary
+
+MAX_LIMIT = 1000
 
 # Existing providers post the reference engine's camelCase bodies; both spellings are accepted.
 CAMEL_TO_SNAKE = {
@@ -50,6 +53,7 @@ class SignalExecutionSerializer(serializers.ModelSerializer):
             "agent_name",
             "status",
             "reason",
+            "details",
             "error",
             "transaction",
             "position",
@@ -79,3 +83,43 @@ class SignalDetailSerializer(SignalSerializer):
 
     class Meta(SignalSerializer.Meta):
         fields = [*SignalSerializer.Meta.fields, "executions"]
+
+
+class SignalListSerializer(SignalSerializer):
+    """A listed signal: how its executions went, and the filtered agent's decision if any."""
+
+    executions_summary = serializers.SerializerMethodField()
+
+    class Meta(SignalSerializer.Meta):
+        fields = [*SignalSerializer.Meta.fields, "executions_summary"]
+
+    def get_executions_summary(self, signal) -> dict:
+        return execution_summary(signal)
+
+    def to_representation(self, signal):
+        data = super().to_representation(signal)
+        if hasattr(signal, "agent_executions"):
+            mine = signal.agent_executions
+            data["agent_execution"] = SignalExecutionSerializer(mine[0]).data if mine else None
+        return data
+
+
+class SignalFilterSerializer(serializers.Serializer):
+    """GET trading-signals query parameters. Times are ISO 8601; created_before is exclusive."""
+
+    token_address = serializers.CharField(max_length=64, required=False)
+    signal_type = serializers.CharField(max_length=50, required=False)
+    source = serializers.CharField(max_length=100, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    status = serializers.ChoiceField(choices=ExecutionStatus.values, required=False)
+    agent = serializers.IntegerField(min_value=1, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
+
+    def validate(self, attrs):
+        after, before = attrs.get("created_after"), attrs.get("created_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError(
+                {"created_before": ["must be later than created_after"]}
+            )
+        return attrs

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 
+from agents.risk_selectors import trading_halted
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from trading.models import (
@@ -71,6 +72,11 @@ class PositionAdmin(LedgerAdmin):
 
     @admin.action(description="Close selected positions (sell everything at market)")
     def close_positions(self, request, queryset):
+        if trading_halted():
+            self.message_user(
+                request, "Trading is halted by the kill switch: no sells.", messages.ERROR
+            )
+            return
         closed = 0
         for position in queryset.filter(status=PositionStatus.OPEN):
             try:

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
+from agents.risk_selectors import trading_halted
 from nexgent.api import DomainError
 from nexgent.permissions import scoped
 from prices.services import latest_prices
@@ -109,6 +110,12 @@ class PositionCloseView(APIView):
     def post(self, request, agent_id, position_id):
         agent = owned_agent(request, agent_id)
         position = get_object_or_404(Position, pk=position_id, agent=agent)
+        if trading_halted():
+            raise DomainError(
+                "trading is halted by the operator's kill switch: no buys and no sells",
+                code="kill_switch_halt",
+                status_code=409,
+            )
         trade = position_close(position_id=position.pk, reason=CloseReason.MANUAL)
         if trade is None:
             raise DomainError(

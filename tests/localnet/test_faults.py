@@ -103,3 +103,64 @@ def test_refused_requests_are_recorded_too(get, market, token):
     market.set_price(token, Decimal("0.002"))
 
     assert len(market.recorded("jupiter_quote")) == 1
+
+
+def test_a_fault_may_carry_retry_after(get, market, token):
+    market.inject_fault("dexscreener", status=429, retry_after=60)
+
+    response = get(f"/tokens/v1/solana/{token}")
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "60"
+
+
+def test_a_malformed_answer_is_a_200_that_is_not_json(get, market, token, post):
+    market.inject_malformed("jupiter_price")
+    assert post("/_localnet/fault", {"service": "hermes", "status": "malformed"}).ok
+
+    broken = get("/price/v3", {"ids": token})
+    broken_hermes = get("/v2/updates/price/latest", {"ids[]": SOL_USD_FEED})
+
+    for response in (broken, broken_hermes):
+        assert response.status_code == 200
+        with pytest.raises(ValueError):
+            response.json()
+    assert token in get("/price/v3", {"ids": token}).json()
+
+
+def test_pending_faults_and_delays_can_be_cleared(get, market, token):
+    market.inject_fault("jupiter_price", status=500, count=5)
+    market.inject_delay("hermes", 5.0)
+    market.clear_faults()
+
+    assert get("/price/v3", {"ids": token}).status_code == 200
+    started = time.monotonic()
+    assert get("/v2/updates/price/latest", {"ids[]": SOL_USD_FEED}).status_code == 200
+    assert time.monotonic() - started < 2
+
+
+def test_jupiter_may_require_its_x_api_key(localnet, market, token, post):
+    assert post("/_localnet/api_key", {"service": "jupiter_price", "key": "k1"}).ok
+    url = f"{localnet.url}/price/v3"
+
+    refused = requests.get(url, params={"ids": token}, timeout=5)
+    accepted = requests.get(url, params={"ids": token}, headers={"x-api-key": "k1"}, timeout=5)
+
+    assert (refused.status_code, refused.json()) == (401, {"error": "Unauthorized"})
+    assert "x-ratelimit-remaining" not in refused.headers
+    assert accepted.status_code == 200
+    post("/_localnet/api_key", {"service": "jupiter_price", "key": None})
+    assert requests.get(url, params={"ids": token}, timeout=5).status_code == 200
+
+
+def test_hermes_takes_a_bearer_token_or_access_token(localnet, market):
+    market.require_api_key("hermes", "pyth")
+    url = f"{localnet.url}/v2/updates/price/latest"
+    params = {"ids[]": SOL_USD_FEED}
+
+    refused = requests.get(url, params=params, timeout=5)
+    bearer = requests.get(url, params=params, headers={"Authorization": "Bearer pyth"}, timeout=5)
+    query = requests.get(url, params={**params, "ACCESS_TOKEN": "pyth"}, timeout=5)
+
+    assert (refused.status_code, refused.text) == (401, "Unauthorized")
+    assert bearer.status_code == query.status_code == 200

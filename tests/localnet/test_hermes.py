@@ -93,3 +93,13 @@ def test_malformed_queries_are_plain_text_400(get, params):
 
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_publish_lag_makes_hermes_answer_old_prices(get, post):
+    assert post("/_localnet/hermes/lag", {"seconds": 90}).json() == {"publish_lag": 90}
+    now = int(time.time())
+
+    (update,) = get(LATEST, {"ids[]": SOL_USD_FEED}).json()["parsed"]
+
+    assert now - 91 <= update["price"]["publish_time"] <= now - 89
+    assert post("/_localnet/hermes/lag", {"seconds": -1}).status_code == 400

@@ -1,6 +1,7 @@
 """Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too."""
 
 import logging
+import threading
 
 import uvicorn
 from django.conf import settings
@@ -38,6 +39,8 @@ class Command(BaseCommand):
         if settings.TASK_MODE == "embedded":
             beat = EmbeddedBeat(celery_app)
             beat.start()
+            # What the Procfile's `pricestream` process does in production.
+            stack.append(self._start_price_stream())
         self.stdout.write(
             self.style.SUCCESS(
                 f"Nexgent serving on http://{host}:{port}/  (tasks: {settings.TASK_MODE})"
@@ -57,6 +60,13 @@ class Command(BaseCommand):
             shutdown_embedded_pool(wait=False)
             for stop in reversed(stack):
                 stop()
+
+    def _start_price_stream(self):
+        from prices.hermes_stream import HermesStream
+
+        stream = HermesStream()
+        threading.Thread(target=stream.run, name="nexgent-price-stream", daemon=True).start()
+        return stream.stop
 
     def _start_localnet(self, *, demo: bool, base_url: str):
         from localnet.demo import DemoDriver

@@ -1,0 +1,130 @@
+"""The engine's own Prometheus metrics, on prometheus_client's default registry (which
+django-prometheus serves at /metrics).
+
+Counters and histograms count what happens in the process that does it: a Celery worker's
+ticks are counted in that worker, the price_stream command's reconnects in that command (it can
+serve its own /metrics, see its --metrics-port). State that matters wherever it is scraped (is
+SOL/USD stale, how many tracked tokens have no fresh price, how a provider is doing) lives in
+the shared cache, so those gauges are read from the cache at scrape time by MarketDataCollector
+and every process reports the same values.
+"""
+
+import logging
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+
+# One sample per attempt sent to (or refused before) a provider. Outcomes: ok, rate_limited
+# (429), server_error (5xx), client_error (other 4xx), timeout, connection_error, malformed
+# (an answer we could not read), throttled (refused by our own budget or a cooldown the
+# provider asked for; nothing was sent).
+PROVIDER_REQUESTS = Counter(
+    "nexgent_price_provider_requests",
+    "Requests to market-data providers, by provider and outcome.",
+    ["provider", "outcome"],
+)
+PROVIDER_LATENCY = Histogram(
+    "nexgent_price_provider_request_seconds",
+    "Time from sending a request to a provider until its answer's headers arrived.",
+    ["provider"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+PRICE_POLL_TICKS = Counter(
+    "nexgent_price_poll_ticks",
+    "Price ticks run, by outcome: idle (nothing tracked), priced, unpriced (no fresh price).",
+    ["outcome"],
+)
+PRICE_POLL_SKIPPED = Counter(
+    "nexgent_price_poll_skipped",
+    "Price ticks skipped because the previous tick was still running.",
+)
+PRICE_POLL_SECONDS = Histogram(
+    "nexgent_price_poll_seconds",
+    "Duration of one price tick (fetch, evaluate, dispatch, record).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+PRICE_HISTORY_SAMPLES = Counter(
+    "nexgent_price_history_samples",
+    "Price samples written to the price history.",
+)
+
+HERMES_STREAM_EVENTS = Counter(
+    "nexgent_hermes_stream_events",
+    "Server-sent events read from the Hermes stream, by kind: price, keepalive, error, malformed.",
+    ["kind"],
+)
+HERMES_STREAM_RECONNECTS = Counter(
+    "nexgent_hermes_stream_reconnects",
+    "Hermes stream reconnections, by reason: dropped, stale, closed, error.",
+    ["reason"],
+)
+
+
+class MarketDataCollector:
+    """Gauges computed at scrape time from the shared cache (see the module docstring)."""
+
+    def describe(self):
+        # Declared without reading anything, so registering does not touch the cache.
+        return self._families()
+
+    def collect(self):
+        families = self._families()
+        try:
+            self._fill(*families)
+        except Exception:
+            # A scrape must answer even when the cache is down; the gauges are then absent.
+            logger.exception("market-data gauges unavailable")
+            return []
+        return families
+
+    @staticmethod
+    def _families():
+        return (
+            GaugeMetricFamily(
+                "nexgent_sol_usd_stale", "1 when SOL/USD is unknown or older than allowed."
+            ),
+            GaugeMetricFamily(
+                "nexgent_sol_usd_age_seconds", "Age of the latest SOL/USD (absent when unknown)."
+            ),
+            GaugeMetricFamily(
+                "nexgent_price_stale_tokens",
+                "Tracked tokens without a fresh price at the last tick.",
+            ),
+            GaugeMetricFamily(
+                "nexgent_price_poll_last_tick_timestamp_seconds",
+                "When the last price tick finished (absent until one has).",
+            ),
+            GaugeMetricFamily(
+                "nexgent_price_provider_consecutive_failures",
+                "Calls to a provider that failed in a row.",
+                labels=["provider"],
+            ),
+            GaugeMetricFamily(
+                "nexgent_price_provider_window_requests",
+                "Requests to a provider within its current budget window.",
+                labels=["provider"],
+            ),
+        )
+
+    @staticmethod
+    def _fill(stale, age, stale_tokens, last_tick, failures, window) -> None:
+        # Imported here: this module is imported before the apps are ready.
+        from prices import selectors
+
+        sol_usd = selectors.sol_usd_status()
+        stale.add_metric([], 1 if sol_usd.is_stale else 0)
+        if sol_usd.age_seconds is not None:
+            age.add_metric([], sol_usd.age_seconds)
+        tick = selectors.last_tick()
+        if tick is not None:
+            stale_tokens.add_metric([], tick.stale_tokens)
+            last_tick.add_metric([], tick.finished_at.timestamp())
+        for status in selectors.provider_statuses():
+            failures.add_metric([status.name], status.consecutive_failures)
+            window.add_metric([status.name], status.requests_in_window)
+
+
+REGISTRY.register(MarketDataCollector())

@@ -1,0 +1,344 @@
+"""How every market-data request goes out.
+
+- A request budget per provider, shared by every process through the cache: a sliding-window
+  counter (two fixed windows, the older one weighted by how much of it still overlaps). Unlike
+  a token bucket it never lets through twice the limit at a window boundary, so we stay under
+  the provider's own sliding-window limit instead of learning about it from 429s.
+- A timeout on every request (HTTP_TIMEOUT_SECONDS).
+- Bounded retries on 429 and 5xx, waiting as long as Retry-After or x-ratelimit-reset asks.
+  A provider that asks for a longer pause than a tick can afford is left alone until then (a
+  cooldown) instead of being asked again.
+- Each attempt counted in metrics by provider and outcome, with its latency; each call's result
+  kept in the cache as the provider's status (GET /api/v1/data-sources/status).
+"""
+
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+
+from nexgent import metrics
+from nexgent.http import ExternalServiceError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str  # the metric label and the status key
+    window_seconds: int
+    budget_setting: str | None = None  # the setting holding requests allowed per window
+
+    def budget(self) -> int | None:
+        return getattr(settings, self.budget_setting) if self.budget_setting else None
+
+
+# Windows are the providers' own: Jupiter and DexScreener count per minute, Hermes per 10 s.
+JUPITER_PRICE = Provider("jupiter_price", 60, "JUPITER_PRICE_REQUESTS_PER_MINUTE")
+DEXSCREENER = Provider("dexscreener", 60, "DEXSCREENER_REQUESTS_PER_MINUTE")
+HERMES = Provider("hermes", 10, "HERMES_REQUESTS_PER_10_SECONDS")
+# Quotes are on the trade path: a buy or an exit is never refused by our own budget, only
+# counted; Jupiter's 429s still reach the retry logic below.
+JUPITER_QUOTE = Provider("jupiter_quote", 60)
+PROVIDERS = (JUPITER_PRICE, DEXSCREENER, HERMES, JUPITER_QUOTE)
+
+MAX_RETRIES = 2
+RETRY_BASE_SECONDS = 0.25
+# The longest pause a call sits through before retrying. A tick runs every second or so; a
+# provider asking for more than this gets a cooldown and the call fails at once.
+RETRY_MAX_WAIT_SECONDS = 2.0
+# x-ratelimit-reset is documented as a unix time; a small number can only be a delay.
+_UNIX_TIME_FLOOR = 1_000_000_000
+STATUS_SECONDS = 7 * 24 * 3600
+_ANSWER_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)
+
+_local = threading.local()
+
+
+def new_session() -> requests.Session:
+    # requests' own default adapter retries nothing and lets a read timeout surface as one.
+    # Retries are ours (below), so that every attempt is budgeted and counted.
+    return requests.Session()
+
+
+def session() -> requests.Session:
+    # requests.Session is not documented as thread-safe: one per thread.
+    current = getattr(_local, "session", None)
+    if current is None:
+        current = _local.session = new_session()
+    return current
+
+
+def timeout() -> float:
+    return float(settings.HTTP_TIMEOUT_SECONDS)
+
+
+def get(
+    provider: Provider,
+    url: str,
+    *,
+    parse: Callable[[requests.Response], T],
+    params=None,
+    headers: dict | None = None,
+    retries: int = MAX_RETRIES,
+    stream: bool = False,
+    read_timeout: float | None = None,
+    http: requests.Session | None = None,
+) -> T:
+    """GET url and return parse(response) for a 2xx answer; raise ExternalServiceError otherwise.
+
+    parse reads a 2xx answer; any error it raises reading it counts as a malformed answer.
+    """
+    try:
+        result = _attempts(
+            provider,
+            url,
+            parse=parse,
+            params=params,
+            headers=headers,
+            retries=retries,
+            stream=stream,
+            timeouts=(timeout(), read_timeout or timeout()),
+            http=http or session(),
+        )
+    except ExternalServiceError as exc:
+        _status_failure(provider, exc)
+        raise
+    _status_success(provider)
+    return result
+
+
+def _attempts(provider, url, *, parse, params, headers, retries, stream, timeouts, http):
+    for attempt in range(retries + 1):
+        _admit(provider)
+        response = _send(provider, http, url, params, headers, stream, timeouts)
+        status = response.status_code
+        if status != 429 and status < 500:
+            return _read(provider, response, parse)
+        _count(provider, "rate_limited" if status == 429 else "server_error")
+        asked = _asked_wait(response)
+        response.close()
+        wait = asked if asked is not None else RETRY_BASE_SECONDS * 2**attempt
+        if attempt == retries or wait > RETRY_MAX_WAIT_SECONDS:
+            if asked is not None:
+                _cooldown(provider, asked)
+            raise ExternalServiceError(
+                provider.name, f"HTTP {status} after {attempt + 1} attempt(s)", status=status
+            )
+        time.sleep(wait)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _send(provider, http, url, params, headers, stream, timeouts) -> requests.Response:
+    started = time.perf_counter()
+    try:
+        response = http.get(url, params=params, headers=headers, timeout=timeouts, stream=stream)
+    except requests.Timeout as exc:
+        _count(provider, "timeout")
+        raise ExternalServiceError(provider.name, f"no answer within {timeouts[1]} s") from exc
+    except requests.RequestException as exc:
+        _count(provider, "connection_error")
+        raise ExternalServiceError(
+            provider.name, f"request failed: {exc.__class__.__name__}"
+        ) from exc
+    metrics.PROVIDER_LATENCY.labels(provider.name).observe(time.perf_counter() - started)
+    return response
+
+
+def _read(provider: Provider, response: requests.Response, parse: Callable):
+    if not response.ok:
+        _count(provider, "client_error")
+        raise _error_answer(provider, response)
+    try:
+        result = parse(response)
+    except ExternalServiceError:
+        _count(provider, "malformed")
+        raise
+    except _ANSWER_ERRORS as exc:
+        _count(provider, "malformed")
+        raise ExternalServiceError(
+            provider.name, f"unreadable answer: {exc.__class__.__name__}: {exc}"
+        ) from exc
+    _count(provider, "ok")
+    return result
+
+
+def _error_answer(provider: Provider, response: requests.Response) -> ExternalServiceError:
+    """A 4xx with the provider's own words: Jupiter's {"error", "errorCode"} or Hermes' text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        words = f"{body.get('errorCode') or ''} {body['error']}".strip()
+    else:
+        body, words = None, response.text[:200]
+    return ExternalServiceError(
+        provider.name,
+        f"HTTP {response.status_code} {words}".strip(),
+        status=response.status_code,
+        body=body,
+    )
+
+
+def _asked_wait(response: requests.Response) -> float | None:
+    """Seconds the provider asked us to wait (Retry-After, else x-ratelimit-reset), if any."""
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            moment = email.utils.parsedate_to_datetime(retry_after)
+            if moment is not None:
+                return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, value - time.time()) if value > _UNIX_TIME_FLOOR else max(0.0, value)
+    return None
+
+
+def _count(provider: Provider, outcome: str) -> None:
+    metrics.PROVIDER_REQUESTS.labels(provider.name, outcome).inc()
+
+
+# Budget and cooldown (cache keys shared by every process)
+
+
+def _key(provider: Provider, part: str) -> str:
+    return f"prices:provider:{provider.name}:{part}"
+
+
+def _window_keys(provider: Provider, now: float) -> tuple[str, str, float]:
+    """(current window key, previous window key, share of the previous window still counted)."""
+    index, into = divmod(now, provider.window_seconds)
+    return (
+        _key(provider, f"window:{int(index)}"),
+        _key(provider, f"window:{int(index) - 1}"),
+        1 - into / provider.window_seconds,
+    )
+
+
+def requests_in_window(provider: Provider, counts: dict | None = None) -> int:
+    """The sliding-window estimate of requests sent in the last window_seconds."""
+    current, previous, overlap = _window_keys(provider, time.time())
+    if counts is None:
+        counts = cache.get_many([current, previous])
+    return int(counts.get(previous, 0) * overlap + counts.get(current, 0) + 0.5)
+
+
+def _admit(provider: Provider) -> None:
+    """Take one request from the budget, or raise (counted as throttled) without sending."""
+    now = time.time()
+    current, previous, _ = _window_keys(provider, now)
+    cooldown = _key(provider, "cooldown")
+    values = cache.get_many([current, previous, cooldown])
+    until = values.get(cooldown)
+    if until is not None and until > now:
+        _count(provider, "throttled")
+        raise ExternalServiceError(
+            provider.name, f"cooling down {until - now:.1f} s more, as the provider asked"
+        )
+    limit = provider.budget()
+    if limit is not None and requests_in_window(provider, values) >= limit:
+        _count(provider, "throttled")
+        raise ExternalServiceError(
+            provider.name,
+            f"request budget used up ({limit} per {provider.window_seconds} s)",
+        )
+    _increment(current, timeout=2 * provider.window_seconds)
+
+
+def _increment(key: str, *, timeout: int) -> None:
+    if cache.add(key, 1, timeout=timeout):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between the two calls
+        cache.add(key, 1, timeout=timeout)
+
+
+def _cooldown(provider: Provider, seconds: float) -> None:
+    until = time.time() + seconds
+    cache.set(_key(provider, "cooldown"), until, timeout=max(1, int(seconds) + 1))
+    logger.warning("%s asked for a %.1f s pause; no request until then", provider.name, seconds)
+
+
+# Status: what GET /api/v1/data-sources/status reports
+
+
+def _status_success(provider: Provider) -> None:
+    failures_key = _key(provider, "failures")
+    failures = cache.get(failures_key) or 0
+    if failures:
+        logger.info("%s answering again after %s failed call(s)", provider.name, failures)
+    cache.set_many(
+        {_key(provider, "ok_at"): datetime.now(UTC), failures_key: 0}, timeout=STATUS_SECONDS
+    )
+
+
+def _status_failure(provider: Provider, exc: ExternalServiceError) -> None:
+    cache.set(
+        _key(provider, "error"),
+        {"at": datetime.now(UTC), "message": str(exc)},
+        timeout=STATUS_SECONDS,
+    )
+    failures_key = _key(provider, "failures")
+    if cache.add(failures_key, 1, timeout=STATUS_SECONDS):
+        failures = 1
+    else:
+        try:
+            failures = cache.incr(failures_key)
+        except ValueError:
+            failures = 1
+            cache.set(failures_key, 1, timeout=STATUS_SECONDS)
+    # Once per run of failures: an outage must not write a warning every tick.
+    log = logger.warning if failures == 1 else logger.debug
+    log("%s failing: %s", provider.name, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    name: str
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    requests_in_window: int
+    budget: int | None
+    window_seconds: int
+    cooldown_until: datetime | None
+
+
+def status(provider: Provider) -> ProviderStatus:
+    current, previous, _ = _window_keys(provider, time.time())
+    parts = {name: _key(provider, name) for name in ("ok_at", "error", "failures", "cooldown")}
+    values = cache.get_many([current, previous, *parts.values()])
+    error = values.get(parts["error"]) or {}
+    until = values.get(parts["cooldown"])
+    return ProviderStatus(
+        name=provider.name,
+        last_success_at=values.get(parts["ok_at"]),
+        last_error_at=error.get("at"),
+        last_error=error.get("message"),
+        consecutive_failures=values.get(parts["failures"]) or 0,
+        requests_in_window=requests_in_window(provider, values),
+        budget=provider.budget(),
+        window_seconds=provider.window_seconds,
+        cooldown_until=(
+            datetime.fromtimestamp(until, tz=UTC) if until and until > time.time() else None
+        ),
+    )

@@ -1,0 +1,158 @@
+"""The fan-out: one pass with a bounded number of queries, one buy task per eligible agent, a
+failing agent never blocking the others, and no double buy on duplicate delivery."""
+
+from decimal import Decimal
+
+import pytest
+
+from agents.services import agent_create
+from signals_app.models import SignalExecution
+from signals_app.services import signal_create, signal_fan_out
+from trading.models import Position
+from trading.services import balance_deposit, position_buy
+
+pytestmark = pytest.mark.django_db
+
+# Every guard and a metric bound configured, so every read the fan-out can make is made.
+EVERYTHING_ON = {
+    "signals": {"market_cap_min": "1"},
+    "risk": {
+        "daily_loss_limit_sol": "5",
+        "max_drawdown_percent": "50",
+        "cooldown_after_stop_losses": {"count": 3, "window_minutes": 60, "pause_minutes": 30},
+    },
+}
+# Measured at 30 on both backends (savepoints included) for a token new to the engine, 7 of
+# them to look its decimals up and store them; the same for 3 agents as for 30.
+MAX_FAN_OUT_QUERIES = 32
+
+
+@pytest.fixture
+def token(market):
+    return market.add_token(
+        symbol="WIF", price_sol=Decimal("0.001"), decimals=6, liquidity_sol=Decimal("5000")
+    )
+
+
+@pytest.fixture
+def other_token(market):
+    return market.add_token(
+        symbol="POPCAT", price_sol=Decimal("0.01"), decimals=6, liquidity_sol=Decimal("5000")
+    )
+
+
+@pytest.fixture
+def held(market):
+    return market.add_token(
+        symbol="BONK", price_sol=Decimal("0.0001"), decimals=5, liquidity_sol=Decimal("5000")
+    )
+
+
+def _agents(owner, count, *, config=None, held_token=None):
+    agents = []
+    for n in range(count):
+        agent = agent_create(owner=owner, name=f"Agent {n:03}", config=config or {})
+        wallet = agent.wallets.get(mode="simulation")
+        balance_deposit(wallet=wallet, amount=Decimal("10"))
+        if held_token:
+            position_buy(
+                agent=agent,
+                wallet=wallet,
+                token_address=held_token,
+                sol_amount=Decimal("0.1"),
+                stop_loss_percent=Decimal("-32"),
+            )
+        agents.append(agent)
+    return agents
+
+
+def _signal(owner, token, signal_type="BUY"):
+    # Created inside the test's transaction, so its own fan-out (on commit) never runs.
+    signal, _ = signal_create(
+        owner=owner, token_address=token, signal_type=signal_type, signal_strength=3
+    )
+    return signal
+
+
+def _fan_out_queries(owner, token, assert_max_queries) -> int:
+    signal = _signal(owner, token)
+    with assert_max_queries(MAX_FAN_OUT_QUERIES) as queries:
+        dispatched = signal_fan_out(signal_id=signal.pk)
+    # Every agent eligible: the whole decision path ran for each of them.
+    assert len(dispatched) == owner.agents.count()
+    return len(queries)
+
+
+def test_fan_out_queries_do_not_grow_with_the_number_of_agents(
+    localnet, user, other_user, token, other_token, held, django_assert_max_num_queries
+):
+    _agents(user, 3, config=EVERYTHING_ON, held_token=held)
+    _agents(other_user, 30, config=EVERYTHING_ON, held_token=held)
+
+    # Each signal is about a token new to the engine: both look its decimals up once.
+    few = _fan_out_queries(user, token, django_assert_max_num_queries)
+    many = _fan_out_queries(other_user, other_token, django_assert_max_num_queries)
+
+    assert few == many
+
+
+def test_a_second_signal_costs_no_more_queries_than_the_first(
+    localnet, user, token, held, django_assert_max_num_queries
+):
+    # The first evaluation stores each wallet's equity peak; later ones only read them.
+    _agents(user, 5, config=EVERYTHING_ON)
+    first = _fan_out_queries(user, token, django_assert_max_num_queries)
+    assert _fan_out_queries(user, held, django_assert_max_num_queries) <= first
+
+
+def test_one_agents_failing_buy_does_not_stop_the_others(
+    localnet, market, user, token, django_capture_on_commit_callbacks
+):
+    agents = _agents(user, 3)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks() as buys:
+        signal_fan_out(signal_id=signal.pk)
+    assert len(buys) == 3
+    # The first buy's quote comes back as a truncated body: that agent's buy raises.
+    market.inject_malformed("jupiter_quote", count=1)
+    for buy in buys:
+        buy()
+
+    outcomes = sorted(SignalExecution.objects.filter(signal=signal).values_list("status", "reason"))
+    assert outcomes == [("executed", ""), ("executed", ""), ("failed", "venue_error")]
+    failed = SignalExecution.objects.get(signal=signal, status="failed")
+    assert "jupiter_quote" in failed.error
+    assert Position.objects.filter(agent__in=agents).count() == 2
+    assert not Position.objects.filter(agent=failed.agent).exists()
+
+
+def test_a_fan_out_delivered_twice_buys_once_per_agent(
+    localnet, user, token, django_capture_on_commit_callbacks
+):
+    agents = _agents(user, 3)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks() as buys:
+        first = signal_fan_out(signal_id=signal.pk)
+        second = signal_fan_out(signal_id=signal.pk)
+    assert sorted(first) == sorted(second) == sorted(a.pk for a in agents)
+    assert len(buys) == 6  # both deliveries dispatched, before any buy ran
+    for buy in buys:
+        buy()
+
+    assert Position.objects.filter(agent__in=agents).count() == 3
+    assert SignalExecution.objects.filter(signal=signal, status="executed").count() == 3
+    assert SignalExecution.objects.filter(signal=signal).count() == 3
+
+
+def test_a_redelivered_fan_out_changes_no_recorded_decision(
+    localnet, user, token, django_capture_on_commit_callbacks
+):
+    (agent,) = _agents(user, 1)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks(execute=True):
+        signal_fan_out(signal_id=signal.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signal_fan_out(signal_id=signal.pk) == []
+    execution = SignalExecution.objects.get(signal=signal)
+    assert (execution.agent_id, execution.status) == (agent.pk, "executed")
+    assert Position.objects.filter(agent=agent).count() == 1
