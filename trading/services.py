@@ -268,28 +268,15 @@ def _record_close(
         position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
         if position.status != PositionStatus.OPEN or position.remaining_amount != amount:
             return None
-        net = money.amount(fill.sol_amount - fill.protocol_fee_sol - fill.network_fee_sol)
-        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
-        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
-        _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
-        Transaction.objects.create(
-            agent_id=position.agent_id,
-            wallet=position.wallet,
-            position=position,
-            type=TransactionType.SWAP,
-            input_mint=position.token_address,
-            input_symbol=position.token_symbol,
-            input_amount=amount,
-            output_mint=money.WSOL_MINT,
-            output_symbol="SOL",
-            output_amount=net,
-            price=fill.price,
-            protocol_fee_sol=fill.protocol_fee_sol,
-            network_fee_sol=fill.network_fee_sol,
+        net = _net_proceeds(fill)
+        _record_sale(
+            position,
+            amount=amount,
+            net=net,
+            fill=fill,
             sol_usd=sol_usd,
-            tx_signature=fill.tx_signature,
+            now=now,
             idempotency_key=f"close:{position.pk}",
-            created_at=now,
         )
         trade = _close_position(
             position,
@@ -300,6 +287,49 @@ def _record_close(
             now=now,
         )
     return trade
+
+
+def _net_proceeds(fill: Fill) -> Decimal:
+    """SOL credited for a sale: SOL out - protocol fee - network fee."""
+    return money.amount(fill.sol_amount - fill.protocol_fee_sol - fill.network_fee_sol)
+
+
+def _record_sale(
+    position: Position,
+    *,
+    amount: Decimal,
+    net: Decimal,
+    fill: Fill,
+    sol_usd,
+    now,
+    idempotency_key: str,
+    **entry_fields,
+) -> Transaction:
+    """Move the sold tokens out and the net SOL in, and write the sale's ledger entry.
+    Runs inside the caller's transaction, with the position row locked."""
+    balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
+    _apply(balances[position.token_address], -amount, code="insufficient_tokens")
+    _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
+    return Transaction.objects.create(
+        agent_id=position.agent_id,
+        wallet=position.wallet,
+        position=position,
+        type=TransactionType.SWAP,
+        input_mint=position.token_address,
+        input_symbol=position.token_symbol,
+        input_amount=amount,
+        output_mint=money.WSOL_MINT,
+        output_symbol="SOL",
+        output_amount=net,
+        price=fill.price,
+        protocol_fee_sol=fill.protocol_fee_sol,
+        network_fee_sol=fill.network_fee_sol,
+        sol_usd=sol_usd,
+        tx_signature=fill.tx_signature,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        **entry_fields,
+    )
 
 
 def _close_position(
@@ -437,7 +467,7 @@ def position_take_profit(
             or position.remaining_amount != remaining
         ):
             return None
-        net = money.amount(fill.sol_amount - fill.protocol_fee_sol - fill.network_fee_sol)
+        net = _net_proceeds(fill)
         pnl = partial_sale_pnl(
             invested_sol=position.total_invested_sol,
             total_tokens=position.total_tokens_bought,
@@ -448,31 +478,18 @@ def position_take_profit(
             sol_usd=sol_usd,
         )
         cost_basis = money.amount(pnl.cost_basis_sol)
-        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
-        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
-        _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
-        entry = Transaction.objects.create(
-            agent_id=position.agent_id,
-            wallet=position.wallet,
-            position=position,
-            type=TransactionType.SWAP,
-            input_mint=position.token_address,
-            input_symbol=position.token_symbol,
-            input_amount=amount,
-            output_mint=money.WSOL_MINT,
-            output_symbol="SOL",
-            output_amount=net,
-            price=fill.price,
-            protocol_fee_sol=fill.protocol_fee_sol,
-            network_fee_sol=fill.network_fee_sol,
+        entry = _record_sale(
+            position,
+            amount=amount,
+            net=net,
+            fill=fill,
+            sol_usd=sol_usd,
+            now=now,
+            idempotency_key=f"tp:{position.pk}:{new_levels_hit}",
             cost_basis_sol=cost_basis,
             # From the stored cost basis, so the entry's own figures add up to the last unit.
             profit_loss_sol=net - cost_basis,
-            sol_usd=sol_usd,
             is_take_profit=True,
-            tx_signature=fill.tx_signature,
-            idempotency_key=f"tp:{position.pk}:{new_levels_hit}",
-            created_at=now,
         )
         position.take_profit_levels_hit = new_levels_hit
         if activate_moon_bag:
