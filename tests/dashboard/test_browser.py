@@ -46,9 +46,27 @@ def browser():
 
 
 def _wait(driver, condition, what):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(condition, message=what)
+    # Live updates re-render rows: an element read mid-update is simply read again.
+    wait = WebDriverWait(
+        driver,
+        WAIT_SECONDS,
+        poll_frequency=0.1,
+        ignored_exceptions=[StaleElementReferenceException],
+    )
+    return wait.until(condition, message=what)
+
+
+def _first_row(driver, selector):
+    """(position id, text) of the first row matching, read in one go, or None."""
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, selector)
+    if not rows:
+        return None
+    return rows[0].get_attribute("data-position-id"), rows[0].text
 
 
 def test_position_appears_and_closes_live(
@@ -85,13 +103,12 @@ def test_position_appears_and_closes_live(
         timeout=10,
     )
     assert response.status_code == 201, response.text
-    row = _wait(
+    position_id, row_text = _wait(
         browser,
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#open-positions tr[data-position-id]"),
+        lambda d: _first_row(d, "#open-positions tr[data-position-id]"),
         "the bought position to appear in the open positions table",
-    )[0]
-    position_id = row.get_attribute("data-position-id")
-    assert "LIVE" in row.text
+    )
+    assert "LIVE" in row_text
     browser.save_screenshot(str(tmp_path / "open.png"))
 
     market.set_price(token, market.price_sol(token) * Decimal("0.5"))
@@ -104,14 +121,12 @@ def test_position_appears_and_closes_live(
         ),
         "the position to leave the open positions table",
     )
-    closed_row = _wait(
+    _, closed_text = _wait(
         browser,
-        lambda d: d.find_elements(
-            By.CSS_SELECTOR, f"#closed-trades tr[data-position-id='{position_id}']"
-        ),
+        lambda d: _first_row(d, f"#closed-trades tr[data-position-id='{position_id}']"),
         "the position to appear among the closed trades",
-    )[0]
-    assert "stop" in closed_row.text.lower()
+    )
+    assert "stop" in closed_text.lower()
     screenshots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(screenshots / "agent-closed.png"))
