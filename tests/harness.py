@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -405,3 +406,32 @@ def start_redis() -> RedisServer:
         server.stop()
         raise
     return server
+
+
+def current_database_url() -> str:
+    """The test database pytest-django created, for processes that must see the test's rows."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def celery_worker_argv(concurrency: int, *extra: str) -> list[str]:
+    """A real Celery worker on threads, quiet, without the cluster chatter tests don't need."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "nexgent",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "warning",
+        "--without-gossip",
+        "--without-mingle",
+        *extra,
+    ]

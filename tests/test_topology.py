@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
-from tests.harness import free_port
+from tests.harness import celery_worker_argv, current_database_url, free_port
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit
 
@@ -33,18 +32,12 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    """The test database pytest-django created, so the processes share the test's rows."""
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
-
 @pytest.fixture
 def processes(localnet, tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": current_database_url(),
         "NEXGENT_TASK_MODE": "celery",
         "PRICE_POLL_INTERVAL_SECONDS": "0.5",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -65,22 +58,7 @@ def processes(localnet, tmp_path):
             "--log-level",
             "warning",
         ],
-        "worker": [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nexgent",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        "worker": celery_worker_argv(4),
         "beat": [
             sys.executable,
             "-m",

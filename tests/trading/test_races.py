@@ -15,17 +15,16 @@ import functools
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from nexgent.celery import app as celery_app
+from tests.harness import celery_worker_argv, current_database_url
 from tests.trading.ledger import (
     WSOL,
     ZERO,
@@ -387,12 +386,6 @@ EXIT_POSITIONS = 100
 DUPLICATES = 4
 
 
-def _database_url() -> str:
-    """The test database pytest-django created, so the workers see the test's rows."""
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
-
 def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -404,7 +397,7 @@ def workers(transactional_db, localnet, tmp_path):
     celery_app.control.purge()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": current_database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "NEXGENT_TASK_MODE": "celery",
         **localnet.engine_settings(),
@@ -415,25 +408,7 @@ def workers(transactional_db, localnet, tmp_path):
     for name in names:
         with open(logs[name], "w") as log:
             running[name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "nexgent",
-                    "worker",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    str(WORKER_THREADS),
-                    "--hostname",
-                    name,
-                    "--loglevel",
-                    "warning",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                celery_worker_argv(WORKER_THREADS, "--hostname", name, "--without-heartbeat"),
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
