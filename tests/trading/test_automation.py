@@ -1,10 +1,14 @@
 """The price tick: prices from localnet through the real clients, rules evaluated, exits executed."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from agents.config import validate_overrides
+from prices.services import LatestPrice
 from prices.tasks import price_poll, tracked_tokens
+from trading.automation import positions_evaluate
 from trading.models import ClosedTrade, Position
 from trading.services import position_buy
 
@@ -99,3 +103,66 @@ def test_unknown_sol_usd_evaluates_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         price_poll()
     assert Position.objects.get(pk=position.pk).status == "open"
+
+
+# --- Quiet ranges: a tick inside the range remembered from a quiet tick skips the rules, and
+# any change to the position, its agent's rules or the time limit brings them back. -----------
+
+
+def tick(position, change_percent: str, now: datetime | None = None):
+    """positions_evaluate at the position's average price moved by `change_percent`."""
+    price = position.purchase_price * (1 + Decimal(change_percent) / 100)
+    latest = LatestPrice(position.token_address, price, None, datetime.now(UTC), "jupiter")
+    return positions_evaluate({position.token_address: latest}, now=now)
+
+
+@pytest.fixture
+def quiet_position(position, django_capture_on_commit_callbacks):
+    """The position after a new low at -5%, then remembered as quiet at -3% and -4%."""
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tick(position, "-5").within_quiet_range == 0  # a new low: written back
+        assert tick(position, "-3").within_quiet_range == 0  # quiet: the range is made
+        remembered = tick(position, "-4")
+    assert (remembered.evaluated, remembered.within_quiet_range, remembered.actions) == (1, 1, [])
+    return position
+
+
+def test_a_stored_stop_moved_by_anything_else_is_seen_on_the_next_tick(
+    quiet_position, django_capture_on_commit_callbacks
+):
+    # -2% stops out at -4% now; the remembered range was made for the -32% stop.
+    Position.objects.filter(pk=quiet_position.pk).update(stop_loss_percent=Decimal(-2))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = tick(quiet_position, "-4")
+    assert report.within_quiet_range == 0
+    closed = Position.objects.get(pk=quiet_position.pk)
+    assert (closed.status, closed.close_reason) == ("closed", "stop_loss")
+
+
+def test_new_rules_of_the_agent_are_seen_on_the_next_tick(
+    quiet_position, agent, django_capture_on_commit_callbacks
+):
+    # A DCA level at -3%: the -4% the position sits at is now a buy.
+    level = {"drop_percent": "-3", "buy_percent": "10"}
+    agent.config = validate_overrides(
+        {"dca": {"enabled": True, "mode": "custom", "levels": [level], "cooldown_seconds": 10}}
+    )
+    agent.save(update_fields=["config"])
+    with django_capture_on_commit_callbacks(execute=True):
+        report = tick(quiet_position, "-4")
+    assert report.within_quiet_range == 0
+    assert Position.objects.get(pk=quiet_position.pk).dca_count == 1
+
+
+def test_a_range_inside_the_stale_window_lasts_until_the_hold_is_over(
+    position, django_capture_on_commit_callbacks
+):
+    opened = position.opened_at
+    with django_capture_on_commit_callbacks(execute=True):
+        tick(position, "6", now=opened + timedelta(minutes=1))  # a new peak: written back
+        tick(position, "5", now=opened + timedelta(minutes=2))  # quiet until the hour is up
+        assert tick(position, "5.5", now=opened + timedelta(minutes=59)).within_quiet_range == 1
+        late = tick(position, "5.5", now=opened + timedelta(minutes=60))
+    assert late.within_quiet_range == 0
+    assert late.actions == [(position.pk, "stale_sell")]
+    assert Position.objects.get(pk=position.pk).close_reason == "stale_trade"
