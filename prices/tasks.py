@@ -21,8 +21,11 @@ POLL_LOCK_SECONDS = 30
 
 def tracked_tokens() -> list[str]:
     """Tokens with open positions: a new position is tracked from the next tick on."""
+    # order_by() drops the model's default ordering, which DISTINCT would otherwise include
+    # (one row per position instead of one per token).
     return sorted(
         Position.objects.filter(status=PositionStatus.OPEN)
+        .order_by()
         .values_list("token_address", flat=True)
         .distinct()
     )

@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 
 from agents.config import validate_overrides
+from agents.services import agent_create
 from prices.services import LatestPrice
 from prices.tasks import price_poll, tracked_tokens
 from trading.automation import positions_evaluate
 from trading.models import ClosedTrade, Position
-from trading.services import position_buy
+from trading.services import balance_deposit, position_buy
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,21 @@ def test_open_positions_tokens_are_tracked_and_closed_ones_dropped(position, tok
     assert tracked_tokens() == [token]
     Position.objects.filter(pk=position.pk).update(status="closed")
     assert tracked_tokens() == []
+
+
+def test_a_token_held_by_several_positions_is_tracked_once(position, token, user):
+    other = agent_create(owner=user, name="Beta")
+    wallet = other.wallets.get(mode="simulation")
+    balance_deposit(wallet=wallet, amount=Decimal("5"))
+    position_buy(
+        agent=other,
+        wallet=wallet,
+        token_address=token,
+        sol_amount=Decimal("1"),
+        stop_loss_percent=Decimal("-32"),
+    )
+    assert Position.objects.filter(token_address=token, status="open").count() == 2
+    assert tracked_tokens() == [token]
 
 
 def test_price_drop_to_the_stop_sells_with_reason_stop_loss(
