@@ -21,6 +21,7 @@ from agents.models import (
 )
 from agents.risk_selectors import (
     RiskSubject,
+    WalletFacts,
     equity_peaks,
     kill_switch_mode,
     ledger_facts_load,
@@ -210,34 +211,63 @@ def _first_active(pauses: Iterable[RiskPause], now: datetime) -> RiskPause | Non
     return active[0] if active else None
 
 
+def kill_switch_block() -> BuyBlock | None:
+    """What the kill switch says to a buy now: None, or the block it records."""
+    mode = kill_switch_mode()
+    if mode in KILL_SWITCH_REASONS:
+        return BuyBlock(KILL_SWITCH_REASONS[mode], {"kill_switch": mode})
+    return None
+
+
 def buy_guards_check(
     *, agent: Agent, opens_position: bool, now: datetime | None = None
 ) -> BuyBlock | None:
     """The guards again, for one agent, right before a buy: the kill switch, its risk guards
     and, for a buy that opens a position, max_open_positions. None: the buy may go ahead."""
+    blocks = buy_guards_check_many(
+        agents=[agent], wallets=wallet_facts_load([agent]), opens_position=opens_position, now=now
+    )
+    return blocks.get(agent.pk)
+
+
+def buy_guards_check_many(
+    *,
+    agents: list[Agent],
+    wallets: dict[int, WalletFacts],
+    opens_position: bool,
+    configs: dict | None = None,
+    now: datetime | None = None,
+) -> dict[int, BuyBlock]:
+    """buy_guards_check for several agents at once, in a number of queries that does not grow
+    with them: what blocks each blocked agent, keyed by agent id. `wallets` are the agents'
+    wallet facts (wallet_facts_load); an agent without one is not blocked here, since its buy
+    reports the missing wallet. `configs` maps agent id to an effective config already built."""
     now = now or _now()
-    mode = kill_switch_mode()
-    if mode in KILL_SWITCH_REASONS:
-        return BuyBlock(KILL_SWITCH_REASONS[mode], {"kill_switch": mode})
-    wallets = wallet_facts_load([agent])
-    if agent.pk not in wallets:
-        return None  # the buy itself reports the missing wallet
-    config = effective_config(agent.config)
-    pause = risk_guards_apply(
-        subjects=risk_subjects([agent], wallets, {agent.pk: config}), now=now
-    ).get(agent.pk)
-    if pause is not None:
-        return BuyBlock("risk_paused", pause_payload(pause))
-    open_positions = len(wallets[agent.pk].holdings)
-    if opens_position and open_positions >= config.risk.max_open_positions:
-        return BuyBlock(
-            "max_open_positions",
-            {
-                "open_positions": open_positions,
-                "max_open_positions": config.risk.max_open_positions,
-            },
-        )
-    return None
+    switched = kill_switch_block()
+    if switched is not None:
+        return {agent.pk: switched for agent in agents}
+    configs = {
+        agent.pk: (configs or {}).get(agent.pk) or effective_config(agent.config)
+        for agent in agents
+        if agent.pk in wallets
+    }
+    pauses = risk_guards_apply(subjects=risk_subjects(agents, wallets, configs), now=now)
+    blocks = {
+        agent_id: BuyBlock("risk_paused", pause_payload(pause))
+        for agent_id, pause in pauses.items()
+    }
+    if opens_position:
+        for agent_id, config in configs.items():
+            open_positions = len(wallets[agent_id].holdings)
+            if agent_id not in blocks and open_positions >= config.risk.max_open_positions:
+                blocks[agent_id] = BuyBlock(
+                    "max_open_positions",
+                    {
+                        "open_positions": open_positions,
+                        "max_open_positions": config.risk.max_open_positions,
+                    },
+                )
+    return blocks
 
 
 def risk_pause_end(*, pause: RiskPause, note: str, now: datetime | None = None) -> RiskPause:

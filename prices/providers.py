@@ -100,7 +100,7 @@ def get(
     parse reads a 2xx answer; any error it raises reading it counts as a malformed answer.
     """
     try:
-        result = _attempts(
+        result, failures = _attempts(
             provider,
             url,
             parse=parse,
@@ -114,17 +114,18 @@ def get(
     except ExternalServiceError as exc:
         _status_failure(provider, exc)
         raise
-    _status_success(provider)
+    _status_success(provider, failures)
     return result
 
 
 def _attempts(provider, url, *, parse, params, headers, retries, stream, timeouts, http):
+    """(parse's result, the provider's failures in a row as the last admission read them)."""
     for attempt in range(retries + 1):
-        _admit(provider)
+        failures = _admit(provider)
         response = _send(provider, http, url, params, headers, stream, timeouts)
         status = response.status_code
         if status != 429 and status < 500:
-            return _read(provider, response, parse)
+            return _read(provider, response, parse), failures
         _count(provider, "rate_limited" if status == 429 else "server_error")
         asked = _asked_wait(response)
         response.close()
@@ -240,12 +241,14 @@ def requests_in_window(provider: Provider, counts: dict | None = None) -> int:
     return int(counts.get(previous, 0) * overlap + counts.get(current, 0) + 0.5)
 
 
-def _admit(provider: Provider) -> None:
-    """Take one request from the budget, or raise (counted as throttled) without sending."""
+def _admit(provider: Provider) -> int:
+    """Take one request from the budget, or raise (counted as throttled) without sending.
+    Returns the provider's failures in a row, read with the budget for the status update
+    after the call: the request path reads the cache once."""
     now = time.time()
     current, previous, _ = _window_keys(provider, now)
-    cooldown = _key(provider, "cooldown")
-    values = cache.get_many([current, previous, cooldown])
+    cooldown, failures = _key(provider, "cooldown"), _key(provider, "failures")
+    values = cache.get_many([current, previous, cooldown, failures])
     until = values.get(cooldown)
     if until is not None and until > now:
         _count(provider, "throttled")
@@ -259,10 +262,19 @@ def _admit(provider: Provider) -> None:
             provider.name,
             f"request budget used up ({limit} per {provider.window_seconds} s)",
         )
-    _increment(current, timeout=2 * provider.window_seconds)
+    _increment(current, exists=current in values, timeout=2 * provider.window_seconds)
+    return values.get(failures) or 0
 
 
-def _increment(key: str, *, timeout: int) -> None:
+def _increment(key: str, *, exists: bool, timeout: int) -> None:
+    """Count one more in the window's counter: one cache call when `exists` (as just read) is
+    still true; a counter created or expired meanwhile costs a second."""
+    if exists:
+        try:
+            cache.incr(key)
+            return
+        except ValueError:  # expired since it was read
+            pass
     if cache.add(key, 1, timeout=timeout):
         return
     try:
@@ -280,13 +292,13 @@ def _cooldown(provider: Provider, seconds: float) -> None:
 # Status: what GET /api/v1/data-sources/status reports
 
 
-def _status_success(provider: Provider) -> None:
-    failures_key = _key(provider, "failures")
-    failures = cache.get(failures_key) or 0
+def _status_success(provider: Provider, failures: int) -> None:
+    """`failures`: the failures in a row the call's admission read."""
     if failures:
         logger.info("%s answering again after %s failed call(s)", provider.name, failures)
     cache.set_many(
-        {_key(provider, "ok_at"): datetime.now(UTC), failures_key: 0}, timeout=STATUS_SECONDS
+        {_key(provider, "ok_at"): datetime.now(UTC), _key(provider, "failures"): 0},
+        timeout=STATUS_SECONDS,
     )
 
 

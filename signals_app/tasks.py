@@ -9,5 +9,11 @@ def signal_fan_out(signal_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def signal_execute_batch(signal_id: int, agent_ids: list[int]) -> None:
+    services.signal_execute_batch(signal_id=signal_id, agent_ids=agent_ids)
+
+
+# Buys queued one agent at a time, before batches: still consumed after an upgrade.
+@shared_task(acks_late=True)
 def signal_execute(signal_id: int, agent_id: int) -> None:
     services.signal_execute(signal_id=signal_id, agent_id=agent_id)

@@ -54,11 +54,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
+def _lock_balances(
+    wallet: AgentWallet, mints: list[str], *, probably_new: str | None = None
+) -> dict[str, Balance]:
     """Lock (creating if needed) the wallet's balance rows of these mints, in primary-key order
-    so two trades on the same wallet can never deadlock."""
-    for mint in mints:
-        Balance.objects.get_or_create(wallet=wallet, token_address=mint)
+    so two trades on the same wallet can never deadlock.
+
+    One locking read when the rows exist (every sale). A buy's token row is usually new: the
+    buy names it `probably_new` and it is inserted before anything is locked, so a concurrent
+    buy inserting the same row waits for this one while holding nothing. A row still missing
+    (a wallet's first SOL) is inserted under the locks taken, then every row is read again;
+    only the first deposit and a buy of an unfunded wallet create a SOL row, and neither holds
+    a lock the other wants. An insert that loses to a concurrent one is ignored, so there is no
+    savepoint to roll back to.
+    """
+    if probably_new is not None:
+        _balances_insert(wallet, [probably_new])
+    rows = _locked_balances(wallet, mints)
+    missing = [mint for mint in mints if mint not in rows]
+    if missing:
+        _balances_insert(wallet, missing)
+        rows = _locked_balances(wallet, mints)
+    return rows
+
+
+def _balances_insert(wallet: AgentWallet, mints: list[str]) -> None:
+    Balance.objects.bulk_create(
+        [Balance(wallet=wallet, token_address=mint) for mint in mints], ignore_conflicts=True
+    )
+
+
+def _locked_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
     rows = (
         Balance.objects.select_for_update()
         .filter(wallet=wallet, token_address__in=mints)
@@ -173,7 +199,9 @@ def position_record_buy(
     now = _now()
     try:
         with transaction.atomic():
-            balances = _lock_balances(wallet, [money.WSOL_MINT, token_address])
+            balances = _lock_balances(
+                wallet, [money.WSOL_MINT, token_address], probably_new=token_address
+            )
             _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
             token_balance = balances[token_address]
             if token_symbol and not token_balance.token_symbol:

@@ -1,0 +1,294 @@
+"""A signal's buys in batches: the fan-out buys for its first batch itself and dispatches one
+task per further batch. Within a batch every agent is claimed and bought on its own, so one
+agent's failure, an overlapping or repeated delivery, or a redelivery after a crash never costs
+another agent its buy nor buys twice; the kill switch is read again before every buy."""
+
+import os
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agents.risk_services import kill_switch_set
+from agents.services import agent_create
+from nexgent.celery import app as celery_app
+from signals_app import services
+from signals_app.models import SignalExecution
+from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
+from signals_app.tasks import signal_execute_batch as signal_execute_batch_task
+from tests.trading.ledger import Racers
+from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
+from trading.models import Position, Transaction
+from trading.services import balance_deposit
+
+pytestmark = pytest.mark.django_db
+
+ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
+# Measured on both backends, for a token whose decimals are known. A buy: the claim, the kill
+# switch (but for the batch's first buy, which follows the batch's own reading), its transaction
+# (a savepoint here: the token's balance row, the locking read, two balances, the position, the
+# ledger entry) and the recorded outcome; the balances listed for its event after commit are
+# not read inside a test's transaction. A batch: its decisions, the wallets, SOL balances and
+# open positions, the kill switch, the pauses, the wallet rows and the token's decimals.
+QUERIES_PER_BUY = 11
+QUERIES_PER_BATCH = 8
+
+
+@pytest.fixture
+def token(market):
+    return market.add_token(
+        symbol="WIF", price_sol=Decimal("0.001"), decimals=6, liquidity_sol=Decimal("5000")
+    )
+
+
+def _agents(owner, count):
+    agents = []
+    for n in range(count):
+        agent = agent_create(owner=owner, name=f"Agent {n:03}")
+        balance_deposit(wallet=agent.wallets.get(mode="simulation"), amount=Decimal("10"))
+        agents.append(agent)
+    return agents
+
+
+def _signal(owner, token):
+    # Inside a test's transaction its fan-out (on commit) never runs; in a transactional test
+    # it runs at once.
+    signal, _ = signal_create(
+        owner=owner, token_address=token, signal_type="BUY", signal_strength=3
+    )
+    return signal
+
+
+def _statuses(signal) -> dict[int, str]:
+    return dict(SignalExecution.objects.filter(signal=signal).values_list("agent_id", "status"))
+
+
+def _assert_bought_once_each(signal, agents) -> None:
+    assert _statuses(signal) == {agent.pk: "executed" for agent in agents}
+    assert Position.objects.filter(signal=signal).count() == len(agents)
+    keys = Transaction.objects.filter(signal=signal).values_list("idempotency_key", flat=True)
+    assert sorted(keys) == sorted(f"buy:{signal.pk}:{agent.pk}" for agent in agents)
+
+
+def test_the_fan_out_buys_its_first_batch_itself_and_dispatches_the_others(
+    localnet, user, token, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "BUY_BATCH_SIZE", 2)
+    agents = _agents(user, 5)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks() as callbacks:
+        dispatched = signal_fan_out(signal_id=signal.pk)
+    assert dispatched == [agent.pk for agent in agents]
+    # Two tasks (agents 3-4, agent 5), then the fan-out's own batch, after the others are out.
+    assert len(callbacks) == 3
+
+    callbacks[-1]()
+    executed = sorted(a for a, status in _statuses(signal).items() if status == "executed")
+    assert executed == [agents[0].pk, agents[1].pk]
+    for dispatch in callbacks[:-1]:
+        dispatch()  # eager tasks: each runs its batch now
+    _assert_bought_once_each(signal, agents)
+
+
+def test_overlapping_and_repeated_batches_buy_each_agent_once(
+    localnet, user, token, django_capture_on_commit_callbacks
+):
+    agents = _agents(user, 3)
+    first, second, third = (agent.pk for agent in agents)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks() as fan_out_batch:
+        signal_fan_out(signal_id=signal.pk)
+
+    decided = signal_execute_batch(signal_id=signal.pk, agent_ids=[first, second])
+    assert [e.agent_id for e in decided] == [first, second]
+    decided = signal_execute_batch(signal_id=signal.pk, agent_ids=[second, third])
+    assert [e.agent_id for e in decided] == [third]
+    assert signal_execute_batch(signal_id=signal.pk, agent_ids=[first, second, third]) == []
+    (buy,) = fan_out_batch
+    buy()  # the fan-out's own batch, late: every agent was claimed meanwhile
+
+    _assert_bought_once_each(signal, agents)
+
+
+def test_an_agent_claimed_by_a_crashed_delivery_is_left_alone(
+    localnet, user, token, django_capture_on_commit_callbacks
+):
+    crashed, other = _agents(user, 2)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks():
+        signal_fan_out(signal_id=signal.pk)
+    # A worker claimed this agent and died before recording the outcome.
+    SignalExecution.objects.filter(signal=signal, agent=crashed).update(status="executing")
+
+    signal_execute_batch(signal_id=signal.pk, agent_ids=[crashed.pk, other.pk])
+
+    assert _statuses(signal) == {crashed.pk: "executing", other.pk: "executed"}
+    assert not Position.objects.filter(agent=crashed).exists()
+
+
+def test_a_failing_buy_in_a_batch_leaves_the_next_agents_theirs(
+    localnet, market, user, token, django_capture_on_commit_callbacks
+):
+    agents = _agents(user, 4)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks():
+        signal_fan_out(signal_id=signal.pk)
+    market.inject_fault("jupiter_quote", status=400, count=1)  # the first agent's quote
+
+    signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk for agent in agents])
+
+    statuses = _statuses(signal)
+    assert statuses[agents[0].pk] == "failed"
+    assert [statuses[agent.pk] for agent in agents[1:]] == ["executed"] * 3
+
+
+def _decided(owner, token, count):
+    """A signal and `count` new agents whose decision on it is pending, as a fan-out left them
+    for a batch to buy."""
+    signal = _signal(owner, token)
+    agents = _agents(owner, count)
+    for agent in agents:
+        SignalExecution.objects.create(signal=signal, agent=agent)
+    return signal, agents
+
+
+def test_a_batch_costs_a_fixed_number_of_queries_plus_a_few_per_buy(
+    localnet, user, other_user, token
+):
+    services.token_decimals(token)  # known, as the fan-out leaves it
+    counts = []
+    for owner, count in ((user, 1), (other_user, 4)):
+        signal, agents = _decided(owner, token, count)
+        with CaptureQueriesContext(connection) as queries:
+            signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk for agent in agents])
+        _assert_bought_once_each(signal, agents)
+        counts.append(len(queries))
+    assert counts == [
+        QUERIES_PER_BATCH + QUERIES_PER_BUY - 1,
+        QUERIES_PER_BATCH + 4 * QUERIES_PER_BUY - 1,
+    ]
+
+
+def test_a_halt_thrown_during_a_batch_stops_its_later_buys(
+    transactional_db, localnet, market, user, token
+):
+    # The signal first: its fan-out runs at commit and finds no agent yet.
+    signal, agents = _decided(user, token, 3)
+    market.inject_delay("jupiter_quote", seconds=1.0)  # the batch's first quote
+    batch = threading.Thread(
+        target=_in_thread(signal_execute_batch),
+        kwargs={"signal_id": signal.pk, "agent_ids": [agent.pk for agent in agents]},
+    )
+    batch.start()
+    deadline = time.monotonic() + 10
+    while not market.recorded("jupiter_quote"):
+        assert time.monotonic() < deadline, "the batch never asked for a quote"
+        time.sleep(0.01)
+    kill_switch_set(mode="halt", user=None, note="test")
+    batch.join(timeout=30)
+
+    statuses = _statuses(signal)
+    assert statuses[agents[0].pk] == "executed"  # past the switch before it was thrown
+    assert [statuses[agent.pk] for agent in agents[1:]] == ["skipped"] * 2
+    reasons = SignalExecution.objects.filter(signal=signal, status="skipped")
+    assert set(reasons.values_list("reason", flat=True)) == {"kill_switch_halt"}
+
+
+def _in_thread(function):
+    def run(**kwargs):
+        try:
+            function(**kwargs)
+        finally:
+            connection.close()
+
+    return run
+
+
+# --- On PostgreSQL: threads, and two Celery workers ------------------------------------------
+
+RACERS = 6
+RACE_AGENTS = 12
+WORKER_AGENTS = 60
+DUPLICATES = 3
+
+
+def on_postgres(test):
+    marks = [
+        pytest.mark.postgres,
+        pytest.mark.skipif(not ON_POSTGRES, reason="needs the PostgreSQL + Redis backend"),
+        pytest.mark.django_db(transaction=True),
+    ]
+    for mark in marks:
+        test = mark(test)
+    return test
+
+
+@on_postgres
+def test_racing_batches_of_the_same_agents_buy_each_once(localnet, user, token):
+    signal, agents = _decided(user, token, RACE_AGENTS)
+    ids = [agent.pk for agent in agents]
+    # Each racer takes the agents in another order, so claims collide all along the batch.
+    orders = [ids[n:] + ids[:n] for n in range(RACERS)]
+    turn = iter(range(RACERS))
+    lock = threading.Lock()
+
+    def batch():
+        with lock:
+            order = orders[next(turn)]
+        return signal_execute_batch(signal_id=signal.pk, agent_ids=order)
+
+    with Racers(RACERS) as racers:
+        outcomes = racers.run(batch)
+
+    assert all(outcome.error is None for outcome in outcomes), outcomes
+    decided = sorted(e.agent_id for outcome in outcomes for e in outcome.value)
+    assert decided == sorted(ids)  # every agent decided by exactly one racer
+    _assert_bought_once_each(signal, agents)
+
+
+def _batch_tasks_run(names: list[str]) -> int | None:
+    """How many batch tasks the workers have run, once none is still running; else None."""
+    inspect = celery_app.control.inspect(destination=names, timeout=2)
+    stats = inspect.stats() or {}
+    active = inspect.active() or {}
+    if len(active) < len(names) or any(active.values()):
+        return None
+    return sum(
+        stats.get(name, {}).get("total", {}).get(signal_execute_batch_task.name, 0)
+        for name in names
+    )
+
+
+@on_postgres
+def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
+    request, settings, localnet, user, token
+):
+    names, logs = request.getfixturevalue("workers")
+    settings.TASK_MODE = "celery"  # .delay publishes to Redis; the workers execute
+    agents = _agents(user, WORKER_AGENTS)
+    ids = [agent.pk for agent in agents]
+    signal = _signal(user, token)  # its fan-out goes to a worker at commit
+    batches = [
+        ids[n : n + services.BUY_BATCH_SIZE] for n in range(0, len(ids), services.BUY_BATCH_SIZE)
+    ]
+    # Every batch delivered again and again while the fan-out runs, as redeliveries would be.
+    for _ in range(DUPLICATES):
+        for batch in batches:
+            signal_execute_batch_task.delay(signal.pk, batch)
+
+    expected_tasks = DUPLICATES * len(batches) + len(batches) - 1  # the fan-out buys one itself
+    deadline = time.monotonic() + 120
+    while True:
+        done = _statuses(signal) == dict.fromkeys(ids, "executed")
+        if done and _batch_tasks_run(names) == expected_tasks:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail("the workers did not finish:\n" + "\n".join(map(_tail, logs.values())))
+        time.sleep(0.2)
+    for path in logs.values():
+        text = path.read_text(errors="replace")
+        assert "Traceback" not in text and "raised unexpected" not in text, _tail(path)
+    _assert_bought_once_each(signal, agents)
