@@ -4,20 +4,29 @@ Each benchmark module has `run() -> list[Measurement]` and is executed by `bench
 child process of its own (`python -m bench.<name> RESULT_FILE`), with DATABASE_URL, REDIS_URL
 and SECRET_KEY already in its environment, so settings are read once, correctly, at set-up.
 Figures are printed and stored, never asserted: a benchmark that misses its goal still passes.
+
+Benchmarks of the production topology also start real Celery processes (worker, beat) here.
 """
 
 import gc
 import json
 import math
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-UNIT_SCALE = {"ns": 1e9, "µs": 1e6, "ms": 1e3, "s": 1.0}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Samples are seconds, or bytes for a memory unit; the scale turns them into the unit.
+UNIT_SCALE = {"ns": 1e9, "µs": 1e6, "ms": 1e3, "s": 1.0, "MiB": 1 / 2**20}
+WORKER_START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
 STATISTICS = ("mean", "p50", "p90", "p99", "max")
 
 
@@ -31,7 +40,7 @@ def percentile(sorted_values: Sequence[float], percent: float) -> float:
 
 @dataclass
 class Measurement:
-    """One row of the results: samples in seconds, reported in `unit`.
+    """One row of the results: samples in seconds (bytes for MiB), reported in `unit`.
 
     `goal` is in `unit` and applies to the statistic named by `goal_stat`; a row without a
     goal is a breakdown of another row and only informs.
@@ -118,3 +127,91 @@ def child_main(run: Callable[[], list[Measurement]], *, uses_django: bool = True
         setup_django()
     rows = [measurement.as_dict() for measurement in run()]
     Path(sys.argv[1]).write_text(json.dumps(rows, indent=2))
+
+
+# --- Celery processes ---------------------------------------------------------------------------
+
+
+class CeleryProcess(NamedTuple):
+    process: subprocess.Popen
+    log: Path
+
+
+def celery_env(engine_settings: dict[str, str], **extra: str) -> dict[str, str]:
+    """This child's environment (its database and Redis), the settings that point the HTTP
+    clients at localnet, and the broker path instead of the driver's inline tasks."""
+    return {**os.environ, **engine_settings, "NEXGENT_TASK_MODE": "celery", **extra}
+
+
+def spawn(argv: list[str], env: dict[str, str], log: Path) -> CeleryProcess:
+    # A session of its own, so stopping it stops everything it started.
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return CeleryProcess(process, log)
+
+
+def start_workers(
+    engine_settings: dict[str, str],
+    log_dir: Path,
+    *,
+    count: int,
+    concurrency: int,
+    extra_env: dict[str, str] | None = None,
+) -> list[CeleryProcess]:
+    """`count` Celery worker processes on the thread pool, as the tests start them."""
+    from tests.harness import celery_worker_argv
+
+    env = celery_env(engine_settings, **(extra_env or {}))
+    return [
+        spawn(
+            celery_worker_argv(concurrency, "--hostname", f"bench{index}@%h"),
+            env,
+            log_dir / f"worker{index}.log",
+        )
+        for index in range(count)
+    ]
+
+
+def wait_for_workers(workers: list[CeleryProcess]) -> None:
+    """Until every worker answers a ping: before that, a task could wait for a worker to boot."""
+    from nexgent.celery import app
+
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        check_running(workers)
+        if len(app.control.ping(timeout=0.5) or []) >= len(workers):
+            return
+    raise RuntimeError(
+        f"the Celery workers did not answer a ping within {WORKER_START_TIMEOUT_SECONDS} s"
+    )
+
+
+def check_running(processes: list[CeleryProcess]) -> None:
+    for process, log in processes:
+        if process.poll() is not None:
+            raise RuntimeError(f"a Celery process exited:\n{log.read_text()[-3000:]}")
+
+
+def stop_processes(processes: list[CeleryProcess]) -> None:
+    for process, _ in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process, _ in processes:
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def print_logs(processes: list[CeleryProcess]) -> None:
+    """The end of each process's log, on stderr: what a failed benchmark's processes said."""
+    for _, log in processes:
+        print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)

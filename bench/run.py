@@ -42,6 +42,8 @@ BENCHMARKS = (
     Benchmark("tick_10k", needs_servers=True, redis_index=1),
     Benchmark("buy_e2e", needs_servers=True, redis_index=2),
     Benchmark("signals", needs_servers=True, redis_index=3),
+    Benchmark("price_to_exit", needs_servers=True, redis_index=4),
+    Benchmark("worker_rss", needs_servers=True, redis_index=5),
 )
 
 
@@ -157,7 +159,8 @@ def run_all(selected: list[Benchmark]) -> tuple[list[dict], dict]:
                 {
                     "DATABASE_URL": pg.url.rsplit("/", 1)[0] + f"/{database}",
                     "REDIS_URL": redis.url.rsplit("/", 1)[0] + f"/{benchmark.redis_index}",
-                    # Tasks run inline; no Celery broker or worker takes part in a benchmark.
+                    # Tasks run inline, except on the Celery workers that signals,
+                    # price_to_exit and worker_rss start themselves.
                     "NEXGENT_TASK_MODE": "eager",
                 }
             )
