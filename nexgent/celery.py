@@ -2,10 +2,27 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexgent.settings")
 
 app = Celery("nexgent", task_cls="nexgent.tasks:NexgentTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Connects the worker's own metrics endpoint to worker start-up (NEXGENT_WORKER_METRICS_PORT).
+import nexgent.worker_metrics  # noqa: E402, F401
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_recycle(sender=None, **kwargs) -> None:
+    """Around every task, what Django does around every request: drop a connection that is
+    broken or older than CONN_MAX_AGE and keep the others. Celery's own Django fixup would
+    close the connection after every task (see CELERY_DB_REUSE_MAX in settings), and opening
+    a new one is a PostgreSQL backend start on the path of every signal's buys."""
+    if getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -173,6 +173,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes a worker's database connection after every task unless this is
+# set; nexgent.celery recycles connections by CONN_MAX_AGE instead, as a request does. The
+# fixup still closes the connection of the thread that ends every 100,000th task.
+CELERY_DB_REUSE_MAX = 100_000
 # The one beat schedule. `expires` is just under the period so a backlog never piles up.
 CELERY_BEAT_SCHEDULE = {
     "price-poll": {
@@ -287,6 +291,11 @@ LOGGING = {
 
 # Who may scrape /metrics without logging in (operators who are staff always may).
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+# A Celery worker's own metrics (the tick, exits and buys count there): off unless a port is
+# given; see nexgent/worker_metrics.py. Loopback only unless told otherwise, as the port has
+# no login in front of it.
+WORKER_METRICS_PORT = env_int("NEXGENT_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535) or None
+WORKER_METRICS_ADDR = env_str("NEXGENT_WORKER_METRICS_ADDR", "127.0.0.1")
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -80,31 +81,50 @@ def token_price_fresh(mint: str) -> LatestPrice | None:
     return latest
 
 
+class PriceFetch(NamedTuple):
+    """A tick's prices, and the decimals the source reported with them (Jupiter does)."""
+
+    prices: dict[str, LatestPrice]
+    decimals: dict[str, int]
+
+
 def prices_refresh(mints: list[str]) -> dict[str, LatestPrice]:
-    """Fetch the tokens' SOL prices from PRICE_SOURCE, cache and return them.
+    """Fetch the tokens' SOL prices from PRICE_SOURCE, cache and return them."""
+    fetch = prices_fetch(mints)
+    prices_record(fetch)
+    return fetch.prices
+
+
+def prices_fetch(mints: list[str]) -> PriceFetch:
+    """Fetch the tokens' SOL prices from PRICE_SOURCE, without storing anything yet: the tick
+    evaluates its positions first, so caching the prices never delays an exit.
 
     A token without a price is absent, and so is every token when Jupiter's USD prices cannot
     be converted for want of a fresh SOL/USD: the caller evaluates nothing on them rather than
     on an invented price. Raises ExternalServiceError when the source is down altogether.
     """
     if not mints:
-        return {}
+        return PriceFetch({}, {})
     if settings.PRICE_SOURCE == "dexscreener":
-        fresh = _dexscreener_latest(mints)
-    else:
-        fresh = _jupiter_latest(mints)
-    price_store(fresh)
-    return {p.mint: p for p in fresh}
+        return PriceFetch({p.mint: p for p in _dexscreener_latest(mints)}, {})
+    return _jupiter_latest(mints)
 
 
-def _jupiter_latest(mints: list[str]) -> list[LatestPrice]:
+def prices_record(fetch: PriceFetch) -> None:
+    """Cache the fetched prices (the API, the dashboard and staleness read them) and store the
+    decimals of tokens seen for the first time."""
+    price_store(list(fetch.prices.values()))
+    _remember_decimals(fetch.decimals)
+
+
+def _jupiter_latest(mints: list[str]) -> PriceFetch:
     sol_usd = sol_usd_for_tick()
     if sol_usd is None:
-        return []
+        return PriceFetch({}, {})
     usd_prices = clients.jupiter_prices(mints)
     now = _now()
-    fresh = [
-        LatestPrice(
+    prices = {
+        mint: LatestPrice(
             mint=mint,
             price_sol=money.price(quote.usd / sol_usd.price),
             price_usd=quote.usd,
@@ -112,9 +132,11 @@ def _jupiter_latest(mints: list[str]) -> list[LatestPrice]:
             source="jupiter",
         )
         for mint, quote in usd_prices.items()
-    ]
-    _remember_decimals(usd_prices)
-    return fresh
+    }
+    decimals = {
+        mint: quote.decimals for mint, quote in usd_prices.items() if quote.decimals is not None
+    }
+    return PriceFetch(prices, decimals)
 
 
 def _dexscreener_latest(mints: list[str]) -> list[LatestPrice]:
@@ -131,15 +153,28 @@ def _dexscreener_latest(mints: list[str]) -> list[LatestPrice]:
     ]
 
 
-def _remember_decimals(usd_prices: dict[str, clients.TokenPrice]) -> None:
+def _remember_decimals(decimals: dict[str, int]) -> None:
+    if not decimals:
+        return
     known = set(
-        Token.objects.filter(mint__in=list(usd_prices), decimals__isnull=False).values_list(
+        Token.objects.filter(mint__in=list(decimals), decimals__isnull=False).values_list(
             "mint", flat=True
         )
     )
-    for mint, quote in usd_prices.items():
-        if mint not in known and quote.decimals is not None:
-            Token.objects.update_or_create(mint=mint, defaults={"decimals": quote.decimals})
+    _decimals_store({mint: value for mint, value in decimals.items() if mint not in known})
+
+
+def _decimals_store(decimals: dict[str, int]) -> None:
+    """Store the mints' decimals in one statement: an upsert, so a row stored first by a
+    concurrent lookup is updated (its other fields kept) instead of failing the insert."""
+    if not decimals:
+        return
+    Token.objects.bulk_create(
+        [Token(mint=mint, decimals=value) for mint, value in decimals.items()],
+        update_conflicts=True,
+        unique_fields=["mint"],
+        update_fields=["decimals", "updated_at"],
+    )
 
 
 def token_decimals(mint: str) -> int:
@@ -156,7 +191,7 @@ def token_decimals(mint: str) -> int:
     quote = clients.jupiter_prices([mint]).get(mint)
     if quote is None or quote.decimals is None:
         raise ExternalServiceError("jupiter_price", f"decimals of {mint} unknown")
-    Token.objects.update_or_create(mint=mint, defaults={"decimals": quote.decimals})
+    _decimals_store({mint: quote.decimals})
     return quote.decimals
 
 

@@ -58,19 +58,20 @@ def _tick() -> str:
         services.poll_tick_record(tracked_tokens=0, stale_tokens=0)
         return "idle"
     try:
-        prices = services.prices_refresh(tokens)
+        fetch = services.prices_fetch(tokens)
     except ExternalServiceError:
-        prices = None  # the provider's status, metrics and log say why
-    services.sol_usd_watch()
-    if prices is None:
-        prices = {}
-    else:
-        # The feed answered but left these out: a rug when their SOL liquidity is gone too.
-        _write_off_rugged([mint for mint in tokens if mint not in prices])
-    # Only prices fetched this tick are evaluated: a token without one is left alone.
+        fetch = None  # the provider's status, metrics and log say why
+    prices = fetch.prices if fetch is not None else {}
+    # Only prices fetched this tick are evaluated: a token without one is left alone. Nothing
+    # else comes between the prices and the evaluation: every millisecond here delays an exit.
     if prices:
         positions_evaluate(prices)
-        # After the evaluation: the history must not delay an exit.
+    services.sol_usd_watch()
+    if fetch is not None:
+        services.prices_record(fetch)
+        # The feed answered but left these out: a rug when their SOL liquidity is gone too.
+        _write_off_rugged([mint for mint in tokens if mint not in prices])
+    if prices:
         services.price_history_sample(list(prices.values()))
     stale = services.tokens_watch(tokens)
     services.poll_tick_record(tracked_tokens=len(tokens), stale_tokens=stale)

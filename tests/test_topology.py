@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
@@ -34,9 +35,10 @@ pytestmark = [
 
 @pytest.fixture
 def processes(localnet, tmp_path):
-    port = free_port()
+    port, worker_metrics_port = free_port(), free_port()
     env = {
         **os.environ,
+        "NEXGENT_WORKER_METRICS_PORT": str(worker_metrics_port),
         "DATABASE_URL": current_database_url(),
         "NEXGENT_TASK_MODE": "celery",
         "PRICE_POLL_INTERVAL_SECONDS": "0.5",
@@ -86,7 +88,7 @@ def processes(localnet, tmp_path):
     }
     base = f"127.0.0.1:{port}"
     _wait(lambda: _healthy(base), 30, "the ASGI server to answer /health", running, logs)
-    yield base, running, logs
+    yield base, running, logs, worker_metrics_port
     for process in running.values():
         os.killpg(process.pid, signal.SIGTERM)
     for process in running.values():
@@ -139,7 +141,7 @@ def _recv_until(ws, wanted_event, seconds=30):
 def test_signal_to_stop_loss_close_across_processes(
     processes, market, user, agent, wallet, api_key
 ):
-    base, running, logs = processes
+    base, running, logs, worker_metrics_port = processes
     token = market.add_token(
         symbol="TOPO", price_sol=Decimal("0.003"), decimals=6, liquidity_sol=Decimal("4000")
     )
@@ -174,3 +176,19 @@ def test_signal_to_stop_loss_close_across_processes(
     trade = ClosedTrade.objects.get(position_id=created["id"])
     assert trade.close_reason == "stop_loss"
     assert trade.profit_loss_sol < 0
+
+    # The tick ran in the worker, and so did its counting: the worker serves its own metrics.
+    worker_metrics = _samples(f"http://127.0.0.1:{worker_metrics_port}/metrics")
+    assert worker_metrics[("nexgent_price_poll_ticks_total", (("outcome", "priced"),))] >= 1
+    jupiter_ok = (("outcome", "ok"), ("provider", "jupiter_price"))
+    assert worker_metrics[("nexgent_price_provider_requests_total", jupiter_ok)] >= 1
+
+
+def _samples(url: str) -> dict[tuple, float]:
+    """{(sample name, sorted labels): value} of a Prometheus text exposition."""
+    text = requests.get(url, timeout=5).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
