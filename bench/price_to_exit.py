@@ -36,7 +36,6 @@ Rows, per sale unless said otherwise:
 """
 
 import random
-import sys
 import tempfile
 import time
 from collections import deque
@@ -61,6 +60,7 @@ from bench.common import (
 from bench.rules_per_position import random_price, rule_config
 from bench.tick_10k import quiet_state
 from nexgent import money
+from tests.harness import celery_beat_argv
 from trading.rules.config import RuleConfig
 from trading.rules.stop_loss import stop_price_for
 
@@ -300,18 +300,7 @@ def check_book(book: Book, crashed: int) -> int:
 
 
 def start_beat(engine_settings: dict[str, str], log_dir: Path) -> CeleryProcess:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "nexgent",
-        "beat",
-        "--loglevel",
-        "warning",
-        "--schedule",
-        str(log_dir / "celerybeat-schedule"),
-    ]
+    argv = celery_beat_argv(log_dir / "celerybeat-schedule")
     return spawn(argv, celery_env(engine_settings), log_dir / "beat.log")
 
 

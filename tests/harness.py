@@ -435,3 +435,19 @@ def celery_worker_argv(concurrency: int, *extra: str) -> list[str]:
         "--without-mingle",
         *extra,
     ]
+
+
+def celery_beat_argv(schedule: Path) -> list[str]:
+    """Real Celery beat with the project's schedule, its state kept in `schedule`."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "nexgent",
+        "beat",
+        "--loglevel",
+        "warning",
+        "--schedule",
+        str(schedule),
+    ]

@@ -18,7 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
-from tests.harness import celery_worker_argv, current_database_url, free_port
+from tests.harness import (
+    celery_beat_argv,
+    celery_worker_argv,
+    current_database_url,
+    free_port,
+)
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit
 
@@ -61,18 +66,7 @@ def processes(localnet, tmp_path):
             "warning",
         ],
         "worker": celery_worker_argv(4),
-        "beat": [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "nexgent",
-            "beat",
-            "--loglevel",
-            "warning",
-            "--schedule",
-            str(tmp_path / "celerybeat-schedule"),
-        ],
+        "beat": celery_beat_argv(tmp_path / "celerybeat-schedule"),
     }
     logs = {name: open(tmp_path / f"{name}.log", "w+") for name in commands}  # noqa: SIM115 - closed at teardown
     running = {

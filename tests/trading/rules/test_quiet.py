@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.trading.rules.test_tick import position as tick_position
 from trading.rules.config import (
     CUSTOM,
     DcaConfig,
@@ -194,21 +195,10 @@ def test_the_range_stops_short_of_each_limit():
         take_profit=TakeProfitConfig(enabled=True),
         dca=DcaConfig(enabled=True),
     )
-    state = PositionState(
+    state = tick_position(
         purchase_price=Decimal(1),
-        total_invested_sol=Decimal(1),
-        total_tokens_bought=Decimal(1),
-        remaining_amount=Decimal(1),
         peak_price=Decimal("1.6"),
         lowest_price=Decimal("0.7"),
-        stop_loss_percent=Decimal(-32),
-        take_profit_levels_hit=0,
-        take_profit_batch_start=0,
-        take_profit_total_levels=None,
-        moon_bag_activated=False,
-        moon_bag_amount=Decimal(0),
-        dca_count=0,
-        last_dca_at=None,
         opened_at=NOW - timedelta(hours=2),
     )
     below_window = quiet_range(cfg, state, Decimal("0.95"), NOW)
