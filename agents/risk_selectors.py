@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q
 
 from agents import risk
@@ -56,6 +57,16 @@ def kill_switch_mode() -> str:
         KillSwitch.objects.filter(pk=KillSwitch.SINGLETON_PK).values_list("mode", flat=True).first()
     )
     return mode or KillSwitchMode.OFF
+
+
+def kill_switch_mode_sql() -> tuple[str, list]:
+    """The switch's mode as an SQL expression with its parameters, for a statement that must
+    read it at the moment it writes (the claim of a signal's buy)."""
+    table = connection.ops.quote_name(KillSwitch._meta.db_table)
+    return (
+        f"COALESCE((SELECT mode FROM {table} WHERE id = %s), %s)",
+        [KillSwitch.SINGLETON_PK, KillSwitchMode.OFF.value],
+    )
 
 
 def trading_halted() -> bool:

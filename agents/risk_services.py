@@ -211,9 +211,10 @@ def _first_active(pauses: Iterable[RiskPause], now: datetime) -> RiskPause | Non
     return active[0] if active else None
 
 
-def kill_switch_block() -> BuyBlock | None:
-    """What the kill switch says to a buy now: None, or the block it records."""
-    mode = kill_switch_mode()
+def kill_switch_block(mode: str | None = None) -> BuyBlock | None:
+    """What the kill switch says to a buy now (or in `mode`, as just read): None, or the block
+    it records."""
+    mode = mode or kill_switch_mode()
     if mode in KILL_SWITCH_REASONS:
         return BuyBlock(KILL_SWITCH_REASONS[mode], {"kill_switch": mode})
     return None

@@ -2,18 +2,17 @@
 
 Funded agents take turns to buy 0.5 SOL of a token none of them has held, a fresh one each
 time, as a signal for a newly listed token would make them. There are enough agents that none
-holds more open positions than the default limit (risk.max_open_positions, 25): the balance
-event a buy sends lists every balance of the wallet, so one wallet holding hundreds of tokens
-would measure that list rather than the buy. Each buy: the token's decimals are looked up (Jupiter Price, then
+holds more open positions than the default limit (risk.max_open_positions, 25), as in a
+real engine. Each buy: the token's decimals are looked up (Jupiter Price, then
 stored), a Jupiter quote is fetched and filled by the SimulatedVenue, and the executor writes
-the position, the ledger entry and both balances in one transaction, then sends the position
-and balance events after commit. localnet (LocalnetServer + SyntheticMarket) runs in this
+the position, the ledger entry and both balances in one transaction (on PostgreSQL one
+statement, trading/buy_statement.py), then sends the position and balance events after commit. localnet (LocalnetServer + SyntheticMarket) runs in this
 process on 127.0.0.1; the database is PostgreSQL and the cache and channel layer are Redis.
 
 A second row times only the executor's recording step (`position_record_buy`) with fills
 quoted beforehand: the database transaction and the events, without HTTP. A third splits out
-of the whole buy what the events sent after commit cost (the channel layer's group_send of the
-position and the balance events, and the query that lists the wallet's balances).
+of the whole buy what the events sent after commit cost (handing the position and the balance
+events to the channel layer's sender).
 """
 
 import itertools
@@ -45,7 +44,6 @@ def run() -> list[Measurement]:
     from agents.services import agent_create
     from localnet import LocalnetServer, SyntheticMarket
     from nexgent import realtime
-    from trading import services
     from trading.models import Position
     from trading.services import balance_deposit, position_buy, position_record_buy
     from trading.venues import SimulatedVenue
@@ -89,18 +87,13 @@ def run() -> list[Measurement]:
         tokens = [new_token() for _ in range(ITERATIONS)]
         settle()
         whole, events = [], []
-        with (
-            phase_clock(realtime, {"_send_now": "send"}) as sends,
-            phase_clock(services, {"wallet_balances": "balances"}) as balance_reads,
-        ):
+        with phase_clock(realtime, {"_send_now": "send"}) as sends:
             for mint in tokens:
-                before = len(sends["send"]), len(balance_reads["balances"])
+                before = len(sends["send"])
                 started = time.perf_counter()
                 buy(mint)
                 whole.append(time.perf_counter() - started)
-                events.append(
-                    sum(sends["send"][before[0] :]) + sum(balance_reads["balances"][before[1] :])
-                )
+                events.append(sum(sends["send"][before:]))
 
         venue = SimulatedVenue()
         fills = []
@@ -148,8 +141,7 @@ def run() -> list[Measurement]:
         ),
         Measurement(
             "buy_e2e.events",
-            "of which the events sent after commit (position and balances, with the balance"
-            " list read), per buy",
+            "of which the events sent after commit (position and balances), per buy",
             events,
             "ms",
         ),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from rest_framework import status
 
 from agents.config import effective_config, to_rule_config
@@ -24,6 +24,7 @@ from agents.models import Agent, ApiKey, User
 from agents.risk_selectors import (
     WalletFacts,
     kill_switch_mode,
+    kill_switch_mode_sql,
     pause_payload,
     risk_subjects,
     wallet_facts_load,
@@ -126,7 +127,7 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
     """
     now = now or datetime.now(UTC)
     signal = TradingSignal.objects.get(pk=signal_id)
-    signal_facts, facts = _decision_facts(signal, now)
+    signal_facts, facts, wallets = _decision_facts(signal, now)
     executions = [_decision(signal, signal_facts, fact) for fact in facts]
     decimals = None
     if any(e.status == ExecutionStatus.PENDING for e in executions):
@@ -138,15 +139,22 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
         pending = list(pending.select_related("agent").order_by("agent_id"))
         for execution in pending:
             execution.signal = signal
-        _buys_dispatch(signal.pk, pending, decimals)
+        _buys_dispatch(signal.pk, pending, decimals, wallets)
     return [execution.agent_id for execution in pending]
 
 
-def _buys_dispatch(signal_id: int, pending: list[SignalExecution], decimals: int | None) -> None:
+def _buys_dispatch(
+    signal_id: int,
+    pending: list[SignalExecution],
+    decimals: int | None,
+    wallets: dict[int, WalletFacts],
+) -> None:
     """After commit: one buy task per batch of BUY_BATCH_SIZE agents, except the first batch,
     which the fan-out buys for itself, with what it already holds (the rows, the agents, the
-    decimals), after handing out the others so that they run meanwhile on other workers. A
-    trip through the broker would add its latency to the first buys of every signal."""
+    wallets, the decimals), after handing out the others so that they run meanwhile on other
+    workers. A trip through the broker would add its latency to the first buys of every
+    signal, and so would reading again what the decisions read a moment before: the first
+    batch's guards are the decisions' own (kill switch, pauses, open positions)."""
     from signals_app import tasks
 
     batches = [
@@ -159,7 +167,10 @@ def _buys_dispatch(signal_id: int, pending: list[SignalExecution], decimals: int
             lambda a=agent_ids: tasks.signal_execute_batch.delay(signal_id, a), robust=True
         )
     if batches:
-        transaction.on_commit(lambda: _batch_buy(batches[0], decimals), robust=True)
+        first = batches[0]
+        transaction.on_commit(
+            lambda: _batch_buy(first, _decided_batch(first, wallets, decimals)), robust=True
+        )
 
 
 def _token_decimals_warm(mint: str) -> int | None:
@@ -173,17 +184,20 @@ def _token_decimals_warm(mint: str) -> int | None:
         return None
 
 
-def _decision_facts(signal: TradingSignal, now: datetime) -> tuple[SignalFacts, list[AgentFacts]]:
-    """Everything the eligibility rules read, for all the owner's agents at once. Risk guards
-    are evaluated (and pauses recorded) only for agents that could otherwise trade, and token
-    metrics fetched only if one of those that is not paused sets a bound."""
+def _decision_facts(
+    signal: TradingSignal, now: datetime
+) -> tuple[SignalFacts, list[AgentFacts], dict[int, WalletFacts]]:
+    """Everything the eligibility rules read, for all the owner's agents at once, and the
+    wallets read for them. Risk guards are evaluated (and pauses recorded) only for agents
+    that could otherwise trade, and token metrics fetched only if one of those that is not
+    paused sets a bound."""
     agents = list(Agent.objects.filter(owner_id=signal.owner_id).order_by("pk"))
     configs = {agent.pk: _config(agent.config) for agent in agents}
     wallets = wallet_facts_load(agents, owner_id=signal.owner_id)
     facts = [_agent_facts(agent, configs[agent.pk], wallets.get(agent.pk)) for agent in agents]
     kill_switch = kill_switch_mode()
     if kill_switch in KILL_SWITCH_REASONS:
-        return _signal_facts(signal, None, kill_switch), facts
+        return _signal_facts(signal, None, kill_switch), facts, wallets
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
     pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets, configs), now=now)
     facts = [
@@ -196,7 +210,7 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> tuple[SignalFacts, 
         metric_bounds_set(configs[agent.pk]) for agent in candidates if agent.pk not in pauses
     )
     metrics = token_metrics_fetch(signal.token_address) if wants_metrics else None
-    return _signal_facts(signal, metrics, kill_switch), facts
+    return _signal_facts(signal, metrics, kill_switch), facts, wallets
 
 
 def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFacts:
@@ -270,19 +284,13 @@ def signal_execute_batch(*, signal_id: int, agent_ids: list[int]) -> list[Signal
         .filter(signal_id=signal_id, agent_id__in=agent_ids, status=ExecutionStatus.PENDING)
         .order_by("agent_id")
     )
-    return _batch_buy(executions)
-
-
-def _batch_buy(executions: list[SignalExecution], decimals: int | None = None):
     if not executions:
         return []
-    batch = _batch_load(executions, decimals)
-    # The first buy follows the batch's own reading of the kill switch; the others read it again.
-    return [
-        execution
-        for index, execution in enumerate(executions)
-        if _execute(execution, batch, switch_read=index == 0)
-    ]
+    return _batch_buy(executions, _batch_load(executions))
+
+
+def _batch_buy(executions: list[SignalExecution], batch: "_Batch") -> list[SignalExecution]:
+    return [execution for execution in executions if _execute(execution, batch)]
 
 
 @dataclass
@@ -308,7 +316,7 @@ class _Batch:
         return self.wallets[facts.wallet_id]
 
 
-def _batch_load(executions: list[SignalExecution], decimals: int | None) -> _Batch:
+def _batch_load(executions: list[SignalExecution]) -> _Batch:
     agents = [execution.agent for execution in executions]
     facts = wallet_facts_load(agents)
     # A guard may have tripped since the fan-out decided.
@@ -319,23 +327,27 @@ def _batch_load(executions: list[SignalExecution], decimals: int | None) -> _Bat
         opens_position=True,
     )
     wallets = AgentWallet.objects.in_bulk([f.wallet_id for f in facts.values()])
-    return _Batch(executions[0].signal, facts, wallets, blocks, decimals)
+    return _Batch(executions[0].signal, facts, wallets, blocks)
 
 
-def _execute(execution: SignalExecution, batch: _Batch, *, switch_read: bool) -> bool:
-    """Claim and buy for one agent; False when another delivery had claimed it. `switch_read`:
-    the batch read the kill switch just before."""
-    claimed = SignalExecution.objects.filter(
-        pk=execution.pk, status=ExecutionStatus.PENDING
-    ).update(status=ExecutionStatus.EXECUTING)
-    if not claimed:
+def _decided_batch(
+    executions: list[SignalExecution], wallets: dict[int, WalletFacts], decimals: int | None
+) -> _Batch:
+    """The fan-out's own batch: the wallets and guards as its decisions found them."""
+    facts = {e.agent_id: wallets[e.agent_id] for e in executions if e.agent_id in wallets}
+    rows = AgentWallet.objects.in_bulk([f.wallet_id for f in facts.values()])
+    return _Batch(executions[0].signal, facts, rows, {}, decimals)
+
+
+def _execute(execution: SignalExecution, batch: _Batch) -> bool:
+    """Claim and buy for one agent; False when another delivery had claimed it."""
+    switch = _claim(execution.pk)
+    if switch is None:
         return False
     try:
-        # The guards as the batch found them, and the kill switch as it is now: an operator's
-        # halt stops the rest of a batch under way.
-        block = batch.blocks.get(execution.agent_id)
-        if block is None and not switch_read:
-            block = kill_switch_block()
+        # The guards as the batch found them, and the kill switch as the claim found it: an
+        # operator's halt stops every buy not yet claimed.
+        block = batch.blocks.get(execution.agent_id) or kill_switch_block(switch)
         if block is not None:
             _finish(execution, ExecutionStatus.SKIPPED, reason=block.reason, details=block.details)
         else:
@@ -348,6 +360,21 @@ def _execute(execution: SignalExecution, batch: _Batch, *, switch_read: bool) ->
         logger.exception("signal %s agent %s: buy failed", execution.signal_id, execution.agent_id)
         _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))
     return True
+
+
+def _claim(execution_id: int) -> str | None:
+    """PENDING -> EXECUTING, and the kill switch's mode read by the same statement (one round
+    trip for both: a big fan-out makes a thousand claims). None: not pending any more, another
+    delivery has it."""
+    switch_sql, switch_params = kill_switch_mode_sql()
+    table = connection.ops.quote_name(SignalExecution._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s WHERE id = %s AND status = %s RETURNING {switch_sql}",
+            [ExecutionStatus.EXECUTING, execution_id, ExecutionStatus.PENDING, *switch_params],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _buy_for(execution: SignalExecution, batch: _Batch) -> None:

@@ -9,17 +9,20 @@ entry carries a unique idempotency key naming the action.
 """
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, When
 from rest_framework import status
 
 from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
+from trading.buy_statement import buy_write
 from trading.models import (
     Balance,
     ClosedTrade,
@@ -33,7 +36,7 @@ from trading.rules.dca import average_after_buy
 from trading.rules.fees import network_fee_sol
 from trading.rules.pnl import full_close_pnl, partial_sale_pnl
 from trading.rules.take_profit import reset_after_dca
-from trading.selectors import position_payload, wallet_balances
+from trading.selectors import balance_payload, position_payload, sol_balance
 from trading.venues import Fill, Venue, venue_for
 from wallets.models import AgentWallet
 
@@ -57,8 +60,9 @@ def _now() -> datetime:
 def _lock_balances(
     wallet: AgentWallet, mints: list[str], *, probably_new: str | None = None
 ) -> dict[str, Balance]:
-    """Lock (creating if needed) the wallet's balance rows of these mints, in primary-key order
-    so two trades on the same wallet can never deadlock.
+    """Lock (creating if needed) the wallet's balance rows of these mints, in one order for
+    every trade so two trades on the same wallet can never deadlock: SOL first (the buy
+    statement, trading/buy_statement.py, cannot do otherwise), then by primary key.
 
     One locking read when the rows exist (every sale). A buy's token row is usually new: the
     buy names it `probably_new` and it is inserted before anything is locked, so a concurrent
@@ -88,12 +92,18 @@ def _locked_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance
     rows = (
         Balance.objects.select_for_update()
         .filter(wallet=wallet, token_address__in=mints)
-        .order_by("pk")
+        .order_by(Case(When(token_address=money.WSOL_MINT, then=0), default=1), "pk")
     )
     return {row.token_address: row for row in rows}
 
 
-def _apply(balance: Balance, delta: Decimal, *, code: str) -> None:
+def _apply(balance: Balance, delta: Decimal, *, code: str, symbol: str = "") -> None:
+    """Add `delta` to the balance, refusing to take it below zero. `symbol`: the token's
+    symbol, recorded on a row that has none yet."""
+    fields = ["amount", "updated_at"]
+    if symbol and not balance.token_symbol:
+        balance.token_symbol = symbol
+        fields.append("token_symbol")
     new_amount = balance.amount + delta
     if new_amount < 0:
         raise TradeRefused(
@@ -102,11 +112,14 @@ def _apply(balance: Balance, delta: Decimal, *, code: str) -> None:
             code=code,
         )
     balance.amount = new_amount
-    balance.save(update_fields=["amount", "updated_at"])
+    balance.save(update_fields=fields)
 
 
-def _send_balances(agent_id: int, wallet_id: int) -> None:
-    transaction.on_commit(lambda: realtime.balance_update(agent_id, wallet_balances(wallet_id)))
+def _send_balances(agent_id: int, balances: list[Balance]) -> None:
+    """The balances a trade changed, as it left them (sent once it commits). The event carries
+    only those: the trade wrote them, so no read is needed, and none can be stale."""
+    payload = [balance_payload(balance) for balance in balances]
+    realtime.balance_update(agent_id, payload)
 
 
 # --- Deposits and withdrawals of simulation funds -----------------------------------------------
@@ -130,6 +143,7 @@ def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: str) -> Transac
         balances = _lock_balances(wallet, [money.WSOL_MINT])
         sign = 1 if kind == TransactionType.DEPOSIT else -1
         _apply(balances[money.WSOL_MINT], sign * amount, code="insufficient_balance")
+        _send_balances(wallet.agent_id, [balances[money.WSOL_MINT]])
         entry = Transaction.objects.create(
             agent_id=wallet.agent_id,
             wallet=wallet,
@@ -139,7 +153,6 @@ def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: str) -> Transac
             input_amount=amount,
             created_at=_now(),
         )
-        _send_balances(wallet.agent_id, wallet.pk)
     return entry
 
 
@@ -193,60 +206,91 @@ def position_record_buy(
     signal_id: int | None,
     idempotency_key: str | None,
 ) -> BuyResult:
+    """Record a filled buy: debit the SOL, credit the tokens, open the position and write the
+    ledger entry, in one database transaction (on PostgreSQL, one statement)."""
+    position, entry = _new_buy(
+        agent=agent,
+        wallet=wallet,
+        token_address=token_address,
+        token_symbol=token_symbol,
+        decimals=decimals,
+        fill=fill,
+        stop_loss_percent=stop_loss_percent,
+        signal_id=signal_id,
+        idempotency_key=idempotency_key,
+    )
+    writer = _buy_by_statement if _one_statement_buys(token_address) else _buy_by_orm
+    return _write_buy(writer, position, entry)
+
+
+def _new_buy(
+    *,
+    agent,
+    wallet,
+    token_address,
+    token_symbol,
+    decimals,
+    fill,
+    stop_loss_percent,
+    signal_id,
+    idempotency_key,
+) -> tuple[Position, Transaction]:
+    """The unsaved position and ledger entry of a filled buy."""
+    if fill.token_amount <= 0:
+        raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
-    price = fill.price
-    sol_usd = sol_usd_current()
     now = _now()
+    price = fill.price
+    position = Position(
+        agent=agent,
+        wallet=wallet,
+        signal_id=signal_id,
+        token_address=token_address,
+        token_symbol=token_symbol,
+        token_decimals=decimals,
+        purchase_price=price,
+        total_invested_sol=debit,
+        total_tokens_bought=fill.token_amount,
+        remaining_amount=fill.token_amount,
+        peak_price=price,
+        lowest_price=price,
+        stop_loss_percent=money.percent(stop_loss_percent),
+        opened_at=now,
+    )
+    entry = Transaction(
+        agent=agent,
+        wallet=wallet,
+        position=position,
+        signal_id=signal_id,
+        type=TransactionType.SWAP,
+        input_mint=money.WSOL_MINT,
+        input_symbol="SOL",
+        input_amount=debit,
+        output_mint=token_address,
+        output_symbol=token_symbol,
+        output_amount=fill.token_amount,
+        price=price,
+        protocol_fee_sol=fill.protocol_fee_sol,
+        network_fee_sol=fill.network_fee_sol,
+        sol_usd=sol_usd_current(),
+        tx_signature=fill.tx_signature,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    return position, entry
+
+
+def _write_buy(writer, position: Position, entry: Transaction) -> BuyResult:
+    """Write a buy with `writer` (_buy_by_statement or _buy_by_orm) and send its events."""
     try:
-        with transaction.atomic():
-            balances = _lock_balances(
-                wallet, [money.WSOL_MINT, token_address], probably_new=token_address
-            )
-            _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
-            token_balance = balances[token_address]
-            if token_symbol and not token_balance.token_symbol:
-                token_balance.token_symbol = token_symbol
-            _apply(token_balance, fill.token_amount, code="invalid_fill")
-            position = Position.objects.create(
-                agent=agent,
-                wallet=wallet,
-                signal_id=signal_id,
-                token_address=token_address,
-                token_symbol=token_symbol,
-                token_decimals=decimals,
-                purchase_price=price,
-                total_invested_sol=debit,
-                total_tokens_bought=fill.token_amount,
-                remaining_amount=fill.token_amount,
-                peak_price=price,
-                lowest_price=price,
-                stop_loss_percent=money.percent(stop_loss_percent),
-                opened_at=now,
-            )
-            entry = Transaction.objects.create(
-                agent=agent,
-                wallet=wallet,
-                position=position,
-                signal_id=signal_id,
-                type=TransactionType.SWAP,
-                input_mint=money.WSOL_MINT,
-                input_symbol="SOL",
-                input_amount=debit,
-                output_mint=token_address,
-                output_symbol=token_symbol,
-                output_amount=fill.token_amount,
-                price=price,
-                protocol_fee_sol=fill.protocol_fee_sol,
-                network_fee_sol=fill.network_fee_sol,
-                sol_usd=sol_usd,
-                tx_signature=fill.tx_signature,
-                idempotency_key=idempotency_key,
-                created_at=now,
-            )
+        with _trade_block(writer):
+            balances = writer(position.wallet, position, entry)
             realtime.position_update(
-                agent.pk, "position_created", position_payload(position, price)
+                position.agent_id,
+                "position_created",
+                position_payload(position, position.purchase_price),
             )
-            _send_balances(agent.pk, wallet.pk)
+            _send_balances(position.agent_id, balances)
     except IntegrityError as exc:
         # The partial unique index (one open position per token) or the idempotency key: a
         # concurrent buy got there first. Nothing of this one was written.
@@ -255,6 +299,62 @@ def position_record_buy(
             code="position_exists",
         ) from exc
     return BuyResult(position, entry)
+
+
+def _one_statement_buys(token_address: str) -> bool:
+    # The statement updates the SOL row and upserts the token's: they must be two rows.
+    return connection.vendor == "postgresql" and token_address != money.WSOL_MINT
+
+
+def _trade_block(writer):
+    """The buy statement is atomic by itself; inside a caller's transaction it still needs a
+    savepoint, so that a refused buy leaves the caller's transaction usable."""
+    if writer is _buy_by_statement and not connection.in_atomic_block:
+        return nullcontext()
+    return transaction.atomic()
+
+
+def _buy_by_orm(wallet, position, entry) -> list[Balance]:
+    debit = entry.input_amount
+    balances = _lock_balances(
+        wallet, [money.WSOL_MINT, position.token_address], probably_new=position.token_address
+    )
+    _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
+    token_balance = balances[position.token_address]
+    _apply(
+        token_balance,
+        position.total_tokens_bought,
+        code="invalid_fill",
+        symbol=position.token_symbol,
+    )
+    position.save(force_insert=True)
+    entry.position = position
+    entry.save(force_insert=True)
+    return [balances[money.WSOL_MINT], token_balance]
+
+
+def _buy_by_statement(wallet, position, entry) -> list[Balance]:
+    debit = entry.input_amount
+    rows = buy_write(
+        wallet_id=wallet.pk,
+        sol_mint=money.WSOL_MINT,
+        debit=debit,
+        token_amount=position.total_tokens_bought,
+        position=position,
+        entry=entry,
+        now=entry.created_at,
+    )
+    if rows is None:
+        sol = sol_balance(wallet.pk)
+        raise TradeRefused(
+            f"SOL balance {money.as_str(sol)} cannot cover {money.as_str(debit)}",
+            code="insufficient_balance",
+        )
+    for instance, pk in ((position, rows.position_id), (entry, rows.entry_id)):
+        instance.pk = pk
+        instance._state.adding, instance._state.db = False, connection.alias
+    entry.position = position
+    return [rows.sol, rows.token]
 
 
 # --- Full sale ------------------------------------------------------------------------------------
@@ -338,6 +438,7 @@ def _record_sale(
     balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
     _apply(balances[position.token_address], -amount, code="insufficient_tokens")
     _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
+    _send_balances(position.agent_id, [balances[money.WSOL_MINT], balances[position.token_address]])
     return Transaction.objects.create(
         agent_id=position.agent_id,
         wallet=position.wallet,
@@ -405,7 +506,6 @@ def _close_position(
     )
     position.closed_trade = trade
     realtime.position_update(position.agent_id, "position_closed", position_payload(position))
-    _send_balances(position.agent_id, position.wallet_id)
     return trade
 
 
@@ -423,6 +523,7 @@ def position_write_off(*, position_id: int) -> ClosedTrade | None:
         amount = position.remaining_amount
         balances = _lock_balances(position.wallet, [position.token_address])
         _apply(balances[position.token_address], -amount, code="insufficient_tokens")
+        _send_balances(position.agent_id, [balances[position.token_address]])
         Transaction.objects.create(
             agent_id=position.agent_id,
             wallet=position.wallet,
@@ -539,7 +640,6 @@ def position_take_profit(
             realtime.position_update(
                 position.agent_id, "position_updated", position_payload(position, fill.price)
             )
-            _send_balances(position.agent_id, position.wallet_id)
     return entry
 
 
@@ -579,6 +679,9 @@ def position_dca_buy(
         balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
         _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
         _apply(balances[position.token_address], fill.token_amount, code="invalid_fill")
+        _send_balances(
+            position.agent_id, [balances[money.WSOL_MINT], balances[position.token_address]]
+        )
         entry = Transaction.objects.create(
             agent_id=position.agent_id,
             wallet=position.wallet,
@@ -619,7 +722,6 @@ def position_dca_buy(
         realtime.position_update(
             position.agent_id, "position_updated", position_payload(position, fill.price)
         )
-        _send_balances(position.agent_id, position.wallet_id)
     return entry
 
 

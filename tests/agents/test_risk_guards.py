@@ -11,7 +11,7 @@ from agents.models import EquityPeak, RiskPause
 from agents.risk_services import buy_guards_check
 from prices.tasks import price_poll
 from signals_app.models import SignalExecution
-from signals_app.services import signal_create, signal_fan_out
+from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from tests.agents.risk_support import guarded_agent, losing_close, open_position, signal_for
 from trading import tasks
 from trading.models import ClosedTrade, Position, Transaction
@@ -300,18 +300,19 @@ def test_a_paused_agent_does_not_average_down(localnet, market, user, loser, tar
     assert RiskPause.objects.get(agent=agent).reason == "daily_loss_limit"
 
 
-def test_a_guard_that_trips_after_the_fan_out_stops_the_buy(
+def test_a_guard_that_trips_after_the_fan_out_stops_a_batch_that_starts_later(
     localnet, market, user, loser, target, django_capture_on_commit_callbacks
 ):
+    """The fan-out's own first batch follows its decisions of a moment before; any batch that
+    starts later (a task, a redelivery) checks the guards again."""
     agent, wallet = guarded_agent(user, {"daily_loss_limit_sol": "0.4"})
     signal, _ = signal_create(
         owner=user, token_address=target, signal_type="BUY", signal_strength=3
     )
-    with django_capture_on_commit_callbacks() as buys:
+    with django_capture_on_commit_callbacks():  # the fan-out's own batch does not run
         assert signal_fan_out(signal_id=signal.pk) == [agent.pk]
     losing_close(market, agent, wallet, loser)
-    for buy in buys:
-        buy()
+    signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk])
 
     execution = SignalExecution.objects.get(signal=signal, agent=agent)
     assert (execution.status, execution.reason) == ("skipped", "risk_paused")

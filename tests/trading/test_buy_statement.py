@@ -1,0 +1,168 @@
+"""The one-statement buy of PostgreSQL (trading/buy_statement.py) against the ORM buy that
+SQLite uses: the same buys written both ways must leave identical rows, and a refused buy must
+write nothing either way."""
+
+import os
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.forms.models import model_to_dict
+
+from agents.services import agent_create
+from nexgent import money
+from trading import services
+from trading.models import Balance, Position, Transaction
+from trading.services import TradeRefused, balance_deposit
+from trading.venues import Fill
+
+ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+    pytest.mark.skipif(not ON_POSTGRES, reason="the statement is PostgreSQL's"),
+]
+WRITERS = {"orm": services._buy_by_orm, "statement": services._buy_by_statement}
+TOKEN = "So1idTokenMint1111111111111111111111111111"
+# Amounts with every decimal place the ledger keeps, so a rounding difference would show.
+FILL = Fill(
+    sol_amount=Decimal("0.123456789"),
+    token_amount=Decimal("98765.432101"),
+    protocol_fee_sol=Decimal("0.000123456"),
+    network_fee_sol=Decimal("0.000105"),
+    price_impact=Decimal("0.0012"),
+)
+# Fields that name the rows rather than describe them.
+IDENTITY = {"id", "agent", "wallet", "position", "signal"}
+
+
+@pytest.fixture(autouse=True)
+def _market(localnet):
+    """SOL/USD for the entries, from the local market."""
+
+
+def _funded_wallet(user, name: str, sol: str):
+    agent = agent_create(owner=user, name=name)
+    wallet = agent.wallets.get(mode="simulation")
+    balance_deposit(wallet=wallet, amount=Decimal(sol))
+    return wallet
+
+
+def _buy(writer: str, wallet, *, symbol: str = "SLD", key: str | None = None, fill=FILL):
+    position, entry = services._new_buy(
+        agent=wallet.agent,
+        wallet=wallet,
+        token_address=TOKEN,
+        token_symbol=symbol,
+        decimals=6,
+        fill=fill,
+        stop_loss_percent=Decimal("-32"),
+        signal_id=None,
+        idempotency_key=key or f"test:{writer}:{wallet.pk}",
+    )
+    return services._write_buy(WRITERS[writer], position, entry)
+
+
+def _described(row, *, without=()) -> dict:
+    data = model_to_dict(row)
+    return {k: v for k, v in data.items() if k not in IDENTITY and k not in without}
+
+
+def _wallet_state(wallet) -> dict:
+    balances = {
+        b.token_address: (b.amount, b.token_symbol) for b in Balance.objects.filter(wallet=wallet)
+    }
+    positions = [_described(p) for p in Position.objects.filter(wallet=wallet).order_by("pk")]
+    entries = [
+        _described(t, without={"idempotency_key", "created_at"})
+        for t in Transaction.objects.filter(wallet=wallet).exclude(type="deposit").order_by("pk")
+    ]
+    return {"balances": balances, "positions": positions, "entries": entries}
+
+
+def _same_times(*results):
+    """Each buy stamps its own `now`; the test compares everything but the clock."""
+    for result in results:
+        Position.objects.filter(pk=result.position.pk).update(
+            opened_at=results[0].position.opened_at
+        )
+
+
+def test_a_buy_leaves_the_same_rows_either_way(user):
+    wallets = {writer: _funded_wallet(user, f"buyer-{writer}", "7.5") for writer in WRITERS}
+    results = [_buy(writer, wallets[writer]) for writer in WRITERS]
+    _same_times(*results)
+    orm, statement = (_wallet_state(wallets[writer]) for writer in WRITERS)
+    assert statement == orm
+    expected_sol = Decimal("7.5") - FILL.sol_amount - FILL.protocol_fee_sol - FILL.network_fee_sol
+    assert statement["balances"][money.WSOL_MINT][0] == expected_sol
+    assert statement["balances"][TOKEN] == (FILL.token_amount, "SLD")
+
+
+def test_the_returned_instances_are_the_rows_written(user):
+    wallet = _funded_wallet(user, "buyer", "3")
+    result = _buy("statement", wallet)
+    stored = Position.objects.get(pk=result.position.pk)
+    assert model_to_dict(stored) == model_to_dict(result.position)
+    entry = Transaction.objects.get(pk=result.transaction.pk)
+    assert entry.position_id == result.position.pk
+    assert model_to_dict(entry) == model_to_dict(result.transaction)
+
+
+def test_an_existing_token_balance_is_added_to_and_keeps_its_symbol(user):
+    """A token row left by an earlier, closed position: the statement adds to it, and keeps
+    the symbol it had (or takes the buy's when it had none), as the ORM does."""
+    wallets = {writer: _funded_wallet(user, f"holder-{writer}", "9") for writer in WRITERS}
+    for writer, wallet in wallets.items():
+        Balance.objects.create(wallet=wallet, token_address=TOKEN, amount=Decimal("0.5"))
+        _buy(writer, wallet, symbol="NEW")
+    orm, statement = (_wallet_state(wallets[writer])["balances"][TOKEN] for writer in WRITERS)
+    assert statement == orm == (FILL.token_amount + Decimal("0.5"), "NEW")
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_balance_that_cannot_cover_the_debit_writes_nothing(user, writer):
+    wallet = _funded_wallet(user, "short", "0.1")
+    before = _wallet_state(wallet)
+    with pytest.raises(TradeRefused) as refused:
+        _buy(writer, wallet)
+    assert refused.value.code == "insufficient_balance"
+    assert "0.1" in str(refused.value)
+    assert _wallet_state(wallet) == before
+    assert not Balance.objects.filter(wallet=wallet, token_address=TOKEN).exists()
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_second_buy_with_the_same_key_writes_nothing(user, writer):
+    wallet = _funded_wallet(user, "twice", "5")
+    _buy(writer, wallet, key="buy:1:1")
+    Position.objects.filter(wallet=wallet).update(status="closed")
+    after_first = _wallet_state(wallet)
+    with pytest.raises(TradeRefused) as refused:
+        _buy(writer, wallet, key="buy:1:1")
+    assert refused.value.code == "position_exists"
+    assert _wallet_state(wallet) == after_first
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_refused_buy_inside_a_transaction_leaves_it_usable(user, writer):
+    wallet = _funded_wallet(user, "nested", "5")
+    _buy(writer, wallet)
+    with transaction.atomic():
+        with pytest.raises(TradeRefused):
+            _buy(writer, wallet, key="another key, same open position")
+        # The caller's transaction goes on: a failed statement would have aborted it.
+        Balance.objects.filter(wallet=wallet, token_address=money.WSOL_MINT).update(
+            token_symbol="SOL"
+        )
+    assert Balance.objects.get(wallet=wallet, token_address=money.WSOL_MINT).token_symbol == "SOL"
+    assert Position.objects.filter(wallet=wallet).count() == 1
+
+
+def test_the_statement_is_one_round_trip(user):
+    from django.test.utils import CaptureQueriesContext
+
+    wallet = _funded_wallet(user, "one", "5")
+    with CaptureQueriesContext(connection) as queries:
+        _buy("statement", wallet)
+    assert len(queries) == 1
