@@ -10,9 +10,11 @@ an iterator of frames, written as a chunked body as they come.
 """
 
 import base64
+import contextlib
 import json
 import logging
 import re
+import socket
 import struct
 import threading
 import time
@@ -789,13 +791,42 @@ class _HttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], market: SyntheticMarket):
         super().__init__(address, _Handler)
         self.market = market
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        # Registered here, in the accepting thread, so none is missed by close_connections().
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection: its (daemon) thread would otherwise go on serving a
+        kept-alive one after stop()."""
+        # Under the lock: no connection in the set is closed meanwhile, so no descriptor is
+        # reused under our feet.
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
-    # One request per connection: no kept-alive connection is still served after stop().
-    protocol_version = "HTTP/1.0"
+    # Keep-alive, as the real services: a client's pooled connection serves many requests.
+    protocol_version = "HTTP/1.1"
     server_version = "localnet/1"
+    # An idle kept-alive connection is closed after this long, so its thread ends (nginx's
+    # default); a client checks a pooled connection before reusing it.
+    timeout = 75
+    # Headers and body go out in two writes; without this, Nagle's algorithm holds the body
+    # back until the client's delayed ACK of the headers on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._answer("GET")
@@ -819,16 +850,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
+        # Every answer, errors included, says where it ends: the connection stays open.
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.end_headers()
+            self.wfile.write(response.body)
+        except OSError:
+            # The client went away, e.g. gave up waiting on an injected delay.
+            self.close_connection = True
 
     def _stream(self, response: Response) -> None:
         """Write the frames as a chunked body, each as soon as it comes (as Hermes' server does).
-        Chunked transfer needs HTTP/1.1; the connection still closes when the stream ends."""
-        self.protocol_version = "HTTP/1.1"
+        The connection closes when the stream ends."""
         self.close_connection = True
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -892,6 +927,7 @@ class LocalnetServer:
             self._httpd.shutdown()
             self._thread.join()
             self._thread = None
+        self._httpd.close_connections()
         self._httpd.server_close()
 
     def __enter__(self) -> "LocalnetServer":

@@ -10,20 +10,27 @@
   cooldown) instead of being asked again.
 - Each attempt counted in metrics by provider and outcome, with its latency; each call's result
   kept in the cache as the provider's status (GET /api/v1/data-sources/status).
+
+On the request path this costs one cache round trip on Redis (counting the request and reading
+the provider's state in one transaction); a success writes the status only when it changes what
+a reader sees (a run of failures ended) or last_success_at is STATUS_SUCCESS_RESOLUTION old.
 """
 
+import contextlib
 import email.utils
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django_redis.cache import RedisCache
 
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
@@ -60,15 +67,40 @@ RETRY_MAX_WAIT_SECONDS = 2.0
 # x-ratelimit-reset is documented as a unix time; a small number can only be a delay.
 _UNIX_TIME_FLOOR = 1_000_000_000
 STATUS_SECONDS = 7 * 24 * 3600
+# How old last_success_at may be in the status before a success writes it again.
+STATUS_SUCCESS_RESOLUTION = timedelta(seconds=1)
 _ANSWER_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)
 
 _local = threading.local()
 
 
+class _Session(requests.Session):
+    """Reads the environment's proxy settings (HTTP(S)_PROXY, NO_PROXY) and CA bundle
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) once per origin, when it is first asked for. requests
+    scans the whole environment for them on every request, a fifth of a quote's client time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple, dict] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if proxies:  # the caller's own proxies (or no_proxy) take part: not cached
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        # The proxy and its bypass depend only on the scheme, host and port.
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        merged = self._environment.get(key)
+        if merged is None:
+            merged = super().merge_environment_settings(url, {}, stream, verify, cert)
+            self._environment[key] = merged
+        # A copy: requests may add to the proxies it is given.
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+
 def new_session() -> requests.Session:
     # requests' own default adapter retries nothing and lets a read timeout surface as one.
     # Retries are ours (below), so that every attempt is budgeted and counted.
-    return requests.Session()
+    return _Session()
 
 
 def session() -> requests.Session:
@@ -100,7 +132,7 @@ def get(
     parse reads a 2xx answer; any error it raises reading it counts as a malformed answer.
     """
     try:
-        result, failures = _attempts(
+        result, seen = _attempts(
             provider,
             url,
             parse=parse,
@@ -114,18 +146,18 @@ def get(
     except ExternalServiceError as exc:
         _status_failure(provider, exc)
         raise
-    _status_success(provider, failures)
+    _status_success(provider, seen)
     return result
 
 
 def _attempts(provider, url, *, parse, params, headers, retries, stream, timeouts, http):
-    """(parse's result, the provider's failures in a row as the last admission read them)."""
+    """(parse's result, the provider's status as the last admission read it)."""
     for attempt in range(retries + 1):
-        failures = _admit(provider)
+        seen = _admit(provider)
         response = _send(provider, http, url, params, headers, stream, timeouts)
         status = response.status_code
         if status != 429 and status < 500:
-            return _read(provider, response, parse), failures
+            return _read(provider, response, parse), seen
         _count(provider, "rate_limited" if status == 429 else "server_error")
         asked = _asked_wait(response)
         response.close()
@@ -238,49 +270,95 @@ def requests_in_window(provider: Provider, counts: dict | None = None) -> int:
     current, previous, overlap = _window_keys(provider, time.time())
     if counts is None:
         counts = cache.get_many([current, previous])
-    return int(counts.get(previous, 0) * overlap + counts.get(current, 0) + 0.5)
+    return _estimate(counts.get(current, 0), counts.get(previous, 0), overlap)
 
 
-def _admit(provider: Provider) -> int:
+def _estimate(current: int, previous: int, overlap: float) -> int:
+    return int(previous * overlap + current + 0.5)
+
+
+class _Seen(NamedTuple):
+    """The provider's status as an admission read it, for the status update after the call."""
+
+    failures: int
+    ok_at: datetime | None
+
+
+def _admit(provider: Provider) -> _Seen:
     """Take one request from the budget, or raise (counted as throttled) without sending.
-    Returns the provider's failures in a row, read with the budget for the status update
-    after the call: the request path reads the cache once."""
+
+    The request is counted first and the count taken back if it is refused: counting and
+    reading are then one round trip, and concurrent callers can never overshoot the budget
+    together, as they could by each reading the count before counting."""
     now = time.time()
-    current, previous, _ = _window_keys(provider, now)
-    cooldown, failures = _key(provider, "cooldown"), _key(provider, "failures")
-    values = cache.get_many([current, previous, cooldown, failures])
+    current, previous, overlap = _window_keys(provider, now)
+    cooldown, failures, ok_at = (_key(provider, part) for part in ("cooldown", "failures", "ok_at"))
+    count, values = _count_and_read(
+        current, [previous, cooldown, failures, ok_at], timeout=2 * provider.window_seconds
+    )
     until = values.get(cooldown)
     if until is not None and until > now:
+        _uncount(current)
         _count(provider, "throttled")
         raise ExternalServiceError(
             provider.name, f"cooling down {until - now:.1f} s more, as the provider asked"
         )
     limit = provider.budget()
-    if limit is not None and requests_in_window(provider, values) >= limit:
+    if limit is not None and _estimate(count - 1, values.get(previous, 0), overlap) >= limit:
+        _uncount(current)
         _count(provider, "throttled")
         raise ExternalServiceError(
             provider.name,
             f"request budget used up ({limit} per {provider.window_seconds} s)",
         )
-    _increment(current, exists=current in values, timeout=2 * provider.window_seconds)
-    return values.get(failures) or 0
+    return _Seen(values.get(failures) or 0, values.get(ok_at))
 
 
-def _increment(key: str, *, exists: bool, timeout: int) -> None:
-    """Count one more in the window's counter: one cache call when `exists` (as just read) is
-    still true; a counter created or expired meanwhile costs a second."""
-    if exists:
-        try:
-            cache.incr(key)
-            return
-        except ValueError:  # expired since it was read
-            pass
-    if cache.add(key, 1, timeout=timeout):
-        return
+def _count_and_read(counter: str, keys: list[str], *, timeout: int) -> tuple[int, dict]:
+    """Count one more in `counter` (created with `timeout` when missing) and read `keys`:
+    (the counter's new value, the values found). One round trip on Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return _increment(counter, timeout=timeout), cache.get_many(keys)
+    # The cache API has no batch of different operations, so this speaks Redis with
+    # django-redis' own key and value encoding: the values read back through cache.get.
+    client = backend.client
+    raw_keys = {client.make_key(key): key for key in keys}
+    raw_counter = client.make_key(counter)
+    transaction = client.get_client(write=True).pipeline()
+    transaction.set(raw_counter, 0, ex=timeout, nx=True)  # as cache.add: only a new counter
+    transaction.incr(raw_counter)
+    transaction.mget(list(raw_keys))
+    _, count, found = transaction.execute()
+    values = {
+        raw_keys[raw]: client.decode(value)
+        for raw, value in zip(raw_keys, found, strict=True)
+        if value is not None
+    }
+    return count, values
+
+
+def _increment(key: str, *, timeout: int) -> int:
+    """Count one more in a window's counter, creating it with `timeout` when missing; return
+    the new count. One cache call unless the counter is new."""
     try:
-        cache.incr(key)
+        return cache.incr(key)
+    except ValueError:  # no counter yet
+        pass
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
     except ValueError:  # expired between the two calls
         cache.add(key, 1, timeout=timeout)
+        return 1
+
+
+def _uncount(key: str) -> None:
+    """Take back a refused request's count."""
+    # A counter that expired meanwhile has nothing to take back.
+    with contextlib.suppress(ValueError):
+        cache.decr(key)
 
 
 def _cooldown(provider: Provider, seconds: float) -> None:
@@ -292,10 +370,15 @@ def _cooldown(provider: Provider, seconds: float) -> None:
 # Status: what GET /api/v1/data-sources/status reports
 
 
-def _status_success(provider: Provider, failures: int) -> None:
-    """`failures`: the failures in a row the call's admission read."""
-    if failures:
-        logger.info("%s answering again after %s failed call(s)", provider.name, failures)
+def _status_success(provider: Provider, seen: _Seen) -> None:
+    """`seen`: the status the call's admission read."""
+    if seen.failures:
+        logger.info("%s answering again after %s failed call(s)", provider.name, seen.failures)
+    elif seen.ok_at is not None and (
+        timedelta(0) <= datetime.now(UTC) - seen.ok_at < STATUS_SUCCESS_RESOLUTION
+    ):
+        # Nothing a reader would see changes: the write is saved, one per request otherwise.
+        return
     cache.set_many(
         {_key(provider, "ok_at"): datetime.now(UTC), _key(provider, "failures"): 0},
         timeout=STATUS_SECONDS,

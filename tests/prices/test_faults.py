@@ -1,6 +1,7 @@
 """Provider faults at the HTTP boundary: timeouts, 429s, 5xx, malformed answers, budgets.
 Each one fails or recovers the way the contract says, and shows in metrics and status."""
 
+import threading
 import time
 from decimal import Decimal
 
@@ -147,3 +148,46 @@ def test_consecutive_failures_reset_on_success(localnet, market):
     status = providers.status(providers.HERMES)
     assert status.consecutive_failures == 0
     assert status.last_success_at > status.last_error_at
+
+
+def test_a_refused_call_takes_nothing_from_the_budget(localnet, market, token, settings):
+    settings.DEXSCREENER_REQUESTS_PER_MINUTE = 1
+    clients.dexscreener_prices([token])
+    for _ in range(3):
+        with pytest.raises(ExternalServiceError, match="budget used up"):
+            clients.dexscreener_prices([token])
+    assert providers.status(providers.DEXSCREENER).requests_in_window == 1
+
+    market.inject_fault("hermes", status=429, retry_after=60)
+    with pytest.raises(ExternalServiceError, match="HTTP 429"):
+        clients.hermes_sol_usd()
+    with pytest.raises(ExternalServiceError, match="cooling down"):
+        clients.hermes_sol_usd()
+    assert providers.status(providers.HERMES).requests_in_window == 1
+
+
+def test_concurrent_calls_never_overshoot_the_budget(localnet, market, token, settings):
+    settings.DEXSCREENER_REQUESTS_PER_MINUTE = 3
+    # All within one window: the count does not slide while the calls run.
+    if time.time() % 60 > 55:
+        time.sleep(60 - time.time() % 60)
+    start = threading.Barrier(8)
+    outcomes = []
+
+    def call() -> None:
+        start.wait()
+        try:
+            clients.dexscreener_prices([token])
+            outcomes.append("sent")
+        except ExternalServiceError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert sorted(outcomes) == ["refused"] * 5 + ["sent"] * 3
+    assert len(market.recorded("dexscreener")) == 3
+    assert providers.status(providers.DEXSCREENER).requests_in_window == 3
