@@ -41,6 +41,7 @@ from nexgent.http import ExternalServiceError
 from prices.services import token_decimals
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.token_metrics import token_metrics_fetch
+from trading.buy_statement import LinkedRow
 from trading.rules.sizing import SizingError, impact_ladder, impact_ok, position_size
 from trading.services import TradeRefused, position_record_buy
 from trading.venues import venue_for
@@ -401,6 +402,9 @@ def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
         raise TradeRefused(
             "price impact above max_price_impact at every size", code="price_impact_too_high"
         )
+    # The execution is recorded as executed by the buy's own transaction: a crash cannot leave
+    # a committed buy whose execution still says `executing`.
+    outcome = _outcome(execution, ExecutionStatus.EXECUTED)
     result = position_record_buy(
         agent=agent,
         wallet=wallet,
@@ -411,10 +415,31 @@ def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
         stop_loss_percent=rules.stop_loss.default_percentage,
         signal_id=signal.pk,
         idempotency_key=f"buy:{signal.pk}:{agent.pk}",
+        linked=LinkedRow(SignalExecution, execution.pk, "position", "transaction", values=outcome),
     )
     execution.transaction = result.transaction
     execution.position = result.position
-    _finish(execution, ExecutionStatus.EXECUTED)
+    _announce(execution)
+
+
+def _outcome(
+    execution: SignalExecution,
+    status_value: str,
+    *,
+    reason: str = "",
+    error: str = "",
+    details: dict | None = None,
+) -> dict:
+    """Set the decision on the execution and return the fields to store."""
+    execution.status = status_value
+    execution.reason = reason
+    execution.details = details or {}
+    execution.error = error[:2000]
+    execution.updated_at = datetime.now(UTC)
+    return {
+        name: getattr(execution, name)
+        for name in ("status", "reason", "details", "error", "updated_at")
+    }
 
 
 def _finish(
@@ -425,21 +450,13 @@ def _finish(
     error: str = "",
     details: dict | None = None,
 ) -> None:
-    execution.status = status_value
-    execution.reason = reason
-    execution.details = details or {}
-    execution.error = error[:2000]
-    execution.save(
-        update_fields=[
-            "status",
-            "reason",
-            "details",
-            "error",
-            "transaction",
-            "position",
-            "updated_at",
-        ]
-    )
+    """Record a decision without a buy (a skip or a failure) and announce it."""
+    outcome = _outcome(execution, status_value, reason=reason, error=error, details=details)
+    SignalExecution.objects.filter(pk=execution.pk).update(**outcome)
+    _announce(execution)
+
+
+def _announce(execution: SignalExecution) -> None:
     signal = execution.signal
     realtime.signal_execution(
         execution.agent_id,
@@ -448,8 +465,8 @@ def _finish(
             "token_address": signal.token_address,
             "token_symbol": signal.symbol,
             "signal_type": signal.signal_type,
-            "status": status_value,
-            "reason": reason,
+            "status": execution.status,
+            "reason": execution.reason,
             "details": execution.details,
             "created_at": execution.created_at.isoformat(),
         },

@@ -8,7 +8,9 @@ data-modifying CTEs, which PostgreSQL runs atomically:
 - `sol` takes the debit off the SOL balance, only if the balance covers it (the row lock it
   takes is the first of the trade, as in every other trade: SOL first, docs/decisions.md);
 - `token` adds the tokens to the token's balance, creating the row if needed;
-- `new_position` and `new_entry` insert the position and its ledger entry.
+- `new_position` and `new_entry` insert the position and its ledger entry;
+- `linked`, when the caller names one, updates the row that records the buy elsewhere (a
+  signal's execution) with its outcome and the new rows' ids, in the same transaction.
 
 Every later part reads its input from the one before, so when the balance does not cover the
 debit nothing at all is written and the statement returns no row. A unique index hit (a
@@ -20,6 +22,7 @@ suite runs both (tests/trading/test_buy_statement.py).
 """
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,6 +30,20 @@ from django.db import connection
 from django.db.models import Model
 
 from trading.models import Balance, Position, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRow:
+    """A row outside the ledger that records a buy (a signal's execution for its agent),
+    updated in the buy's own transaction: so the buy and its record commit together or not at
+    all. `values` are set as given; the `position_field` and `entry_field` foreign keys point
+    at the new position and ledger entry."""
+
+    model: type[Model]
+    pk: int
+    position_field: str
+    entry_field: str
+    values: dict = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,7 @@ def buy_write(
     position: Position,
     entry: Transaction,
     now: datetime,
+    linked: LinkedRow | None = None,
 ) -> BuyRows | None:
     """Write the buy; None (and nothing written) when the SOL balance does not cover `debit`.
     `position` and `entry` are unsaved; the entry's position is the one inserted here."""
@@ -57,6 +75,7 @@ def buy_write(
     entry_sql, entry_params = _insert_select(
         entry, "new_position", expressions={"position_id": "new_position.id"}
     )
+    linked_sql, linked_params = _linked_update(linked) if linked else ("", [])
     balance = _table(Balance)
     sql = f"""
         WITH sol AS (
@@ -77,7 +96,7 @@ def buy_write(
             {position_sql} RETURNING id
         ), new_entry AS (
             {entry_sql} RETURNING id
-        )
+        ){linked_sql}
         SELECT new_position.id, new_entry.id, sol.id, sol.token_symbol, sol.amount,
             token.id, token.token_symbol, token.amount
         FROM sol, token, new_position, new_entry
@@ -95,6 +114,7 @@ def buy_write(
         now_value,
         *position_params,
         *entry_params,
+        *linked_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -121,6 +141,25 @@ def _balance(pk, wallet_id, token_address, token_symbol, amount, now) -> Balance
     )
     row._state.adding, row._state.db = False, connection.alias
     return row
+
+
+def _linked_update(linked: LinkedRow) -> tuple[str, list]:
+    meta = linked.model._meta
+    quote = connection.ops.quote_name
+    assignments, params = [], []
+    for name, value in linked.values.items():
+        column = meta.get_field(name)
+        assignments.append(f"{quote(column.column)} = %s")
+        params.append(column.get_db_prep_save(value, connection))
+    position_column = quote(meta.get_field(linked.position_field).column)
+    entry_column = quote(meta.get_field(linked.entry_field).column)
+    assignments += [f"{position_column} = new_position.id", f"{entry_column} = new_entry.id"]
+    table = _table(linked.model)
+    sql = f""", linked AS (
+            UPDATE {table} SET {", ".join(assignments)}
+            FROM new_position, new_entry WHERE {table}.{quote(meta.pk.column)} = %s
+        )"""
+    return sql, [*params, linked.pk]
 
 
 def _table(model: type[Model]) -> str:

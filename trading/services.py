@@ -22,7 +22,7 @@ from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
-from trading.buy_statement import buy_write
+from trading.buy_statement import LinkedRow, buy_write
 from trading.models import (
     Balance,
     ClosedTrade,
@@ -205,9 +205,11 @@ def position_record_buy(
     stop_loss_percent: Decimal,
     signal_id: int | None,
     idempotency_key: str | None,
+    linked: LinkedRow | None = None,
 ) -> BuyResult:
     """Record a filled buy: debit the SOL, credit the tokens, open the position and write the
-    ledger entry, in one database transaction (on PostgreSQL, one statement)."""
+    ledger entry, in one database transaction (on PostgreSQL, one statement). `linked`: a row
+    that records the buy elsewhere, updated in the same transaction."""
     position, entry = _new_buy(
         agent=agent,
         wallet=wallet,
@@ -220,7 +222,7 @@ def position_record_buy(
         idempotency_key=idempotency_key,
     )
     writer = _buy_by_statement if _one_statement_buys(token_address) else _buy_by_orm
-    return _write_buy(writer, position, entry)
+    return _write_buy(writer, position, entry, linked)
 
 
 def _new_buy(
@@ -280,11 +282,13 @@ def _new_buy(
     return position, entry
 
 
-def _write_buy(writer, position: Position, entry: Transaction) -> BuyResult:
+def _write_buy(
+    writer, position: Position, entry: Transaction, linked: LinkedRow | None = None
+) -> BuyResult:
     """Write a buy with `writer` (_buy_by_statement or _buy_by_orm) and send its events."""
     try:
         with _trade_block(writer):
-            balances = writer(position.wallet, position, entry)
+            balances = writer(position.wallet, position, entry, linked)
             realtime.position_update(
                 position.agent_id,
                 "position_created",
@@ -314,7 +318,7 @@ def _trade_block(writer):
     return transaction.atomic()
 
 
-def _buy_by_orm(wallet, position, entry) -> list[Balance]:
+def _buy_by_orm(wallet, position, entry, linked=None) -> list[Balance]:
     debit = entry.input_amount
     balances = _lock_balances(
         wallet, [money.WSOL_MINT, position.token_address], probably_new=position.token_address
@@ -330,10 +334,14 @@ def _buy_by_orm(wallet, position, entry) -> list[Balance]:
     position.save(force_insert=True)
     entry.position = position
     entry.save(force_insert=True)
+    if linked is not None:
+        linked.model._base_manager.filter(pk=linked.pk).update(
+            **linked.values, **{linked.position_field: position, linked.entry_field: entry}
+        )
     return [balances[money.WSOL_MINT], token_balance]
 
 
-def _buy_by_statement(wallet, position, entry) -> list[Balance]:
+def _buy_by_statement(wallet, position, entry, linked=None) -> list[Balance]:
     debit = entry.input_amount
     rows = buy_write(
         wallet_id=wallet.pk,
@@ -343,6 +351,7 @@ def _buy_by_statement(wallet, position, entry) -> list[Balance]:
         position=position,
         entry=entry,
         now=entry.created_at,
+        linked=linked,
     )
     if rows is None:
         sol = sol_balance(wallet.pk)

@@ -28,12 +28,13 @@ pytestmark = pytest.mark.django_db
 
 ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
 # Measured on both backends, for a token whose decimals are known. A buy: the claim (which
-# reads the kill switch in the same statement), its transaction and the recorded outcome. The transaction is a savepoint here (inside the test's transaction)
-# around, on SQLite, the token's balance row, the locking read, two balances, the position and
-# the ledger entry; on PostgreSQL, around the one buy statement (trading/buy_statement.py). A
-# batch: its decisions, the wallets, SOL balances and open positions, the kill switch, the
-# pauses, the wallet rows and the token's decimals.
-QUERIES_PER_BUY = 5 if ON_POSTGRES else 10
+# reads the kill switch in the same statement) and its transaction, which also records the
+# execution's outcome. The transaction is a savepoint here (inside the test's transaction)
+# around, on SQLite, the token's balance row, the locking read, two balances, the position, the
+# ledger entry and the execution; on PostgreSQL, around the one buy statement
+# (trading/buy_statement.py). A batch: its decisions, the wallets, SOL balances and open
+# positions, the kill switch, the pauses, the wallet rows and the token's decimals.
+QUERIES_PER_BUY = 4 if ON_POSTGRES else 10
 QUERIES_PER_BATCH = 8
 
 
