@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from agents.services import agent_create
 from nexgent import money
 from trading import services
+from trading.buy_statement import LinkedRow
 from trading.models import Balance, Position, Transaction
 from trading.services import TradeRefused, balance_deposit
 from trading.venues import Fill
@@ -166,3 +168,75 @@ def test_the_statement_is_one_round_trip(user):
     with CaptureQueriesContext(connection) as queries:
         _buy("statement", wallet)
     assert len(queries) == 1
+
+
+def _execution(user, wallet):
+    from signals_app.models import SignalExecution, TradingSignal
+
+    signal = TradingSignal.objects.create(
+        owner=user,
+        token_address=TOKEN,
+        signal_type="BUY",
+        signal_strength=3,
+        created_at=timezone.now(),
+    )
+    return SignalExecution.objects.create(signal=signal, agent=wallet.agent, status="executing")
+
+
+def _linked(execution) -> LinkedRow:
+    return LinkedRow(
+        type(execution),
+        execution.pk,
+        "position",
+        "transaction",
+        values={"status": "executed", "reason": "", "updated_at": timezone.now()},
+    )
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_the_linked_row_is_written_with_the_buy(user, writer):
+    wallet = _funded_wallet(user, "linked", "5")
+    execution = _execution(user, wallet)
+    position, entry = services._new_buy(
+        agent=wallet.agent,
+        wallet=wallet,
+        token_address=TOKEN,
+        token_symbol="SLD",
+        decimals=6,
+        fill=FILL,
+        stop_loss_percent=Decimal("-32"),
+        signal_id=execution.signal_id,
+        idempotency_key="linked",
+    )
+    result = services._write_buy(WRITERS[writer], position, entry, _linked(execution))
+    execution.refresh_from_db()
+    assert (execution.status, execution.position_id, execution.transaction_id) == (
+        "executed",
+        result.position.pk,
+        result.transaction.pk,
+    )
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_refused_buy_leaves_the_linked_row_alone(user, writer):
+    wallet = _funded_wallet(user, "unlinked", "0.1")
+    execution = _execution(user, wallet)
+    position, entry = services._new_buy(
+        agent=wallet.agent,
+        wallet=wallet,
+        token_address=TOKEN,
+        token_symbol="SLD",
+        decimals=6,
+        fill=FILL,
+        stop_loss_percent=Decimal("-32"),
+        signal_id=execution.signal_id,
+        idempotency_key="unlinked",
+    )
+    with pytest.raises(TradeRefused):
+        services._write_buy(WRITERS[writer], position, entry, _linked(execution))
+    execution.refresh_from_db()
+    assert (execution.status, execution.position_id, execution.transaction_id) == (
+        "executing",
+        None,
+        None,
+    )
