@@ -67,12 +67,36 @@ def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _server_loop = loop
 
 
+# A buy sends three events to its agent within a millisecond, and a signal fans out to
+# thousands of agents; each group_send is two to four Redis round trips, so the events waiting
+# when the sender wakes go out as one message per group. The limit bounds one message and
+# one turn of the sender under a backlog.
+COALESCE_LIMIT = 256
+
+
+def _coalesce(waiting: list[tuple[str, Message]]) -> dict[str, list[Message]]:
+    """The waiting events by group, groups in order of first appearance, each group's in order."""
+    by_group: dict[str, list[Message]] = {}
+    for group, payload in waiting:
+        by_group.setdefault(group, []).append(payload)
+    return by_group
+
+
+def _layer_message(payloads: list[Message]) -> dict:
+    """One event as `agent.event`; several as `agent.events`, which the consumer forwards one
+    frame at a time, in order, so the browser sees exactly what separate sends would give."""
+    if len(payloads) == 1:
+        return {"type": "agent.event", "message": payloads[0]}
+    return {"type": "agent.events", "messages": payloads}
+
+
 class _Sender:
     """One long-lived event loop per process that sends events in order.
 
     A fresh loop per send (async_to_sync) would make channels-redis open a new Redis
     connection for every event, since it pools connections per loop. Sends are queued and
-    awaited one after another, so an agent's events keep their order. Started lazily, and
+    awaited one after another, so an agent's events keep their order. Events found waiting
+    together go out as one layer message per agent (see `_coalesce`). Started lazily, and
     again after a fork (Celery prefork children inherit no running thread).
     """
 
@@ -82,9 +106,9 @@ class _Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue | None = None
 
-    def submit(self, group: str, event: dict) -> None:
+    def submit(self, group: str, payload: Message) -> None:
         loop, queue = self._running()
-        loop.call_soon_threadsafe(queue.put_nowait, (group, event))
+        loop.call_soon_threadsafe(queue.put_nowait, (group, payload))
 
     def _running(self):
         with self._lock:
@@ -110,12 +134,17 @@ class _Sender:
         # used it closes, which must not reach into this loop's connections.
         layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         while True:
-            group, event = await self._queue.get()
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                # A lost live update must never undo or fail a committed trade.
-                logger.exception("could not send %s to %s", event["message"]["type"], group)
+            waiting = [await self._queue.get()]
+            while len(waiting) < COALESCE_LIMIT and not self._queue.empty():
+                waiting.append(self._queue.get_nowait())
+            for group, payloads in _coalesce(waiting).items():
+                try:
+                    await layer.group_send(group, _layer_message(payloads))
+                except Exception:
+                    # A lost live update must never undo or fail a committed trade.
+                    logger.exception(
+                        "could not send %s to %s", ", ".join(p["type"] for p in payloads), group
+                    )
 
 
 _sender = _Sender()
@@ -125,16 +154,17 @@ def _send_now(group: str, payload: Message) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "agent.event", "message": payload}
     if isinstance(layer, InMemoryChannelLayer):
-        # The in-memory layer's queues belong to the serving event loop.
+        # The in-memory layer's queues belong to the serving event loop. A send there is a
+        # put on an in-process queue, so these are not coalesced.
+        event = _layer_message([payload])
         loop = _server_loop
         if loop is not None and loop.is_running():
             asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
             return
         async_to_sync(layer.group_send)(group, event)
         return
-    _sender.submit(group, event)
+    _sender.submit(group, payload)
 
 
 def send_agent_event(agent_id: int, event_type: EventType, data) -> None:
