@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
+import psycopg
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from trading.models import Balance, Position, Transaction
 
@@ -67,25 +69,80 @@ def buy_write(
 ) -> BuyRows | None:
     """Write the buy; None (and nothing written) when the SOL balance does not cover `debit`.
     `position` and `entry` are unsaved; the entry's position is the one inserted here."""
-    amount_field = Balance._meta.get_field("amount")
-    debit_value = amount_field.get_db_prep_save(debit, connection)
-    tokens_value = amount_field.get_db_prep_save(token_amount, connection)
-    now_value = Balance._meta.get_field("updated_at").get_db_prep_save(now, connection)
-    position_sql, position_params = _insert_select(position, "sol")
-    entry_sql, entry_params = _insert_select(
-        entry, "new_position", expressions={"position_id": "new_position.id"}
+    statement = _statement(_linked_shape(linked))
+    debit_value = _AMOUNT.get_db_prep_save(debit, connection)
+    now_value = _UPDATED_AT.get_db_prep_save(now, connection)
+    params = [
+        debit_value,
+        now_value,
+        wallet_id,
+        sol_mint,
+        debit_value,
+        wallet_id,
+        position.token_address,
+        position.token_symbol,
+        _AMOUNT.get_db_prep_save(token_amount, connection),
+        now_value,
+        *_values(position, statement.position_fields),
+        *_values(entry, statement.entry_fields),
+    ]
+    if linked is not None:
+        params += [*_values(linked.values, statement.linked_fields), linked.pk]
+    with _cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    position_id, entry_id, sol_id, sol_symbol, sol_amount, token_id, token_symbol, tokens = row
+    return BuyRows(
+        position_id,
+        entry_id,
+        _balance(sol_id, wallet_id, sol_mint, sol_symbol, sol_amount, now),
+        _balance(token_id, wallet_id, position.token_address, token_symbol, tokens, now),
     )
-    linked_sql, linked_params = _linked_update(linked) if linked else ("", [])
+
+
+_AMOUNT = Balance._meta.get_field("amount")
+_UPDATED_AT = Balance._meta.get_field("updated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """The SQL of a buy, built once per shape, and the fields whose values fill it."""
+
+    sql: str
+    position_fields: tuple[Field, ...]
+    entry_fields: tuple[Field, ...]
+    linked_fields: tuple[Field, ...]
+
+
+def _linked_shape(linked: LinkedRow | None) -> tuple | None:
+    if linked is None:
+        return None
+    return (linked.model, tuple(linked.values), linked.position_field, linked.entry_field)
+
+
+@lru_cache(maxsize=16)
+def _statement(linked_shape: tuple | None) -> _Statement:
+    position_sql, position_fields = _insert_select(Position, "sol")
+    entry_sql, entry_fields = _insert_select(
+        Transaction, "new_position", expressions={"position_id": "new_position.id"}
+    )
+    linked_sql, linked_fields = _linked_update(*linked_shape) if linked_shape else ("", ())
     balance = _table(Balance)
+    amount, when = _typed(_AMOUNT), _typed(_UPDATED_AT)
     sql = f"""
         WITH sol AS (
-            UPDATE {balance} SET amount = amount - %s, updated_at = %s
-            WHERE wallet_id = %s AND token_address = %s AND amount >= %s
+            UPDATE {balance} SET amount = amount - {amount}, updated_at = {when}
+            WHERE wallet_id = %s AND token_address = %s AND amount >= {amount}
             RETURNING id, token_symbol, amount
         ), token AS (
             INSERT INTO {balance} AS balance
                 (wallet_id, token_address, token_symbol, amount, updated_at)
-            SELECT %s, %s, %s, %s, %s FROM sol
+            SELECT {_typed(Balance._meta.get_field("wallet"))},
+                {_typed(Balance._meta.get_field("token_address"))},
+                {_typed(Balance._meta.get_field("token_symbol"))}, {amount}, {when}
+            FROM sol
             ON CONFLICT (wallet_id, token_address) DO UPDATE SET
                 amount = balance.amount + EXCLUDED.amount,
                 token_symbol = CASE WHEN balance.token_symbol = ''
@@ -101,33 +158,33 @@ def buy_write(
             token.id, token.token_symbol, token.amount
         FROM sol, token, new_position, new_entry
     """
-    params = [
-        debit_value,
-        now_value,
-        wallet_id,
-        sol_mint,
-        debit_value,
-        wallet_id,
-        position.token_address,
-        position.token_symbol,
-        tokens_value,
-        now_value,
-        *position_params,
-        *entry_params,
-        *linked_params,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    position_id, entry_id, sol_id, sol_symbol, sol_amount, token_id, token_symbol, tokens = row
-    return BuyRows(
-        position_id,
-        entry_id,
-        _balance(sol_id, wallet_id, sol_mint, sol_symbol, sol_amount, now),
-        _balance(token_id, wallet_id, position.token_address, token_symbol, tokens, now),
-    )
+    return _Statement(sql, position_fields, entry_fields, linked_fields)
+
+
+def _cursor():
+    """A cursor that sends the parameters apart from the SQL (server-side binding), so that
+    psycopg prepares the statement once a connection has run it a few times (its
+    prepare_threshold): PostgreSQL then skips parsing and planning this big statement, and the
+    client skips quoting some sixty values into it. Django's own cursors bind client-side."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
+def _values(source, fields: tuple[Field, ...]) -> list:
+    """The database values of these fields: of an unsaved instance as Django's own insert
+    would write them (pre_save applied), or of a dict by field name."""
+    if isinstance(source, dict):
+        return [field.get_db_prep_save(source[field.name], connection) for field in fields]
+    return [field.get_db_prep_save(field.pre_save(source, True), connection) for field in fields]
+
+
+def _typed(field: Field) -> str:
+    """A placeholder cast to the field's column type: a parameter bound server-side in a
+    SELECT list has no type of its own to go by."""
+    return f"CAST(%s AS {field.cast_db_type(connection)})"
 
 
 def _balance(pk, wallet_id, token_address, token_symbol, amount, now) -> Balance:
@@ -143,23 +200,20 @@ def _balance(pk, wallet_id, token_address, token_symbol, amount, now) -> Balance
     return row
 
 
-def _linked_update(linked: LinkedRow) -> tuple[str, list]:
-    meta = linked.model._meta
+def _linked_update(model, names, position_field, entry_field) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
     quote = connection.ops.quote_name
-    assignments, params = [], []
-    for name, value in linked.values.items():
-        column = meta.get_field(name)
-        assignments.append(f"{quote(column.column)} = %s")
-        params.append(column.get_db_prep_save(value, connection))
-    position_column = quote(meta.get_field(linked.position_field).column)
-    entry_column = quote(meta.get_field(linked.entry_field).column)
+    fields = tuple(meta.get_field(name) for name in names)
+    assignments = [f"{quote(field.column)} = %s" for field in fields]
+    position_column = quote(meta.get_field(position_field).column)
+    entry_column = quote(meta.get_field(entry_field).column)
     assignments += [f"{position_column} = new_position.id", f"{entry_column} = new_entry.id"]
-    table = _table(linked.model)
+    table = _table(model)
     sql = f""", linked AS (
             UPDATE {table} SET {", ".join(assignments)}
             FROM new_position, new_entry WHERE {table}.{quote(meta.pk.column)} = %s
         )"""
-    return sql, [*params, linked.pk]
+    return sql, fields
 
 
 def _table(model: type[Model]) -> str:
@@ -167,14 +221,14 @@ def _table(model: type[Model]) -> str:
 
 
 def _insert_select(
-    instance: Model, source: str, *, expressions: dict[str, str] | None = None
-) -> tuple[str, list]:
-    """`INSERT INTO <table> (...) SELECT ... FROM <source>` writing what Django's own insert of
-    this unsaved instance would: every concrete field but the automatic primary key, with its
-    pre_save (auto_now) applied. `expressions`: SQL for some columns instead of a value."""
+    model: type[Model], source: str, *, expressions: dict[str, str] | None = None
+) -> tuple[str, tuple[Field, ...]]:
+    """`INSERT INTO <table> (...) SELECT ... FROM <source>` of every concrete field but the
+    automatic primary key, as Django's own insert writes them, and the fields whose values
+    fill its placeholders. `expressions`: SQL for some columns instead of a value."""
     expressions = expressions or {}
-    meta = instance._meta
-    columns, values, params = [], [], []
+    meta = model._meta
+    columns, values, fields = [], [], []
     for field in meta.local_concrete_fields:
         if field is meta.auto_field:
             continue
@@ -182,10 +236,10 @@ def _insert_select(
         if field.column in expressions:
             values.append(expressions[field.column])
             continue
-        values.append("%s")
-        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+        values.append(_typed(field))
+        fields.append(field)
     sql = (
-        f"INSERT INTO {_table(type(instance))} ({', '.join(columns)}) "
+        f"INSERT INTO {_table(model)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM {source}"
     )
-    return sql, params
+    return sql, tuple(fields)
