@@ -141,6 +141,12 @@ _CHECKS: tuple[Callable[[SignalFacts, AgentFacts], str | None], ...] = (
 )
 
 
+def agent_could_buy(signal: SignalFacts, facts: AgentFacts) -> bool:
+    """Whether the agent passes every check that needs neither the token's metrics nor its
+    risk guards: an early answer, for work worth starting only if some agent may buy."""
+    return all(check(signal, facts) is None for check in _CHECKS if check is not _token_metrics)
+
+
 def metric_bounds_set(config) -> bool:
     bounds = config.signals
     return any(

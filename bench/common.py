@@ -164,14 +164,16 @@ def start_workers(
     count: int,
     concurrency: int,
     extra_env: dict[str, str] | None = None,
+    pool: str = "threads",
 ) -> list[CeleryProcess]:
-    """`count` Celery worker processes on the thread pool, as the tests start them."""
+    """`count` Celery workers, each with `concurrency` threads (or, with pool="prefork", child
+    processes, as the Procfile's worker runs)."""
     from tests.harness import celery_worker_argv
 
     env = celery_env(engine_settings, **(extra_env or {}))
     return [
         spawn(
-            celery_worker_argv(concurrency, "--hostname", f"bench{index}@%h"),
+            celery_worker_argv(concurrency, "--hostname", f"bench{index}@%h", pool=pool),
             env,
             log_dir / f"worker{index}.log",
         )

@@ -33,6 +33,7 @@ from bench.common import (
 
 WORKERS = 2
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_SIGNALS_WORKER_CONCURRENCY", "8"))
+WORKER_POOL = os.environ.get("BENCH_SIGNALS_WORKER_POOL", "threads")
 SIGNALS = 200
 WARMUP_SIGNALS = 5
 AGENTS_PER_SIGNAL = 5
@@ -70,7 +71,11 @@ def run() -> list[Measurement]:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     with tempfile.TemporaryDirectory(prefix="nexgent-bench-signals-") as tmp:
         workers = start_workers(
-            server.engine_settings(), Path(tmp), count=WORKERS, concurrency=WORKER_CONCURRENCY
+            server.engine_settings(),
+            Path(tmp),
+            count=WORKERS,
+            concurrency=WORKER_CONCURRENCY,
+            pool=WORKER_POOL,
         )
         try:
             wait_for_workers(workers)

@@ -179,20 +179,34 @@ def _decimals_store(decimals: dict[str, int]) -> None:
 
 def token_decimals(mint: str) -> int:
     """The mint's decimals: from the database, else from Jupiter. Never defaulted."""
+    known = token_decimals_stored(mint)
+    if known is not None:
+        return known
+    return token_decimals_remember(mint, token_decimals_fetch(mint))
+
+
+def token_decimals_stored(mint: str) -> int | None:
+    """The mint's decimals as the database knows them, or None."""
     if mint == money.WSOL_MINT:
         return money.SOL_DECIMALS
-    known = (
+    return (
         Token.objects.filter(mint=mint, decimals__isnull=False)
         .values_list("decimals", flat=True)
         .first()
     )
-    if known is not None:
-        return known
+
+
+def token_decimals_fetch(mint: str) -> int:
+    """The mint's decimals from Jupiter, over HTTP only (no database: any thread may ask)."""
     quote = clients.jupiter_prices([mint]).get(mint)
     if quote is None or quote.decimals is None:
         raise ExternalServiceError("jupiter_price", f"decimals of {mint} unknown")
-    _decimals_store({mint: quote.decimals})
     return quote.decimals
+
+
+def token_decimals_remember(mint: str, decimals: int) -> int:
+    _decimals_store({mint: decimals})
+    return decimals
 
 
 # SOL/USD

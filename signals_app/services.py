@@ -3,6 +3,7 @@
 import json
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -16,6 +17,7 @@ from agents.eligibility import (
     AgentFacts,
     SignalFacts,
     agent_blocked_reason,
+    agent_could_buy,
     agent_skip_reason,
     metric_bounds_set,
     skip_details,
@@ -38,7 +40,12 @@ from agents.risk_services import (
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
-from prices.services import token_decimals
+from prices.services import (
+    token_decimals,
+    token_decimals_fetch,
+    token_decimals_remember,
+    token_decimals_stored,
+)
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.token_metrics import token_metrics_fetch
 from trading.buy_statement import LinkedRow
@@ -56,6 +63,8 @@ DUPLICATE_WINDOW = timedelta(seconds=60)
 BUY_BATCH_SIZE = 25
 # Enough for every distinct agent configuration of a busy engine.
 _CONFIG_CACHE_SIZE = 1024
+# Decimals lookups of new tokens, off the fan-out's thread (HTTP only, no database).
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nexgent-decimals")
 
 
 def signal_create(
@@ -128,11 +137,12 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
     """
     now = now or datetime.now(UTC)
     signal = TradingSignal.objects.get(pk=signal_id)
-    signal_facts, facts, wallets = _decision_facts(signal, now)
+    decided = _decision_facts(signal, now)
+    signal_facts, facts, wallets = decided.signal, decided.agents, decided.wallets
     executions = [_decision(signal, signal_facts, fact) for fact in facts]
     decimals = None
     if any(e.status == ExecutionStatus.PENDING for e in executions):
-        decimals = _token_decimals_warm(signal.token_address)
+        decimals = decided.decimals.result() if decided.decimals else None
     with transaction.atomic():
         SignalExecution.objects.bulk_create(executions, ignore_conflicts=True)
         TradingSignal.objects.filter(pk=signal.pk).update(processed_at=now)
@@ -174,20 +184,40 @@ def _buys_dispatch(
         )
 
 
-def _token_decimals_warm(mint: str) -> int | None:
-    """Look the token's decimals up once, before the buys: otherwise every agent's buy of a
-    new token asks Jupiter at the same moment, and a big fan-out spends the request budget."""
-    try:
-        return token_decimals(mint)
-    except ExternalServiceError as exc:
-        # Each buy will try again, and record its own failure if it still cannot know.
-        logger.warning("signal token %s: decimals unknown before the buys: %s", mint, exc)
-        return None
+class _DecimalsLookup:
+    """The token's decimals, looked up once for all the buys (otherwise every agent's buy of a
+    new token asks Jupiter at the same moment, and a big fan-out spends the request budget).
+    An unknown token is asked about on another thread, while the fan-out reads the guards'
+    figures and the token's metrics: the answer is then usually there when the buys start."""
+
+    def __init__(self, mint: str):
+        self.mint = mint
+        self.known = token_decimals_stored(mint)
+        self.asked = None if self.known is not None else _LOOKUPS.submit(token_decimals_fetch, mint)
+
+    def result(self) -> int | None:
+        if self.asked is None:
+            return self.known
+        try:
+            return token_decimals_remember(self.mint, self.asked.result())
+        except ExternalServiceError as exc:
+            # Each buy will try again, and record its own failure if it still cannot know.
+            logger.warning("signal token %s: decimals unknown before the buys: %s", self.mint, exc)
+            return None
 
 
-def _decision_facts(
-    signal: TradingSignal, now: datetime
-) -> tuple[SignalFacts, list[AgentFacts], dict[int, WalletFacts]]:
+@dataclass(frozen=True)
+class _Decided:
+    """What the fan-out read to decide: the signal's facts, each agent's, their wallets, and
+    the token's decimals under way (None when no agent could buy)."""
+
+    signal: SignalFacts
+    agents: list[AgentFacts]
+    wallets: dict[int, WalletFacts]
+    decimals: _DecimalsLookup | None = None
+
+
+def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     """Everything the eligibility rules read, for all the owner's agents at once, and the
     wallets read for them. Risk guards are evaluated (and pauses recorded) only for agents
     that could otherwise trade, and token metrics fetched only if one of those that is not
@@ -197,8 +227,12 @@ def _decision_facts(
     wallets = wallet_facts_load(agents, owner_id=signal.owner_id)
     facts = [_agent_facts(agent, configs[agent.pk], wallets.get(agent.pk)) for agent in agents]
     kill_switch = kill_switch_mode()
+    early = _signal_facts(signal, None, kill_switch)
     if kill_switch in KILL_SWITCH_REASONS:
-        return _signal_facts(signal, None, kill_switch), facts, wallets
+        return _Decided(early, facts, wallets)
+    decimals = None
+    if any(agent_could_buy(early, fact) for fact in facts):
+        decimals = _DecimalsLookup(signal.token_address)
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
     pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets, configs), now=now)
     facts = [
@@ -211,7 +245,7 @@ def _decision_facts(
         metric_bounds_set(configs[agent.pk]) for agent in candidates if agent.pk not in pauses
     )
     metrics = token_metrics_fetch(signal.token_address) if wants_metrics else None
-    return _signal_facts(signal, metrics, kill_switch), facts, wallets
+    return _Decided(_signal_facts(signal, metrics, kill_switch), facts, wallets, decimals)
 
 
 def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFacts:

@@ -416,8 +416,9 @@ def current_database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def celery_worker_argv(concurrency: int, *extra: str) -> list[str]:
-    """A real Celery worker on threads, quiet, without the cluster chatter tests don't need."""
+def celery_worker_argv(concurrency: int, *extra: str, pool: str = "threads") -> list[str]:
+    """A real Celery worker (on threads unless `pool` says otherwise), quiet, without the
+    cluster chatter tests don't need."""
     return [
         sys.executable,
         "-m",
@@ -426,7 +427,7 @@ def celery_worker_argv(concurrency: int, *extra: str) -> list[str]:
         "nexgent",
         "worker",
         "--pool",
-        "threads",
+        pool,
         "--concurrency",
         str(concurrency),
         "--loglevel",

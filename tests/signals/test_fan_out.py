@@ -2,6 +2,7 @@
 batches (tests/signals/test_buy_batches.py), a failing agent never blocking the others, and no
 double buy on duplicate delivery."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -157,3 +158,35 @@ def test_a_redelivered_fan_out_changes_no_recorded_decision(
     execution = SignalExecution.objects.get(signal=signal)
     assert (execution.agent_id, execution.status) == (agent.pk, "executed")
     assert Position.objects.filter(agent=agent).count() == 1
+
+
+def _price_requests_for(market, mint) -> int:
+    return sum(mint in ",".join(r.query.get("ids", [])) for r in market.recorded("jupiter_price"))
+
+
+def test_a_new_tokens_decimals_are_asked_once_and_stored_for_the_buys(
+    localnet, market, user, token, django_capture_on_commit_callbacks
+):
+    from prices.models import Token
+
+    agents = _agents(user, 3)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signal_fan_out(signal_id=signal.pk) == [agent.pk for agent in agents]
+    assert _price_requests_for(market, token) == 1
+    assert Token.objects.get(mint=token).decimals == 6
+    assert SignalExecution.objects.filter(signal=signal, status="executed").count() == 3
+
+
+def test_no_decimals_request_when_no_agent_could_buy(
+    localnet, market, user, token, django_capture_on_commit_callbacks
+):
+    _agents(user, 2, config={"signals": {"min_score": 5}})
+    signal = _signal(user, token)  # strength 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert signal_fan_out(signal_id=signal.pk) == []
+    # A lookup would run on another thread, unawaited: give it time to show.
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline and not _price_requests_for(market, token):
+        time.sleep(0.02)
+    assert _price_requests_for(market, token) == 0
