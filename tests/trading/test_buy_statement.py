@@ -240,3 +240,16 @@ def test_a_refused_buy_leaves_the_linked_row_alone(user, writer):
         None,
         None,
     )
+
+
+def test_a_connection_prepares_the_statement_once_it_has_run_it_a_few_times(user):
+    """The statement binds its values server-side, so psycopg prepares it (prepare_threshold,
+    DATABASE_PREPARED_STATEMENTS): PostgreSQL then stops parsing and planning it per buy."""
+    wallet = _funded_wallet(user, "often", "50")
+    for n in range(connection.connection.prepare_threshold + 1):
+        Position.objects.filter(wallet=wallet).update(status="closed")
+        _buy("statement", wallet, key=f"often:{n}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("WITH sol AS" in statement for statement in prepared)
