@@ -40,6 +40,18 @@ def gauge():
 
 
 @pytest.fixture
+def environment(monkeypatch):
+    """None of the machine's variables that requests reads (proxies, CA bundle, .netrc): each
+    test sets its own."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
 def token(market) -> str:
     return market.add_token(
         symbol="POPCAT", price_sol=Decimal("0.01"), decimals=6, liquidity_sol=Decimal("5000")

@@ -11,15 +11,6 @@ from tests.localnet.support import WSOL
 DEAD_PROXY = "http://127.0.0.1:9"
 
 
-@pytest.fixture
-def environment(monkeypatch):
-    """No proxy variable from the machine running the tests: each test sets its own."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    return monkeypatch
-
-
 def _quote(base_url: str, token: str, http) -> dict:
     return providers.get(
         providers.JUPITER_QUOTE,
