@@ -132,6 +132,54 @@ def child_main(run: Callable[[], list[Measurement]], *, uses_django: bool = True
 # --- Celery processes ---------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process (all its threads) has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime, the 14th and 15th fields of stat (11th and 12th after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name is `name` (postgres, redis-server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by groups of processes between start() and stop(): where a
+    measurement's work went on a machine whose cores it shares."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]):
+        self.groups = groups
+        self._start: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {
+            group: {pid: cpu_seconds(pid) for pid in pids()} for group, pids in self.groups.items()
+        }
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> dict[str, float]:
+        for group, now in self._read().items():
+            before = self._start.get(group, {})
+            spent = sum(value - before.get(pid, 0.0) for pid, value in now.items())
+            self.used[group] = self.used.get(group, 0.0) + spent
+        return self.used
+
+
 class CeleryProcess(NamedTuple):
     process: subprocess.Popen
     log: Path

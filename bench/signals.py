@@ -5,7 +5,10 @@
   throttle, validation, the duplicate check, the commit that enqueues the fan-out) until the
   first buy of that signal is committed by a worker, seen by polling the database every
   2 ms (one query a poll). 200 signals, each about a token listed a moment before, each for 5
-  eligible agents; the next signal is posted once every buy of the previous one is done.
+  eligible agents; the next signal is posted once every buy of the previous one is done. The
+  signals go in turn to 9 operators of 5 agents each, so that no agent holds more open
+  positions than the default limit (risk.max_open_positions, 25), as in a live engine: the
+  fan-out reads every open position of the operator's agents.
   Goal p50 <= 20 ms (p99 <= 100 ms is reported beside it).
 - `signals.fan_out_1000`: one signal to 1,000 eligible agents until every agent's decision is
   final and every buy committed, with 2 workers. Goal <= 2 s.
@@ -23,8 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.common import (
+    CpuMeter,
     Measurement,
     child_main,
+    pids_named,
     settle,
     start_workers,
     stop_processes,
@@ -37,10 +42,11 @@ WORKER_POOL = os.environ.get("BENCH_SIGNALS_WORKER_POOL", "threads")
 SIGNALS = 200
 WARMUP_SIGNALS = 5
 AGENTS_PER_SIGNAL = 5
+# 205 signals over 9 operators: at most 23 open positions per agent, under the default 25,
+# and at most 23 signals per operator's key, under the API's 120 a minute.
+FIRST_BUY_OWNERS = 9
 FAN_OUT_AGENTS = 1000
 FAN_OUT_RUNS = 3
-# The API's 120 signals a minute per key: enough keys that the benchmark is never throttled.
-SIGNALS_PER_KEY = 100
 # Polling the database is how the benchmark sees a commit; more often would take CPU from the
 # workers on a small machine. The figures are good to about this much.
 POLL_SECONDS = 0.002
@@ -51,8 +57,6 @@ DEPOSIT_SOL = Decimal("1000000")
 FIRST_BUY_GOAL_MS = 20.0
 FAN_OUT_GOAL_S = 2.0
 URL = "/api/v1/trading-signals"
-# Agents that may hold a position in every token the benchmark lists.
-AGENT_CONFIG = {"risk": {"max_open_positions": 1000}}
 
 
 def run() -> list[Measurement]:
@@ -80,7 +84,7 @@ def run() -> list[Measurement]:
         try:
             wait_for_workers(workers)
             first_buy = _first_buy(market)
-            fan_out = _fan_out(market)
+            fan_out = _fan_out(market, workers)
         except Exception:
             for _, log in workers:
                 print(log.read_text()[-3000:], file=sys.stderr)
@@ -103,7 +107,7 @@ def _owner_with_agents(email: str, count: int):
 
     owner = User.objects.create(email=email, password=make_password(None))
     for index in range(count):
-        agent = agent_create(owner=owner, name=f"bench-{index:04d}", config=AGENT_CONFIG)
+        agent = agent_create(owner=owner, name=f"bench-{index:04d}")
         balance_deposit(wallet=agent.wallets.get(mode="simulation"), amount=DEPOSIT_SOL)
     return owner
 
@@ -190,15 +194,18 @@ def _first_buy(market) -> Measurement:
 
     from trading.models import Transaction
 
-    owner = _owner_with_agents("signals@example.com", AGENTS_PER_SIGNAL)
-    keys = _keys(owner, -(-(SIGNALS + WARMUP_SIGNALS) // SIGNALS_PER_KEY))
+    owners = [
+        _owner_with_agents(f"signals-{n}@example.com", AGENTS_PER_SIGNAL)
+        for n in range(FIRST_BUY_OWNERS)
+    ]
+    keys = [_keys(owner, 1)[0] for owner in owners]
     client = APIClient()
     samples, first_to_all, measured = [], [], []
     settle()
     for index in range(WARMUP_SIGNALS + SIGNALS):
         token = _new_token(market)
         started = time.perf_counter()
-        signal_id = _post(client, keys[index // SIGNALS_PER_KEY], token)
+        signal_id = _post(client, keys[index % FIRST_BUY_OWNERS], token)
         _wait_until(
             _first_buy_poll(signal_id, AGENTS_PER_SIGNAL),
             SIGNAL_TIMEOUT_SECONDS,
@@ -214,7 +221,7 @@ def _first_buy(market) -> Measurement:
             samples.append(first)
             first_to_all.append(time.perf_counter() - started)
             measured.append(signal_id)
-    bought = Transaction.objects.filter(signal__owner=owner).count()
+    bought = Transaction.objects.filter(signal__owner__in=owners).count()
     ordered = sorted(samples)
     waits, decides = _stages(measured)
     return Measurement(
@@ -257,7 +264,7 @@ def _stages(signal_ids: list[int]) -> tuple[float, float]:
     return round(waits[len(waits) // 2] * 1000, 3), round(decides[len(decides) // 2] * 1000, 3)
 
 
-def _fan_out(market) -> Measurement:
+def _fan_out(market, workers) -> Measurement:
     from rest_framework.test import APIClient
 
     from signals_app.models import SignalExecution
@@ -267,9 +274,19 @@ def _fan_out(market) -> Measurement:
     (key,) = _keys(owner, 1)
     client = APIClient()
     samples, executed = [], []
+    meter = CpuMeter(
+        {
+            "workers": lambda: [worker.process.pid for worker in workers],
+            "postgresql": lambda: pids_named("postgres"),
+            "redis": lambda: pids_named("redis-server"),
+            # The API call, localnet's answers to the quotes, and the polling.
+            "benchmark_process": lambda: [os.getpid()],
+        }
+    )
     settle()
     for _ in range(FAN_OUT_RUNS):
         token = _new_token(market)
+        meter.start()
         started = time.perf_counter()
         signal_id = _post(client, key, token)
         _wait_until(
@@ -279,6 +296,7 @@ def _fan_out(market) -> Measurement:
             pause=0.005,
         )
         samples.append(time.perf_counter() - started)
+        meter.stop()
         executed.append(
             SignalExecution.objects.filter(signal_id=signal_id, status="executed").count()
         )
@@ -295,6 +313,11 @@ def _fan_out(market) -> Measurement:
             "workers": f"{WORKERS} Celery workers, thread pool x {WORKER_CONCURRENCY}",
             "buy_batch_size": BUY_BATCH_SIZE,
             "poll_interval_ms": 5,
+            # CPU milliseconds per buy, by where they were spent (/proc, all runs).
+            "cpu_ms_per_buy": {
+                group: round(seconds * 1000 / (FAN_OUT_AGENTS * FAN_OUT_RUNS), 3)
+                for group, seconds in meter.used.items()
+            },
         },
     )
 

@@ -21,6 +21,7 @@ concrete field, `pre_save` applied), so the rows are identical to the ORM path's
 suite runs both (tests/trading/test_buy_statement.py).
 """
 
+import json
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
@@ -83,8 +84,8 @@ def buy_write(
         position.token_symbol,
         _AMOUNT.get_db_prep_save(token_amount, connection),
         now_value,
-        *_values(position, statement.position_fields),
-        *_values(entry, statement.entry_fields),
+        _row(position, statement.position_fields),
+        _row(entry, statement.entry_fields),
     ]
     if linked is not None:
         params += [*_values(linked.values, statement.linked_fields), linked.pk]
@@ -174,12 +175,33 @@ def _cursor():
     return connection.make_cursor(psycopg.Cursor(connection.connection))
 
 
-def _values(source, fields: tuple[Field, ...]) -> list:
-    """The database values of these fields: of an unsaved instance as Django's own insert
-    would write them (pre_save applied), or of a dict by field name."""
-    if isinstance(source, dict):
-        return [field.get_db_prep_save(source[field.name], connection) for field in fields]
-    return [field.get_db_prep_save(field.pre_save(source, True), connection) for field in fields]
+def _values(values: dict, fields: tuple[Field, ...]) -> list:
+    """The database values of these fields, from a dict by field name."""
+    return [field.get_db_prep_save(values[field.name], connection) for field in fields]
+
+
+def _row(instance: Model, fields: tuple[Field, ...]) -> str:
+    """An unsaved instance's row as one JSON object, by column: the values Django's own insert
+    would write (pre_save applied, decimals quantized), decimals and times as text, which
+    PostgreSQL reads exactly into the columns' own types. One parameter per row keeps the
+    statement's parameters few enough for psycopg to parse the statement once (it re-parses
+    any statement of more than 50) and send them cheaply."""
+    return json.dumps(
+        {
+            field.column: _json_value(
+                field.get_db_prep_save(field.pre_save(instance, True), connection)
+            )
+            for field in fields
+        }
+    )
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def _typed(field: Field) -> str:
@@ -224,23 +246,26 @@ def _table(model: type[Model]) -> str:
 def _insert_select(
     model: type[Model], source: str, *, expressions: dict[str, str] | None = None
 ) -> tuple[str, tuple[Field, ...]]:
-    """`INSERT INTO <table> (...) SELECT ... FROM <source>` of every concrete field but the
-    automatic primary key, as Django's own insert writes them, and the fields whose values
-    fill its placeholders. `expressions`: SQL for some columns instead of a value."""
+    """`INSERT INTO <table> (...) SELECT ... FROM <source>, <the row>` of every concrete field
+    but the automatic primary key, the row being one JSON parameter (`_row`) read into the
+    table's own row type; and the fields that parameter carries. `expressions`: SQL for some
+    columns instead of the row's value."""
     expressions = expressions or {}
     meta = model._meta
+    quote = connection.ops.quote_name
+    table = _table(model)
     columns, values, fields = [], [], []
     for field in meta.local_concrete_fields:
         if field is meta.auto_field:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(quote(field.column))
         if field.column in expressions:
             values.append(expressions[field.column])
             continue
-        values.append(_typed(field))
+        values.append(f"given.{quote(field.column)}")
         fields.append(field)
     sql = (
-        f"INSERT INTO {_table(model)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM {source}"
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+        f"FROM {source}, jsonb_populate_record(NULL::{table}, %s::jsonb) AS given"
     )
     return sql, tuple(fields)
