@@ -146,12 +146,28 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         SignalExecution.objects.bulk_create(executions, ignore_conflicts=True)
         TradingSignal.objects.filter(pk=signal.pk).update(processed_at=now)
-        pending = SignalExecution.objects.filter(signal=signal, status=ExecutionStatus.PENDING)
-        pending = list(pending.select_related("agent").order_by("agent_id"))
-        for execution in pending:
-            execution.signal = signal
+        pending = _pending(signal, executions)
         _buys_dispatch(signal.pk, pending, decimals, wallets)
     return [execution.agent_id for execution in pending]
+
+
+def _pending(signal: TradingSignal, executions: list[SignalExecution]) -> list[SignalExecution]:
+    """The signal's executions still pending as stored, by agent: this fan-out's own rows, or
+    a redelivered fan-out's finding of the first one's. Only their ids are read; the rows in
+    hand already carry the signal and the agents (their status is the claim's to check)."""
+    stored = dict(
+        SignalExecution.objects.filter(signal=signal, status=ExecutionStatus.PENDING)
+        .order_by()
+        .values_list("agent_id", "pk")
+    )
+    pending = []
+    for execution in sorted(executions, key=lambda e: e.agent_id):
+        if execution.agent_id in stored:
+            execution.pk = stored[execution.agent_id]
+            execution.status = ExecutionStatus.PENDING
+            execution._state.adding, execution._state.db = False, connection.alias
+            pending.append(execution)
+    return pending
 
 
 def _buys_dispatch(
