@@ -1,6 +1,7 @@
 """API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
 
 import hashlib
+from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -8,6 +9,9 @@ from rest_framework import authentication, exceptions
 from agents.models import ApiKey
 
 KEY_PREFIX = "nxg_"
+# How stale a key's last_used_at may get: a minute tells an operator whether a key is in use,
+# and a provider posting several signals a second then costs no write per request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def hash_api_key(raw_key: str) -> str:
@@ -44,8 +48,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_lookup(raw_key)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        _note_use(key)
         return key.owner, key
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+def _note_use(key: ApiKey) -> None:
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

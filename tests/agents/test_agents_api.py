@@ -236,3 +236,23 @@ def test_nan_in_a_json_body_is_a_400(operator, agent):
         content_type="application/json",
     )
     assert response.status_code == 400
+
+
+def test_a_keys_last_use_is_recorded_to_the_minute(api_client, user):
+    from datetime import timedelta
+
+    from agents.authentication import LAST_USED_RESOLUTION
+    from agents.models import ApiKey
+
+    key, raw = api_key_create(owner=user, name="reader", scopes=["signals"])
+    assert api_client.get("/api/v1/trading-signals", HTTP_X_API_KEY=raw).status_code == 200
+    first = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert first is not None
+    # A request within the minute writes nothing.
+    assert api_client.get("/api/v1/trading-signals", HTTP_X_API_KEY=raw).status_code == 200
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == first
+    # One after it records the new time.
+    earlier = first - LAST_USED_RESOLUTION - timedelta(seconds=1)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=earlier)
+    assert api_client.get("/api/v1/trading-signals", HTTP_X_API_KEY=raw).status_code == 200
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > first
