@@ -50,7 +50,16 @@ def _funded_wallet(user, name: str, sol: str):
     return wallet
 
 
-def _buy(writer: str, wallet, *, symbol: str = "SLD", key: str | None = None, fill=FILL):
+def _buy(
+    writer: str,
+    wallet,
+    *,
+    symbol: str = "SLD",
+    key: str | None = None,
+    fill=FILL,
+    signal_id: int | None = None,
+    linked: LinkedRow | None = None,
+):
     position, entry = services._new_buy(
         agent=wallet.agent,
         wallet=wallet,
@@ -59,10 +68,10 @@ def _buy(writer: str, wallet, *, symbol: str = "SLD", key: str | None = None, fi
         decimals=6,
         fill=fill,
         stop_loss_percent=Decimal("-32"),
-        signal_id=None,
+        signal_id=signal_id,
         idempotency_key=key or f"test:{writer}:{wallet.pk}",
     )
-    return services._write_buy(WRITERS[writer], position, entry)
+    return services._write_buy(WRITERS[writer], position, entry, linked)
 
 
 def _described(row, *, without=()) -> dict:
@@ -197,18 +206,7 @@ def _linked(execution) -> LinkedRow:
 def test_the_linked_row_is_written_with_the_buy(user, writer):
     wallet = _funded_wallet(user, "linked", "5")
     execution = _execution(user, wallet)
-    position, entry = services._new_buy(
-        agent=wallet.agent,
-        wallet=wallet,
-        token_address=TOKEN,
-        token_symbol="SLD",
-        decimals=6,
-        fill=FILL,
-        stop_loss_percent=Decimal("-32"),
-        signal_id=execution.signal_id,
-        idempotency_key="linked",
-    )
-    result = services._write_buy(WRITERS[writer], position, entry, _linked(execution))
+    result = _buy(writer, wallet, signal_id=execution.signal_id, linked=_linked(execution))
     execution.refresh_from_db()
     assert (execution.status, execution.position_id, execution.transaction_id) == (
         "executed",
@@ -221,19 +219,8 @@ def test_the_linked_row_is_written_with_the_buy(user, writer):
 def test_a_refused_buy_leaves_the_linked_row_alone(user, writer):
     wallet = _funded_wallet(user, "unlinked", "0.1")
     execution = _execution(user, wallet)
-    position, entry = services._new_buy(
-        agent=wallet.agent,
-        wallet=wallet,
-        token_address=TOKEN,
-        token_symbol="SLD",
-        decimals=6,
-        fill=FILL,
-        stop_loss_percent=Decimal("-32"),
-        signal_id=execution.signal_id,
-        idempotency_key="unlinked",
-    )
     with pytest.raises(TradeRefused):
-        services._write_buy(WRITERS[writer], position, entry, _linked(execution))
+        _buy(writer, wallet, signal_id=execution.signal_id, linked=_linked(execution))
     execution.refresh_from_db()
     assert (execution.status, execution.position_id, execution.transaction_id) == (
         "executing",
