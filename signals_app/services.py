@@ -4,6 +4,7 @@ import json
 import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -40,6 +41,8 @@ from agents.risk_services import (
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
+from nexgent.statements import insert_fields, row_values, rows_json, server_bound_cursor
+from nexgent.statements import table as table_name
 from prices.services import (
     token_decimals,
     token_decimals_fetch,
@@ -143,23 +146,66 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
     decimals = None
     if any(e.status == ExecutionStatus.PENDING for e in executions):
         decimals = decided.decimals.result() if decided.decimals else None
-    with transaction.atomic():
-        SignalExecution.objects.bulk_create(executions, ignore_conflicts=True)
-        TradingSignal.objects.filter(pk=signal.pk).update(processed_at=now)
-        pending = _pending(signal, executions)
+    # One statement on PostgreSQL is atomic by itself; elsewhere the decisions are written by
+    # three. The buys are dispatched once they are committed either way.
+    one_statement = connection.vendor == "postgresql"
+    with nullcontext() if one_statement else transaction.atomic():
+        stored = _decisions_store(signal, executions, now)
+        pending = _pending(executions, stored)
         _buys_dispatch(signal.pk, pending, decimals, wallets)
     return [execution.agent_id for execution in pending]
 
 
-def _pending(signal: TradingSignal, executions: list[SignalExecution]) -> list[SignalExecution]:
-    """The signal's executions still pending as stored, by agent: this fan-out's own rows, or
-    a redelivered fan-out's finding of the first one's. Only their ids are read; the rows in
-    hand already carry the signal and the agents (their status is the claim's to check)."""
-    stored = dict(
+def _decisions_store(
+    signal: TradingSignal, executions: list[SignalExecution], now: datetime
+) -> dict[int, int]:
+    """Store the decisions (a redelivered fan-out finds them stored and changes none), stamp
+    the signal as processed, and return the ids of its pending executions by agent."""
+    if connection.vendor == "postgresql":
+        return _decisions_store_statement(signal, executions, now)
+    SignalExecution.objects.bulk_create(executions, ignore_conflicts=True)
+    TradingSignal.objects.filter(pk=signal.pk).update(processed_at=now)
+    return dict(
         SignalExecution.objects.filter(signal=signal, status=ExecutionStatus.PENDING)
         .order_by()
         .values_list("agent_id", "pk")
     )
+
+
+def _decisions_store_statement(
+    signal: TradingSignal, executions: list[SignalExecution], now: datetime
+) -> dict[int, int]:
+    """_decisions_store in one statement: the rows go as one JSON parameter, inserted unless
+    already there; the pending ones are those this statement inserted and those a previous
+    delivery left (the statement's snapshot is from before its own insert, so no row is in
+    both). One round trip instead of five on the first buy's path."""
+    fields = insert_fields(SignalExecution)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    executions_table, signals_table = table_name(SignalExecution), table_name(TradingSignal)
+    sql = f"""
+        WITH inserted AS (
+            INSERT INTO {executions_table} ({columns})
+            SELECT {columns} FROM jsonb_populate_recordset(NULL::{executions_table}, %s::jsonb)
+            ON CONFLICT DO NOTHING
+            RETURNING agent_id, id, status
+        ), stamped AS (
+            UPDATE {signals_table} SET processed_at = %s WHERE id = %s
+        )
+        SELECT agent_id, id FROM inserted WHERE status = %s
+        UNION ALL
+        SELECT agent_id, id FROM {executions_table} WHERE signal_id = %s AND status = %s
+    """
+    rows = rows_json([row_values(execution, fields) for execution in executions])
+    pending = ExecutionStatus.PENDING.value
+    with server_bound_cursor() as cursor:
+        cursor.execute(sql, [rows, now, signal.pk, pending, signal.pk, pending])
+        return dict(cursor.fetchall())
+
+
+def _pending(executions: list[SignalExecution], stored: dict[int, int]) -> list[SignalExecution]:
+    """The executions still pending as stored (`stored`: their ids by agent), by agent: this
+    fan-out's own rows, or a redelivered fan-out's finding of the first one's. The rows in hand
+    already carry the signal and the agents (their status is the claim's to check)."""
     pending = []
     for execution in sorted(executions, key=lambda e: e.agent_id):
         if execution.agent_id in stored:

@@ -21,17 +21,17 @@ concrete field, `pre_save` applied), so the rows are identical to the ORM path's
 suite runs both (tests/trading/test_buy_statement.py).
 """
 
-import json
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-import psycopg
 from django.db import connection
 from django.db.models import Field, Model
 
+from nexgent.statements import row_values, rows_json, server_bound_cursor
+from nexgent.statements import table as table_name
 from trading.models import Balance, Position, Transaction
 
 
@@ -84,12 +84,12 @@ def buy_write(
         position.token_symbol,
         _AMOUNT.get_db_prep_save(token_amount, connection),
         now_value,
-        _row(position, statement.position_fields),
-        _row(entry, statement.entry_fields),
+        rows_json(row_values(position, statement.position_fields)),
+        rows_json(row_values(entry, statement.entry_fields)),
     ]
     if linked is not None:
         params += [*_values(linked.values, statement.linked_fields), linked.pk]
-    with _cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(statement.sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -130,7 +130,7 @@ def _statement(linked_shape: tuple | None) -> _Statement:
         Transaction, "new_position", expressions={"position_id": "new_position.id"}
     )
     linked_sql, linked_fields = _linked_update(*linked_shape) if linked_shape else ("", ())
-    balance = _table(Balance)
+    balance = table_name(Balance)
     amount, when = _typed(_AMOUNT), _typed(_UPDATED_AT)
     sql = f"""
         WITH sol AS (
@@ -162,46 +162,9 @@ def _statement(linked_shape: tuple | None) -> _Statement:
     return _Statement(sql, position_fields, entry_fields, linked_fields)
 
 
-def _cursor():
-    """A cursor that sends the parameters apart from the SQL (server-side binding), so that
-    psycopg prepares the statement once a connection has run it a few times (its
-    prepare_threshold): PostgreSQL then skips parsing and planning this big statement, and the
-    client skips quoting some sixty values into it. Django's own cursors bind client-side."""
-    if connection.queries_logged:
-        # Django logs a prepared statement's SQL as None; where queries are logged (DEBUG, a
-        # test counting them) the statement is sent with its values quoted in, as Django does.
-        return connection.cursor()
-    connection.ensure_connection()
-    return connection.make_cursor(psycopg.Cursor(connection.connection))
-
-
 def _values(values: dict, fields: tuple[Field, ...]) -> list:
     """The database values of these fields, from a dict by field name."""
     return [field.get_db_prep_save(values[field.name], connection) for field in fields]
-
-
-def _row(instance: Model, fields: tuple[Field, ...]) -> str:
-    """An unsaved instance's row as one JSON object, by column: the values Django's own insert
-    would write (pre_save applied, decimals quantized), decimals and times as text, which
-    PostgreSQL reads exactly into the columns' own types. One parameter per row keeps the
-    statement's parameters few enough for psycopg to parse the statement once (it re-parses
-    any statement of more than 50) and send them cheaply."""
-    return json.dumps(
-        {
-            field.column: _json_value(
-                field.get_db_prep_save(field.pre_save(instance, True), connection)
-            )
-            for field in fields
-        }
-    )
-
-
-def _json_value(value):
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def _typed(field: Field) -> str:
@@ -231,7 +194,7 @@ def _linked_update(model, names, position_field, entry_field) -> tuple[str, tupl
     position_column = quote(meta.get_field(position_field).column)
     entry_column = quote(meta.get_field(entry_field).column)
     assignments += [f"{position_column} = new_position.id", f"{entry_column} = new_entry.id"]
-    table = _table(model)
+    table = table_name(model)
     sql = f""", linked AS (
             UPDATE {table} SET {", ".join(assignments)}
             FROM new_position, new_entry WHERE {table}.{quote(meta.pk.column)} = %s
@@ -239,21 +202,17 @@ def _linked_update(model, names, position_field, entry_field) -> tuple[str, tupl
     return sql, fields
 
 
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def _insert_select(
     model: type[Model], source: str, *, expressions: dict[str, str] | None = None
 ) -> tuple[str, tuple[Field, ...]]:
     """`INSERT INTO <table> (...) SELECT ... FROM <source>, <the row>` of every concrete field
-    but the automatic primary key, the row being one JSON parameter (`_row`) read into the
+    but the automatic primary key, the row being one JSON parameter (`row_values`) read into the
     table's own row type; and the fields that parameter carries. `expressions`: SQL for some
     columns instead of the row's value."""
     expressions = expressions or {}
     meta = model._meta
     quote = connection.ops.quote_name
-    table = _table(model)
+    table = table_name(model)
     columns, values, fields = [], [], []
     for field in meta.local_concrete_fields:
         if field is meta.auto_field:
