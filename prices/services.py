@@ -88,13 +88,6 @@ class PriceFetch(NamedTuple):
     decimals: dict[str, int]
 
 
-def prices_refresh(mints: list[str]) -> dict[str, LatestPrice]:
-    """Fetch the tokens' SOL prices from PRICE_SOURCE, cache and return them."""
-    fetch = prices_fetch(mints)
-    prices_record(fetch)
-    return fetch.prices
-
-
 def prices_fetch(mints: list[str]) -> PriceFetch:
     """Fetch the tokens' SOL prices from PRICE_SOURCE, without storing anything yet: the tick
     evaluates its positions first, so caching the prices never delays an exit.
