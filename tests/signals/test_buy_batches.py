@@ -3,7 +3,6 @@ task per further batch. Within a batch every agent is claimed and bought on its 
 agent's failure, an overlapping or repeated delivery, or a redelivery after a crash never costs
 another agent its buy nor buys twice; the kill switch is read again before every buy."""
 
-import os
 import threading
 import time
 from decimal import Decimal
@@ -19,6 +18,7 @@ from signals_app import services
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from signals_app.tasks import signal_execute_batch as signal_execute_batch_task
+from tests.backends import ON_POSTGRES, on_postgres
 from tests.trading.ledger import Racers
 from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
 from trading.models import Position, Transaction
@@ -26,7 +26,6 @@ from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 
-ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
 # Measured on both backends, for a token whose decimals are known. A buy: the claim (which
 # reads the kill switch in the same statement) and its transaction, which also records the
 # execution's outcome. The transaction is a savepoint here (inside the test's transaction)
@@ -211,17 +210,6 @@ RACERS = 6
 RACE_AGENTS = 12
 WORKER_AGENTS = 60
 DUPLICATES = 3
-
-
-def on_postgres(test):
-    marks = [
-        pytest.mark.postgres,
-        pytest.mark.skipif(not ON_POSTGRES, reason="needs the PostgreSQL + Redis backend"),
-        pytest.mark.django_db(transaction=True),
-    ]
-    for mark in marks:
-        test = mark(test)
-    return test
 
 
 @on_postgres

@@ -2,7 +2,6 @@
 SQLite uses: the same buys written both ways must leave identical rows, and a refused buy must
 write nothing either way."""
 
-import os
 from decimal import Decimal
 
 import pytest
@@ -12,13 +11,13 @@ from django.utils import timezone
 
 from agents.services import agent_create
 from nexgent import money
+from tests.backends import ON_POSTGRES
 from trading import services
 from trading.buy_statement import LinkedRow
 from trading.models import Balance, Position, Transaction
 from trading.services import TradeRefused, balance_deposit
 from trading.venues import Fill
 
-ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.postgres,

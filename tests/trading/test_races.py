@@ -24,6 +24,7 @@ import pytest
 from django.db.models import Count
 
 from nexgent.celery import app as celery_app
+from tests.backends import on_postgres
 from tests.harness import celery_worker_argv, current_database_url
 from tests.trading.ledger import (
     WSOL,
@@ -54,20 +55,6 @@ from trading.services import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ON_POSTGRES = os.environ.get("NEXGENT_TEST_BACKEND") == "postgres"
-
-
-def on_postgres(test):
-    """Real concurrency: PostgreSQL row locks, committed rows that other threads and processes
-    can see."""
-    marks = [
-        pytest.mark.postgres,
-        pytest.mark.skipif(not ON_POSTGRES, reason="needs the PostgreSQL + Redis backend"),
-        pytest.mark.django_db(transaction=True),
-    ]
-    for mark in marks:
-        test = mark(test)
-    return test
 
 
 STOP = Decimal("-30")
