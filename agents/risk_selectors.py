@@ -14,6 +14,7 @@ from agents.config import effective_config
 from agents.eligibility import KILL_SWITCH_REASONS
 from agents.models import Agent, EquityPeak, KillSwitch, KillSwitchMode, RiskPause
 from nexgent import money
+from nexgent.compiled import Compiled
 from prices.services import latest_prices
 from trading.models import (
     Balance,
@@ -52,11 +53,13 @@ def kill_switch_get() -> KillSwitch:
     return switch or KillSwitch(pk=KillSwitch.SINGLETON_PK)
 
 
+_KILL_SWITCH_MODE = Compiled(
+    lambda pk: KillSwitch.objects.filter(pk=pk).values_list("mode", flat=True)[:1]
+)
+
+
 def kill_switch_mode() -> str:
-    mode = (
-        KillSwitch.objects.filter(pk=KillSwitch.SINGLETON_PK).values_list("mode", flat=True).first()
-    )
-    return mode or KillSwitchMode.OFF
+    return _KILL_SWITCH_MODE.first(pk=KillSwitch.SINGLETON_PK) or KillSwitchMode.OFF
 
 
 def kill_switch_mode_sql() -> tuple[str, list]:
@@ -77,31 +80,28 @@ def trading_halted() -> bool:
 # --- Wallets -----------------------------------------------------------------------------------
 
 
-def wallet_facts_load(
-    agents: list[Agent], *, owner_id: int | None = None
-) -> dict[int, WalletFacts]:
-    """Each agent's wallet of its current mode, keyed by agent id, in three queries; an agent
-    without such a wallet is absent. `owner_id` (all agents of one owner) reads the wallets
-    without a long list of agent ids. Balances and positions are read by wallet id, unordered:
-    a join through the agents is planned badly on tables whose statistics lag behind a burst
-    of buys (measured: 2.5 ms instead of 0.5 ms for 500 positions, docs/benchmarks.md)."""
-    scope = Q(agent__owner_id=owner_id) if owner_id is not None else Q(agent__in=agents)
-    modes = {agent.pk: agent.trading_mode for agent in agents}
-    wallets = {
-        agent_id: wallet_id
-        for wallet_id, agent_id, mode in AgentWallet.objects.filter(scope)
+_WALLET_COLUMNS = ("pk", "agent_id", "mode")
+_OWNERS_WALLETS = Compiled(
+    lambda owner_id: (
+        AgentWallet.objects.filter(agent__owner_id=owner_id)
         .order_by()
-        .values_list("pk", "agent_id", "mode")
-        if modes.get(agent_id) == mode
-    }
-    wallet_ids = sorted(set(wallets.values()))
-    balances = dict(
+        .values_list(*_WALLET_COLUMNS)
+    )
+)
+_AGENTS_WALLETS = Compiled(
+    lambda agent_ids: (
+        AgentWallet.objects.filter(agent_id__in=agent_ids).order_by().values_list(*_WALLET_COLUMNS)
+    )
+)
+_SOL_BALANCES = Compiled(
+    lambda wallet_ids: (
         Balance.objects.filter(wallet_id__in=wallet_ids, token_address=money.WSOL_MINT)
         .order_by()
         .values_list("wallet_id", "amount")
     )
-    holdings: dict[int, list[risk.Holding]] = defaultdict(list)
-    rows = (
+)
+_OPEN_POSITIONS = Compiled(
+    lambda wallet_ids: (
         Position.objects.filter(wallet_id__in=wallet_ids, status=PositionStatus.OPEN)
         .order_by()
         .values_list(
@@ -112,7 +112,33 @@ def wallet_facts_load(
             "total_invested_sol",
         )
     )
-    for wallet_id, token, remaining, bought, invested in rows:
+)
+
+
+def wallet_facts_load(
+    agents: list[Agent], *, owner_id: int | None = None
+) -> dict[int, WalletFacts]:
+    """Each agent's wallet of its current mode, keyed by agent id, in three queries; an agent
+    without such a wallet is absent. `owner_id` (all agents of one owner) reads the wallets
+    without a long list of agent ids. Balances and positions are read by wallet id, unordered:
+    a join through the agents is planned badly on tables whose statistics lag behind a burst
+    of buys (measured: 2.5 ms instead of 0.5 ms for 500 positions, docs/benchmarks.md). The
+    queries are compiled once (nexgent.compiled): they are on every signal's path."""
+    modes = {agent.pk: agent.trading_mode for agent in agents}
+    found = (
+        _OWNERS_WALLETS.rows(owner_id=owner_id)
+        if owner_id is not None
+        else _AGENTS_WALLETS.rows(agent_ids=sorted(modes))
+    )
+    wallets = {
+        agent_id: wallet_id for wallet_id, agent_id, mode in found if modes.get(agent_id) == mode
+    }
+    wallet_ids = sorted(set(wallets.values()))
+    balances = dict(_SOL_BALANCES.rows(wallet_ids=wallet_ids))
+    holdings: dict[int, list[risk.Holding]] = defaultdict(list)
+    for wallet_id, token, remaining, bought, invested in _OPEN_POSITIONS.rows(
+        wallet_ids=wallet_ids
+    ):
         holdings[wallet_id].append(risk.Holding(token, remaining, bought, invested))
     return {
         agent_id: WalletFacts(

@@ -33,6 +33,7 @@ from agents.risk_selectors import (
 )
 from nexgent import money
 from nexgent.api import DomainError
+from nexgent.compiled import Compiled
 
 # When an agent has several active pauses, the one reported is the first of this order.
 _REASON_ORDER = (risk.DAILY_LOSS_LIMIT, risk.MAX_DRAWDOWN, risk.STOP_LOSS_COOLDOWN)
@@ -116,9 +117,18 @@ def _guarded(subject: RiskSubject) -> bool:
     )
 
 
+_AN_OPEN_PAUSE = Compiled(
+    lambda agent_ids: (
+        RiskPause.objects.filter(agent_id__in=agent_ids, ended_at__isnull=True)
+        .order_by()
+        .values_list("pk", flat=True)[:1]
+    )
+)
+
+
 def _open_pauses_exist(agent_ids: list[int]) -> bool:
     # An open pause of an agent whose guards were all switched off must still be ended.
-    return RiskPause.objects.filter(agent_id__in=agent_ids, ended_at__isnull=True).exists()
+    return _AN_OPEN_PAUSE.first(agent_ids=agent_ids) is not None
 
 
 def _pauses_update(

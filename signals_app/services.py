@@ -40,6 +40,7 @@ from agents.risk_services import (
 )
 from nexgent import money, realtime
 from nexgent.api import DomainError
+from nexgent.compiled import Compiled
 from nexgent.http import ExternalServiceError
 from nexgent.statements import insert_fields, row_values, rows_json, server_bound_cursor
 from nexgent.statements import table as table_name
@@ -139,20 +140,17 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
     decisions already recorded and changes none of them.
     """
     now = now or datetime.now(UTC)
-    signal = TradingSignal.objects.get(pk=signal_id)
+    signal = _SIGNAL.get(pk=signal_id)
     decided = _decision_facts(signal, now)
     signal_facts, facts, wallets = decided.signal, decided.agents, decided.wallets
     executions = [_decision(signal, signal_facts, fact) for fact in facts]
-    decimals = None
-    if any(e.status == ExecutionStatus.PENDING for e in executions):
-        decimals = decided.decimals.result() if decided.decimals else None
     # One statement on PostgreSQL is atomic by itself; elsewhere the decisions are written by
     # three. The buys are dispatched once they are committed either way.
     one_statement = connection.vendor == "postgresql"
     with nullcontext() if one_statement else transaction.atomic():
         stored = _decisions_store(signal, executions, now)
         pending = _pending(executions, stored)
-        _buys_dispatch(signal.pk, pending, decimals, wallets)
+        _buys_dispatch(signal.pk, pending, decided.decimals, wallets)
     return [execution.agent_id for execution in pending]
 
 
@@ -219,53 +217,83 @@ def _pending(executions: list[SignalExecution], stored: dict[int, int]) -> list[
 def _buys_dispatch(
     signal_id: int,
     pending: list[SignalExecution],
-    decimals: int | None,
+    decimals: "_DecimalsLookup | None",
     wallets: dict[int, WalletFacts],
 ) -> None:
-    """After commit: one buy task per batch of BUY_BATCH_SIZE agents, except the first batch,
-    which the fan-out buys for itself, with what it already holds (the rows, the agents, the
-    wallets, the decimals), after handing out the others so that they run meanwhile on other
-    workers. A trip through the broker would add its latency to the first buys of every
-    signal, and so would reading again what the decisions read a moment before: the first
-    batch's guards are the decisions' own (kill switch, pauses, open positions)."""
-    from signals_app import tasks
+    """After commit: the fan-out buys the first batch of BUY_BATCH_SIZE agents itself, with
+    what it already holds (the rows, the agents, the wallets, the decimals under way), and
+    hands every other batch to a buy task. A trip through the broker would add its latency to
+    the first buys of every signal, and so would reading again what the decisions read a
+    moment before: the first batch's guards are the decisions' own (kill switch, pauses, open
+    positions).
 
+    The other batches are handed out right after the first buy, with the token's decimals:
+    that buy does not wait for their messages (a thousand agents make forty). They run on
+    other workers meanwhile, and none of them looks the decimals up again."""
     batches = [
         pending[start : start + BUY_BATCH_SIZE] for start in range(0, len(pending), BUY_BATCH_SIZE)
     ]
-    # Robust: in the in-process modes a task that raises must not stop the next ones.
-    for batch in batches[1:]:
-        agent_ids = [execution.agent_id for execution in batch]
-        transaction.on_commit(
-            lambda a=agent_ids: tasks.signal_execute_batch.delay(signal_id, a), robust=True
-        )
-    if batches:
+    if not batches:
+        return
+
+    def first_batch() -> None:
         first = batches[0]
-        transaction.on_commit(
-            lambda: _batch_buy(first, _decided_batch(first, wallets, decimals)), robust=True
-        )
+        batch = _decided_batch(first, wallets, decimals)
+        try:
+            _batch_buy(first[:1], batch)
+        finally:
+            _batches_hand_out(signal_id, batches[1:], batch.known_decimals())
+        _batch_buy(first[1:], batch)
+        if decimals is not None:
+            decimals.remember()
+
+    # Robust: in the in-process modes a task that raises must not stop the next ones.
+    transaction.on_commit(first_batch, robust=True)
+
+
+def _batches_hand_out(
+    signal_id: int, batches: list[list[SignalExecution]], decimals: int | None
+) -> None:
+    from signals_app import tasks
+
+    for batch in batches:
+        agent_ids = [execution.agent_id for execution in batch]
+        try:
+            tasks.signal_execute_batch.delay(signal_id, agent_ids, decimals)
+        except Exception:
+            # As a robust on-commit hook would: logged, and the next batches still handed out.
+            logger.exception("signal %s: a buy batch could not be queued", signal_id)
 
 
 class _DecimalsLookup:
     """The token's decimals, looked up once for all the buys (otherwise every agent's buy of a
     new token asks Jupiter at the same moment, and a big fan-out spends the request budget).
     An unknown token is asked about on another thread, while the fan-out reads the guards'
-    figures and the token's metrics: the answer is then usually there when the buys start."""
+    figures, records its decisions and claims the first agent: the answer is then usually
+    there when the first buy needs it. It is stored once the fan-out's own batch is done (the
+    other batches are handed it in their messages)."""
 
     def __init__(self, mint: str):
         self.mint = mint
         self.known = token_decimals_stored(mint)
         self.asked = None if self.known is not None else _LOOKUPS.submit(token_decimals_fetch, mint)
+        self.stored = self.known is not None
 
     def result(self) -> int | None:
-        if self.asked is None:
-            return self.known
-        try:
-            return token_decimals_remember(self.mint, self.asked.result())
-        except ExternalServiceError as exc:
-            # Each buy will try again, and record its own failure if it still cannot know.
-            logger.warning("signal token %s: decimals unknown before the buys: %s", self.mint, exc)
-            return None
+        if self.known is None and self.asked is not None:
+            try:
+                self.known = self.asked.result()
+            except ExternalServiceError as exc:
+                # Each buy will try again, and record its own failure if it still cannot know.
+                logger.warning("signal token %s: decimals unknown: %s", self.mint, exc)
+            self.asked = None
+        return self.known
+
+    def remember(self) -> None:
+        """Store the decimals found (once), for the tick and later signals."""
+        if not self.stored and self.result() is not None:
+            token_decimals_remember(self.mint, self.known)
+            self.stored = True
 
 
 @dataclass(frozen=True)
@@ -284,7 +312,7 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     wallets read for them. Risk guards are evaluated (and pauses recorded) only for agents
     that could otherwise trade, and token metrics fetched only if one of those that is not
     paused sets a bound."""
-    agents = list(Agent.objects.filter(owner_id=signal.owner_id).order_by("pk"))
+    agents = _OWNERS_AGENTS.models(owner_id=signal.owner_id)
     configs = {agent.pk: _config(agent.config) for agent in agents}
     wallets = wallet_facts_load(agents, owner_id=signal.owner_id)
     facts = [_agent_facts(agent, configs[agent.pk], wallets.get(agent.pk)) for agent in agents]
@@ -308,6 +336,18 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     )
     metrics = token_metrics_fetch(signal.token_address) if wants_metrics else None
     return _Decided(_signal_facts(signal, metrics, kill_switch), facts, wallets, decimals)
+
+
+# The reads on every signal's path, compiled once (nexgent.compiled).
+_SIGNAL = Compiled(lambda pk: TradingSignal.objects.filter(pk=pk))
+_OWNERS_AGENTS = Compiled(lambda owner_id: Agent.objects.filter(owner_id=owner_id).order_by("pk"))
+_PENDING_EXECUTIONS = Compiled(
+    lambda signal_id, agent_ids: (
+        SignalExecution.objects.select_related("signal", "agent")
+        .filter(signal_id=signal_id, agent_id__in=agent_ids, status=ExecutionStatus.PENDING)
+        .order_by("agent_id")
+    )
+)
 
 
 def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFacts:
@@ -366,7 +406,9 @@ def signal_execute(*, signal_id: int, agent_id: int) -> SignalExecution:
     return SignalExecution.objects.get(signal_id=signal_id, agent_id=agent_id)
 
 
-def signal_execute_batch(*, signal_id: int, agent_ids: list[int]) -> list[SignalExecution]:
+def signal_execute_batch(
+    *, signal_id: int, agent_ids: list[int], decimals: int | None = None
+) -> list[SignalExecution]:
     """Buy for each of these agents of the signal, one after another. Returns the executions
     this call decided.
 
@@ -374,16 +416,13 @@ def signal_execute_batch(*, signal_id: int, agent_ids: list[int]) -> list[Signal
     is its own transaction with the `buy:<signal>:<agent>` idempotency key: an agent another
     delivery already claimed is left alone, a crashed-and-retried claim cannot buy twice, and
     one agent's failure is recorded on it alone. The guards are checked again for all of them
-    at once when the batch starts, with the wallets and the token's decimals the buys use.
+    at once when the batch starts, with the wallets and the token's decimals the buys use
+    (`decimals`: as the fan-out found them; None, looked up here).
     """
-    executions = list(
-        SignalExecution.objects.select_related("signal", "agent")
-        .filter(signal_id=signal_id, agent_id__in=agent_ids, status=ExecutionStatus.PENDING)
-        .order_by("agent_id")
-    )
+    executions = _PENDING_EXECUTIONS.models(signal_id=signal_id, agent_ids=list(agent_ids))
     if not executions:
         return []
-    return _batch_buy(executions, _batch_load(executions))
+    return _batch_buy(executions, _batch_load(executions, decimals))
 
 
 def _batch_buy(executions: list[SignalExecution], batch: "_Batch") -> list[SignalExecution]:
@@ -399,11 +438,18 @@ class _Batch:
     wallets: dict[int, AgentWallet]  # by wallet id
     blocks: dict[int, BuyBlock]  # by agent id: what the guards say
     decimals: int | None = None
+    lookup: _DecimalsLookup | None = None  # the fan-out's, under way
 
     def token_decimals(self) -> int:
         # Kept only once known: each buy asks again after a failed lookup, and fails alone.
         if self.decimals is None:
-            self.decimals = token_decimals(self.signal.token_address)
+            self.decimals = self.known_decimals() or token_decimals(self.signal.token_address)
+        return self.decimals
+
+    def known_decimals(self) -> int | None:
+        """The decimals if known without asking anyone new (None otherwise)."""
+        if self.decimals is None and self.lookup is not None:
+            self.decimals = self.lookup.result()
         return self.decimals
 
     def wallet(self, agent: Agent) -> AgentWallet:
@@ -413,7 +459,7 @@ class _Batch:
         return self.wallets[facts.wallet_id]
 
 
-def _batch_load(executions: list[SignalExecution]) -> _Batch:
+def _batch_load(executions: list[SignalExecution], decimals: int | None) -> _Batch:
     agents = [execution.agent for execution in executions]
     facts = wallet_facts_load(agents)
     # A guard may have tripped since the fan-out decided.
@@ -423,17 +469,33 @@ def _batch_load(executions: list[SignalExecution]) -> _Batch:
         configs={agent.pk: _config(agent.config) for agent in agents},
         opens_position=True,
     )
-    wallets = AgentWallet.objects.in_bulk([f.wallet_id for f in facts.values()])
-    return _Batch(executions[0].signal, facts, wallets, blocks)
+    return _Batch(executions[0].signal, facts, _wallet_rows(agents, facts), blocks, decimals)
 
 
 def _decided_batch(
-    executions: list[SignalExecution], wallets: dict[int, WalletFacts], decimals: int | None
+    executions: list[SignalExecution],
+    wallets: dict[int, WalletFacts],
+    lookup: _DecimalsLookup | None,
 ) -> _Batch:
     """The fan-out's own batch: the wallets and guards as its decisions found them."""
     facts = {e.agent_id: wallets[e.agent_id] for e in executions if e.agent_id in wallets}
-    rows = AgentWallet.objects.in_bulk([f.wallet_id for f in facts.values()])
-    return _Batch(executions[0].signal, facts, rows, {}, decimals)
+    agents = [execution.agent for execution in executions]
+    rows = _wallet_rows(agents, facts)
+    return _Batch(executions[0].signal, facts, rows, {}, lookup=lookup)
+
+
+def _wallet_rows(agents: list[Agent], facts: dict[int, WalletFacts]) -> dict[int, AgentWallet]:
+    """The agents' wallets of their current mode (`facts`) by id, as instances that hold what
+    a buy reads (the id, the agent, the mode) without reading them again; any other field is
+    loaded if it is ever read (Django's deferred fields)."""
+    loaded = ["id", "agent_id", "mode"]
+    return {
+        facts[agent.pk].wallet_id: AgentWallet.from_db(
+            connection.alias, loaded, [facts[agent.pk].wallet_id, agent.pk, agent.trading_mode]
+        )
+        for agent in agents
+        if agent.pk in facts
+    }
 
 
 def _execute(execution: SignalExecution, batch: _Batch) -> bool:

@@ -273,6 +273,8 @@ class PostgresServer(_Server):
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
+            # Benchmarks read when a row's transaction committed (pg_xact_commit_timestamp).
+            "track_commit_timestamp": "on",
         }
         argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in settings.items():

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from agents.risk_services import kill_switch_set
 from agents.services import agent_create
 from nexgent.celery import app as celery_app
+from prices.models import Token
 from signals_app import services
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
@@ -32,9 +33,10 @@ pytestmark = pytest.mark.django_db
 # around, on SQLite, the token's balance row, the locking read, two balances, the position, the
 # ledger entry and the execution; on PostgreSQL, around the one buy statement
 # (trading/buy_statement.py). A batch: its decisions, the wallets, SOL balances and open
-# positions, the kill switch, the pauses, the wallet rows and the token's decimals.
+# positions, the kill switch, the pauses and the token's decimals (the wallet rows are not read
+# again: the buys need only their ids and modes, signals_app.services._wallet_rows).
 QUERIES_PER_BUY = 4 if ON_POSTGRES else 10
-QUERIES_PER_BATCH = 8
+QUERIES_PER_BATCH = 7
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def _assert_bought_once_each(signal, agents) -> None:
     assert sorted(keys) == sorted(f"buy:{signal.pk}:{agent.pk}" for agent in agents)
 
 
-def test_the_fan_out_buys_its_first_batch_itself_and_dispatches_the_others(
+def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decimals(
     localnet, user, token, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(services, "BUY_BATCH_SIZE", 2)
@@ -82,15 +84,25 @@ def test_the_fan_out_buys_its_first_batch_itself_and_dispatches_the_others(
     with django_capture_on_commit_callbacks() as callbacks:
         dispatched = signal_fan_out(signal_id=signal.pk)
     assert dispatched == [agent.pk for agent in agents]
-    # Two tasks (agents 3-4, agent 5), then the fan-out's own batch, after the others are out.
-    assert len(callbacks) == 3
+    assert len(callbacks) == 1  # the fan-out's own batch, which hands out the others
 
-    callbacks[-1]()
-    executed = sorted(a for a, status in _statuses(signal).items() if status == "executed")
-    assert executed == [agents[0].pk, agents[1].pk]
-    for dispatch in callbacks[:-1]:
-        dispatch()  # eager tasks: each runs its batch now
+    with CaptureQueriesContext(connection) as queries:
+        callbacks[0]()  # eager tasks: each handed-out batch runs as it is handed out
+
     _assert_bought_once_each(signal, agents)
+    decided = SignalExecution.objects.filter(signal=signal).order_by("updated_at", "pk")
+    first, second, *others = [agent.pk for agent in agents]
+    # The first buy, then the batches handed out (agents 3-4, agent 5), then the rest of the
+    # fan-out's own batch.
+    assert list(decided.values_list("agent_id", flat=True)) == [first, *others, second]
+    # The batches were handed the decimals the fan-out looked up: none read them again.
+    token_reads = [
+        q["sql"]
+        for q in queries
+        if Token._meta.db_table in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    assert token_reads == []
+    assert Token.objects.get(mint=token).decimals is not None  # stored once the batch is done
 
 
 def test_overlapping_and_repeated_batches_buy_each_agent_once(
