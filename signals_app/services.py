@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 
 from django.db import connection, transaction
@@ -45,6 +46,7 @@ from nexgent.http import ExternalServiceError
 from nexgent.statements import insert_fields, row_values, rows_json, server_bound_cursor
 from nexgent.statements import table as table_name
 from prices.services import (
+    sol_usd_current,
     token_decimals,
     token_decimals_fetch,
     token_decimals_remember,
@@ -439,6 +441,16 @@ class _Batch:
     blocks: dict[int, BuyBlock]  # by agent id: what the guards say
     decimals: int | None = None
     lookup: _DecimalsLookup | None = None  # the fan-out's, under way
+    _sol_usd: Decimal | None = None
+    _sol_usd_read: bool = False
+
+    def sol_usd(self) -> Decimal | None:
+        """SOL/USD for the batch's ledger entries, read once (a cache round trip a buy saved):
+        a batch's buys are made within a fraction of a second, and each entry records the
+        price as the batch's first buy found it."""
+        if not self._sol_usd_read:
+            self._sol_usd, self._sol_usd_read = sol_usd_current(), True
+        return self._sol_usd
 
     def token_decimals(self) -> int:
         # Kept only once known: each buy asks again after a failed lookup, and fails alone.
@@ -574,6 +586,7 @@ def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
         signal_id=signal.pk,
         idempotency_key=f"buy:{signal.pk}:{agent.pk}",
         linked=LinkedRow(SignalExecution, execution.pk, "position", "transaction", values=outcome),
+        sol_usd=batch.sol_usd(),
     )
     execution.transaction = result.transaction
     execution.position = result.position

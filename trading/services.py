@@ -206,10 +206,12 @@ def position_record_buy(
     signal_id: int | None,
     idempotency_key: str | None,
     linked: LinkedRow | None = None,
+    sol_usd: Decimal | None = None,
 ) -> BuyResult:
     """Record a filled buy: debit the SOL, credit the tokens, open the position and write the
     ledger entry, in one database transaction (on PostgreSQL, one statement). `linked`: a row
-    that records the buy elsewhere, updated in the same transaction."""
+    that records the buy elsewhere, updated in the same transaction. `sol_usd`: the SOL/USD
+    the entry records, when the caller has read it for several buys; None: read now."""
     position, entry = _new_buy(
         agent=agent,
         wallet=wallet,
@@ -220,6 +222,7 @@ def position_record_buy(
         stop_loss_percent=stop_loss_percent,
         signal_id=signal_id,
         idempotency_key=idempotency_key,
+        sol_usd=sol_usd,
     )
     writer = _buy_by_statement if _one_statement_buys(token_address) else _buy_by_orm
     return _write_buy(writer, position, entry, linked)
@@ -236,8 +239,9 @@ def _new_buy(
     stop_loss_percent,
     signal_id,
     idempotency_key,
+    sol_usd=None,
 ) -> tuple[Position, Transaction]:
-    """The unsaved position and ledger entry of a filled buy."""
+    """The unsaved position and ledger entry of a filled buy (`sol_usd`: None, read now)."""
     if fill.token_amount <= 0:
         raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
@@ -274,7 +278,7 @@ def _new_buy(
         price=price,
         protocol_fee_sol=fill.protocol_fee_sol,
         network_fee_sol=fill.network_fee_sol,
-        sol_usd=sol_usd_current(),
+        sol_usd=sol_usd if sol_usd is not None else sol_usd_current(),
         tx_signature=fill.tx_signature,
         idempotency_key=idempotency_key,
         created_at=now,

@@ -290,3 +290,16 @@ def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
         text = path.read_text(errors="replace")
         assert "Traceback" not in text and "raised unexpected" not in text, _tail(path)
     _assert_bought_once_each(signal, agents)
+
+
+def test_a_batchs_entries_record_the_sol_usd_of_the_moment(
+    localnet, market, user, token, django_capture_on_commit_callbacks
+):
+    market.set_sol_usd(Decimal("123.45"))
+    agents = _agents(user, 3)
+    signal = _signal(user, token)
+    with django_capture_on_commit_callbacks(execute=True):
+        signal_fan_out(signal_id=signal.pk)
+    _assert_bought_once_each(signal, agents)
+    recorded = Transaction.objects.filter(signal=signal).values_list("sol_usd", flat=True)
+    assert set(recorded) == {Decimal("123.45")}
