@@ -11,26 +11,29 @@ queryset, written once as a function of its parameters, for example:
 The first call in a thread builds the queryset with placeholder values and compiles it. Later
 calls run the same SQL with their own values. Rows are converted by Django's own converters
 and turned into instances by the model's own `from_db`, with `select_related` followed, as
-the queryset's own iteration would. Only int and str values, and lists of them, can be
-parameters. A list is compiled once per length, and an empty list runs the plain queryset.
+the queryset's own iteration would. Only int and str values, aware datetimes compared with
+date-time fields, and lists of them, can be parameters. A list is compiled once per length,
+and an empty list runs the plain queryset.
 """
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.query import FlatValuesListIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
-_placeholder_numbers = itertools.count(1)
 # Plans kept per query and thread: a list parameter makes one plan per length.
 MAX_PLANS = 64
-# Far from any real id or amount: a placeholder must be found in the compiled parameters
-# exactly once, and no real value may look like one.
-_INT_BASE = -(2**62)
+# Integer placeholders count down from the top of the narrowest integer column's range
+# (Django finds nothing for a value out of a column's range, without asking the database).
+# A constant of the query equal to one would be found twice: the compile then fails, loudly.
+_INT_TOP = 32767
+_DATETIME_BASE = datetime(1001, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +110,16 @@ class Compiled:
         return plan
 
     def _compile(self, values: dict) -> _Plan:
-        placeholders = {name: _placeholder(value) for name, value in values.items()}
+        numbers = itertools.count()
+        placeholders = {name: _placeholder(value, numbers) for name, value in values.items()}
         queryset = self.build(**placeholders)
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         where = _where(params)
-        slots = {name: _positions(where, value) for name, value in placeholders.items()}
+        slots = {
+            name: _positions(where, _as_database_values(value))
+            for name, value in placeholders.items()
+        }
         return _Plan(
             sql, tuple(params), slots, compiler, queryset._iterable_class is FlatValuesListIterable
         )
@@ -124,7 +131,7 @@ def _fetch(plan: _Plan, values: dict) -> list:
         value = values[name]
         items = value if isinstance(value, list | tuple) else [value]
         for position, item in zip(positions, items, strict=True):
-            params[position] = item
+            params[position] = _database_value(item)
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
         return cursor.fetchall()
@@ -143,25 +150,46 @@ def _shape(name: str, value) -> tuple:
 
 def _kind(value) -> str:
     # bool is an int to Python, but not a value to substitute into any compiled query.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return "datetime"
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"a compiled query takes int or str values, not {type(value).__name__}")
+        raise TypeError(
+            f"a compiled query takes int, str or aware datetime values, not {type(value).__name__}"
+        )
     return type(value).__name__
 
 
-def _placeholder(value):
+def _placeholder(value, numbers: Iterator[int]):
     if isinstance(value, list | tuple):
-        return [_placeholder(item) for item in value]
-    number = next(_placeholder_numbers)
+        return [_placeholder(item, numbers) for item in value]
+    number = next(numbers)
+    if isinstance(value, datetime):
+        # A moment no trade can have, told apart by its microseconds.
+        return _DATETIME_BASE + timedelta(microseconds=number)
     if isinstance(value, str):
         return f"\x00compiled-placeholder-{number}"
-    return _INT_BASE - number
+    return _INT_TOP - number
+
+
+def _database_value(value):
+    """What Django's lookup would pass the database for this value: a datetime as the
+    backend stores date-times (text on SQLite), others as they are."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _as_database_values(placeholder):
+    if isinstance(placeholder, list):
+        return [_database_value(item) for item in placeholder]
+    return _database_value(placeholder)
 
 
 def _where(params) -> dict:
     """Each placeholder-like parameter's positions."""
     where: dict = {}
     for index, param in enumerate(params):
-        if isinstance(param, int | str) and not isinstance(param, bool):
+        if isinstance(param, int | str | datetime) and not isinstance(param, bool):
             where.setdefault(param, []).append(index)
     return where
 

@@ -94,27 +94,25 @@ def signal_create(
 
     with transaction.atomic():
         # Serialise signal creation per owner, so the duplicate check cannot race.
-        User.objects.select_for_update().filter(pk=owner.pk).first()
+        _OWNER_LOCK.rows(pk=owner.pk)
         if idempotency_key:
-            earlier = TradingSignal.objects.filter(
-                owner=owner, idempotency_key=idempotency_key
-            ).first()
-            if earlier is not None:
-                return earlier, False
+            earlier = _BY_IDEMPOTENCY_KEY.models(owner_id=owner.pk, key=idempotency_key)
+            if earlier:
+                return earlier[0], False
         now = datetime.now(UTC)
-        duplicate = TradingSignal.objects.filter(
-            owner=owner,
+        duplicate = _DUPLICATE.first(
+            owner_id=owner.pk,
             token_address=token_address,
             signal_type=signal_type,
             signal_strength=signal_strength,
-            created_at__gte=now - DUPLICATE_WINDOW,
-        ).first()
+            since=now - DUPLICATE_WINDOW,
+        )
         if duplicate is not None:
             raise DomainError(
-                f"an identical signal (#{duplicate.pk}) was received less than 60 s ago",
+                f"an identical signal (#{duplicate}) was received less than 60 s ago",
                 code="duplicate_signal",
                 status_code=status.HTTP_409_CONFLICT,
-                details=[{"field": None, "message": f"duplicate of signal {duplicate.pk}"}],
+                details=[{"field": None, "message": f"duplicate of signal {duplicate}"}],
             )
         signal = TradingSignal.objects.create(
             owner=owner,
@@ -130,6 +128,31 @@ def signal_create(
         )
         transaction.on_commit(lambda: signal_fan_out.delay(signal.pk))
     return signal, True
+
+
+# Signal creation's reads, compiled once (nexgent.compiled): a provider may post several a
+# second.
+_OWNER_LOCK = Compiled(
+    lambda pk: User.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True)
+)
+_BY_IDEMPOTENCY_KEY = Compiled(
+    lambda owner_id, key: TradingSignal.objects.filter(
+        owner_id=owner_id, idempotency_key=key
+    ).order_by("pk")[:1]
+)
+_DUPLICATE = Compiled(
+    lambda owner_id, token_address, signal_type, signal_strength, since: (
+        TradingSignal.objects.filter(
+            owner_id=owner_id,
+            token_address=token_address,
+            signal_type=signal_type,
+            signal_strength=signal_strength,
+            created_at__gte=since,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1]
+    )
+)
 
 
 def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:

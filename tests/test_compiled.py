@@ -2,6 +2,7 @@
 backends, and runs as one query a call."""
 
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,11 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from agents.models import Agent
 from agents.services import agent_create
 from nexgent.compiled import Compiled
+from signals_app.models import TradingSignal
 from trading.models import Balance
 from trading.services import balance_deposit
 from wallets.models import AgentWallet
 
 pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 AGENTS = Compiled(lambda owner_id: Agent.objects.filter(owner_id=owner_id).order_by("pk"))
 WALLETS_WITH_AGENTS = Compiled(
@@ -118,8 +122,48 @@ def test_str_values_are_parameters(agents):
 
 def test_values_of_other_types_are_refused(agents):
     by_active = Compiled(lambda active: Agent.objects.filter(is_active=active))
-    with pytest.raises(TypeError, match="int or str"):
+    with pytest.raises(TypeError, match="not bool"):
         by_active.models(active=True)
+    by_day = Compiled(lambda since: Agent.objects.filter(created_at__gte=since))
+    with pytest.raises(TypeError, match="not datetime"):
+        by_day.models(since=datetime(2026, 1, 1))  # naive  # noqa: DTZ001
+
+
+def test_aware_datetimes_are_parameters(agents):
+    since = Compiled(
+        lambda owner_id, since: (
+            Agent.objects.filter(owner_id=owner_id, created_at__gte=since)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )
+    owner_id, cut = agents[0].owner_id, agents[1].created_at
+    expected = list(
+        Agent.objects.filter(owner_id=owner_id, created_at__gte=cut)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert expected == [agents[1].pk, agents[2].pk]
+    assert since.rows(owner_id=owner_id, since=cut) == expected
+    assert since.rows(owner_id=owner_id, since=cut + timedelta(days=1)) == []
+    # Another zone, the same moment.
+    assert since.rows(owner_id=owner_id, since=cut.astimezone(timezone(timedelta(hours=5)))) == (
+        expected
+    )
+
+
+def test_small_integer_columns_take_parameters(agents, user):
+    # A placeholder out of a column's range would make Django find nothing without asking.
+    signal = TradingSignal.objects.create(
+        owner=user, token_address="mint", signal_type="BUY", signal_strength=4, created_at=NOW
+    )
+    strength = Compiled(
+        lambda strength: TradingSignal.objects.filter(signal_strength=strength).values_list(
+            "pk", flat=True
+        )
+    )
+    assert strength.rows(strength=4) == [signal.pk]
+    assert strength.rows(strength=5) == []
 
 
 def test_a_parameter_used_twice_is_refused(agents):
