@@ -824,8 +824,12 @@ class _Handler(BaseHTTPRequestHandler):
     # An idle kept-alive connection is closed after this long, so its thread ends (nginx's
     # default); a client checks a pooled connection before reusing it.
     timeout = 75
-    # Headers and body go out in two writes; without this, Nagle's algorithm holds the body
-    # back until the client's delayed ACK of the headers on a kept-alive connection.
+    # An answer goes out in one write, headers and body together, when it is complete (the
+    # response is buffered; a stream flushes each frame itself): one packet for the client to
+    # read instead of two, on both sides' CPU.
+    wbufsize = 64 * 1024
+    # A stream's frames are small writes; Nagle's algorithm would hold each back until the
+    # client's delayed ACK of the one before.
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
@@ -857,6 +861,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.end_headers()
             self.wfile.write(response.body)
+            self.wfile.flush()
         except OSError:
             # The client went away, e.g. gave up waiting on an injected delay.
             self.close_connection = True
@@ -874,9 +879,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         frames = response.stream
         try:
+            self.wfile.flush()
             for frame in frames:
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
         except DropConnection:
             # Returning without the terminating chunk: the client sees the body cut short,
             # as when a TCP connection drops.
