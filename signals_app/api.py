@@ -16,8 +16,8 @@ from signals_app.serializers import (
     SignalDetailSerializer,
     SignalFilterSerializer,
     SignalListSerializer,
-    SignalSerializer,
     normalise_keys,
+    signal_payload,
 )
 from signals_app.services import signal_create
 
@@ -71,7 +71,7 @@ class SignalListView(APIView):
             **body.validated_data,
         )
         return Response(
-            SignalSerializer(signal).data,
+            signal_payload(signal),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             headers={} if created else {"Idempotent-Replayed": "true"},
         )

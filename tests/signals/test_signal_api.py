@@ -1,12 +1,14 @@
 """POST /api/v1/trading-signals: auth, validation, duplicates, idempotency, and the fan-out
 that records every agent's decision and buys for the eligible ones."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from agents.services import agent_create, api_key_create
 from signals_app.models import SignalExecution, TradingSignal
+from signals_app.serializers import SignalSerializer, signal_payload
 from trading.models import Position
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +204,21 @@ def test_redelivered_execution_never_buys_twice(
     signal_execute(signal_id=signal_id, agent_id=agent.pk)
     assert Position.objects.filter(agent=agent).count() == 1
     assert SignalExecution.objects.filter(signal_id=signal_id).count() == 1
+
+
+def test_a_posted_signal_answers_what_its_serializer_gives(api_client, api_key, token):
+    body = {
+        "token_address": token,
+        "signal_type": "BUY",
+        "signal_strength": 4,
+        "symbol": "WIF",
+        "activation_reason": "volume spike",
+        "source": "scanner",
+    }
+    response = _post(api_client, api_key, body)
+    assert response.status_code == 201
+    signal = TradingSignal.objects.get(pk=response.json()["id"])
+    assert response.json() == dict(SignalSerializer(signal).data)
+    signal.processed_at = signal.created_at + timedelta(milliseconds=3)
+    assert signal_payload(signal) == SignalSerializer(signal).data
+    assert list(signal_payload(signal)) == list(SignalSerializer(signal).data)
