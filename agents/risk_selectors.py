@@ -62,13 +62,15 @@ def kill_switch_mode() -> str:
     return _KILL_SWITCH_MODE.first(pk=KillSwitch.SINGLETON_PK) or KillSwitchMode.OFF
 
 
-def kill_switch_mode_sql() -> tuple[str, list]:
-    """The switch's mode as an SQL expression with its parameters, for a statement that must
-    read it at the moment it writes (the claim of a signal's buy)."""
+def kill_switch_allows_buys_sql() -> tuple[str, tuple]:
+    """An SQL condition, with its parameters, that holds while the switch lets buys through:
+    for a statement that must check it at the moment it writes (a signal's buy)."""
     table = connection.ops.quote_name(KillSwitch._meta.db_table)
+    blocking = tuple(KILL_SWITCH_REASONS)
+    slots = ", ".join(["%s"] * len(blocking))
     return (
-        f"COALESCE((SELECT mode FROM {table} WHERE id = %s), %s)",
-        [KillSwitch.SINGLETON_PK, KillSwitchMode.OFF.value],
+        f"COALESCE((SELECT mode FROM {table} WHERE id = %s), %s) NOT IN ({slots})",
+        (KillSwitch.SINGLETON_PK, KillSwitchMode.OFF.value, *blocking),
     )
 
 

@@ -41,6 +41,8 @@ class TradingSignal(models.Model):
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending"
+    # Written by earlier versions, which claimed an agent before its buy; a buy now claims its
+    # execution in its own statement (pending -> executed). Never bought again.
     EXECUTING = "executing"
     EXECUTED = "executed"
     SKIPPED = "skipped"

@@ -27,8 +27,8 @@ from agents.eligibility import (
 from agents.models import Agent, ApiKey, User
 from agents.risk_selectors import (
     WalletFacts,
+    kill_switch_allows_buys_sql,
     kill_switch_mode,
-    kill_switch_mode_sql,
     pause_payload,
     risk_subjects,
     wallet_facts_load,
@@ -54,7 +54,7 @@ from prices.services import (
 )
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.token_metrics import token_metrics_fetch
-from trading.buy_statement import LinkedRow
+from trading.buy_statement import LinkedRow, LinkedRowRefused
 from trading.rules.sizing import SizingError, impact_ladder, impact_ok, position_size
 from trading.services import TradeRefused, position_record_buy
 from trading.venues import venue_for
@@ -437,10 +437,10 @@ def signal_execute_batch(
     """Buy for each of these agents of the signal, one after another. Returns the executions
     this call decided.
 
-    Each agent is claimed on its own (PENDING -> EXECUTING) right before its buy, and each buy
-    is its own transaction with the `buy:<signal>:<agent>` idempotency key: an agent another
-    delivery already claimed is left alone, a crashed-and-retried claim cannot buy twice, and
-    one agent's failure is recorded on it alone. The guards are checked again for all of them
+    Each buy is its own transaction, with the `buy:<signal>:<agent>` idempotency key, and
+    claims its agent's execution itself: it is written only while the execution is pending
+    (_execute). An agent another delivery decided is left alone, a retried buy cannot buy
+    twice, and one agent's failure is recorded on it alone. The guards are checked again for all of them
     at once when the batch starts, with the wallets and the token's decimals the buys use
     (`decimals`: as the fan-out found them; None, looked up here).
     """
@@ -534,41 +534,39 @@ def _wallet_rows(agents: list[Agent], facts: dict[int, WalletFacts]) -> dict[int
 
 
 def _execute(execution: SignalExecution, batch: _Batch) -> bool:
-    """Claim and buy for one agent; False when another delivery had claimed it."""
-    switch = _claim(execution.pk)
-    if switch is None:
-        return False
+    """Buy for one agent, or record why not; False when another delivery had decided it.
+
+    The agent is claimed by its buy's own statement (LinkedRow): the buy is written only while
+    the execution is still pending and the kill switch lets buys through, so a duplicate
+    delivery cannot buy twice, an operator's halt stops every buy not yet written, and a crash
+    before the write leaves the execution pending for the redelivered task."""
     try:
-        # The guards as the batch found them, and the kill switch as the claim found it: an
-        # operator's halt stops every buy not yet claimed.
-        block = batch.blocks.get(execution.agent_id) or kill_switch_block(switch)
+        # The guards as the batch found them.
+        block = batch.blocks.get(execution.agent_id)
         if block is not None:
-            _finish(execution, ExecutionStatus.SKIPPED, reason=block.reason, details=block.details)
-        else:
-            _buy_for(execution, batch)
+            return _finish(
+                execution, ExecutionStatus.SKIPPED, reason=block.reason, details=block.details
+            )
+        _buy_for(execution, batch)
+        return True
+    except LinkedRowRefused:
+        return _refused_at_write(execution)
     except (SizingError, TradeRefused) as refusal:
-        _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code)
+        return _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code)
     except ExternalServiceError as exc:
-        _finish(execution, ExecutionStatus.FAILED, reason="venue_error", error=str(exc))
+        return _finish(execution, ExecutionStatus.FAILED, reason="venue_error", error=str(exc))
     except Exception as exc:
         logger.exception("signal %s agent %s: buy failed", execution.signal_id, execution.agent_id)
-        _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))
-    return True
+        return _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))
 
 
-def _claim(execution_id: int) -> str | None:
-    """PENDING -> EXECUTING, and the kill switch's mode read by the same statement (one round
-    trip for both: a big fan-out makes a thousand claims). None: not pending any more, another
-    delivery has it."""
-    switch_sql, switch_params = kill_switch_mode_sql()
-    table = connection.ops.quote_name(SignalExecution._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s WHERE id = %s AND status = %s RETURNING {switch_sql}",
-            [ExecutionStatus.EXECUTING, execution_id, ExecutionStatus.PENDING, *switch_params],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+def _refused_at_write(execution: SignalExecution) -> bool:
+    """The buy's statement wrote nothing because the execution was not pending any more
+    (another delivery decided it: False) or the kill switch was thrown (a skip)."""
+    block = kill_switch_block()
+    if block is None:
+        return False
+    return _finish(execution, ExecutionStatus.SKIPPED, reason=block.reason, details=block.details)
 
 
 def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
@@ -608,7 +606,15 @@ def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
         stop_loss_percent=rules.stop_loss.default_percentage,
         signal_id=signal.pk,
         idempotency_key=f"buy:{signal.pk}:{agent.pk}",
-        linked=LinkedRow(SignalExecution, execution.pk, "position", "transaction", values=outcome),
+        linked=LinkedRow(
+            SignalExecution,
+            execution.pk,
+            "position",
+            "transaction",
+            values=outcome,
+            expect={"status": ExecutionStatus.PENDING},
+            condition=kill_switch_allows_buys_sql(),
+        ),
         sol_usd=batch.sol_usd(),
     )
     execution.transaction = result.transaction
@@ -643,11 +649,15 @@ def _finish(
     reason: str = "",
     error: str = "",
     details: dict | None = None,
-) -> None:
-    """Record a decision without a buy (a skip or a failure) and announce it."""
+) -> bool:
+    """Record a decision without a buy (a skip or a failure) and announce it, if the execution
+    is still pending; False (nothing written) when another delivery decided it."""
     outcome = _outcome(execution, status_value, reason=reason, error=error, details=details)
-    SignalExecution.objects.filter(pk=execution.pk).update(**outcome)
+    pending = SignalExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.PENDING)
+    if not pending.update(**outcome):
+        return False
     _announce(execution)
+    return True
 
 
 def _announce(execution: SignalExecution) -> None:

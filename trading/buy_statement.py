@@ -5,15 +5,18 @@ and the ledger entry, begin and commit); a signal fanned out to a thousand agent
 thousand times (docs/benchmarks.md). Here the same rows are written by one statement of
 data-modifying CTEs, which PostgreSQL runs atomically:
 
+- `claimed`, when the caller names a linked row (`LinkedRow`), locks it if it still allows
+  the buy (its expected values, its condition); every later part needs it;
 - `sol` takes the debit off the SOL balance, only if the balance covers it (the row lock it
-  takes is the first of the trade, as in every other trade: SOL first, docs/decisions.md);
+  takes is the first of the trade's balance locks, as in every other trade: SOL first,
+  docs/decisions.md);
 - `token` adds the tokens to the token's balance, creating the row if needed;
 - `new_position` and `new_entry` insert the position and its ledger entry;
 - `linked`, when the caller names one, updates the row that records the buy elsewhere (a
   signal's execution) with its outcome and the new rows' ids, in the same transaction.
 
-Every later part reads its input from the one before, so when the balance does not cover the
-debit nothing at all is written and the statement returns no row. A unique index hit (a
+Every later part reads its input from the one before, so when the linked row refuses or the
+balance does not cover the debit nothing at all is written; the statement's one row says which. A unique index hit (a
 position already open in the token, or the entry's idempotency key) fails the whole statement.
 
 The values inserted are the ones Django would write for the same model instances (every
@@ -40,13 +43,25 @@ class LinkedRow:
     """A row outside the ledger that records a buy (a signal's execution for its agent),
     updated in the buy's own transaction: so the buy and its record commit together or not at
     all. `values` are set as given; the `position_field` and `entry_field` foreign keys point
-    at the new position and ledger entry."""
+    at the new position and ledger entry.
+
+    The buy is written only if the row, locked first, still holds `expect` (values by field
+    name) and `condition` (SQL over nothing but its parameters, e.g. the kill switch) holds;
+    otherwise nothing is written and LinkedRowRefused is raised. This is how a signal's buy
+    claims its execution: in the buy itself, not in a round trip before it."""
 
     model: type[Model]
     pk: int
     position_field: str
     entry_field: str
     values: dict = dataclass_field(default_factory=dict)
+    expect: dict = dataclass_field(default_factory=dict)
+    condition: tuple[str, tuple] | None = None
+
+
+class LinkedRowRefused(Exception):
+    """The linked row did not allow the buy (it no longer held `expect`, or `condition`
+    failed): nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +83,14 @@ def buy_write(
     now: datetime,
     linked: LinkedRow | None = None,
 ) -> BuyRows | None:
-    """Write the buy; None (and nothing written) when the SOL balance does not cover `debit`.
-    `position` and `entry` are unsaved; the entry's position is the one inserted here."""
+    """Write the buy; None (and nothing written) when the SOL balance does not cover `debit`,
+    LinkedRowRefused when `linked` does not allow it. `position` and `entry` are unsaved; the
+    entry's position is the one inserted here."""
     statement = _statement(_linked_shape(linked))
     debit_value = _AMOUNT.get_db_prep_save(debit, connection)
     now_value = _UPDATED_AT.get_db_prep_save(now, connection)
     params = [
+        *(linked_claim_params(linked) if linked is not None else ()),
         debit_value,
         now_value,
         wallet_id,
@@ -91,8 +108,10 @@ def buy_write(
         params += [*_values(linked.values, statement.linked_fields), linked.pk]
     with server_bound_cursor() as cursor:
         cursor.execute(statement.sql, params)
-        row = cursor.fetchone()
-    if row is None:
+        claimed, *row = cursor.fetchone()
+    if not claimed:
+        raise LinkedRowRefused(f"{linked.model.__name__} {linked.pk} did not allow the buy")
+    if row[0] is None:
         return None
     position_id, entry_id, sol_id, sol_symbol, sol_amount, token_id, token_symbol, tokens = row
     return BuyRows(
@@ -120,7 +139,41 @@ class _Statement:
 def _linked_shape(linked: LinkedRow | None) -> tuple | None:
     if linked is None:
         return None
-    return (linked.model, tuple(linked.values), linked.position_field, linked.entry_field)
+    return (
+        linked.model,
+        tuple(linked.values),
+        linked.position_field,
+        linked.entry_field,
+        tuple(linked.expect),
+        linked.condition[0] if linked.condition else None,
+    )
+
+
+def linked_claim_sql(linked: LinkedRow, *, lock: bool) -> str:
+    """SELECT of the linked row if it allows the buy (locked FOR UPDATE if `lock`); its
+    parameters: linked_claim_params."""
+    condition = linked.condition[0] if linked.condition else None
+    return _claim_sql(linked.model, tuple(linked.expect), condition, lock=lock)
+
+
+def _claim_sql(model, expect: tuple[str, ...], condition: str | None, *, lock: bool) -> str:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    pk = quote(meta.pk.column)
+    tests = [f"{pk} = %s", *(f"{quote(meta.get_field(name).column)} = %s" for name in expect)]
+    if condition:
+        tests.append(f"({condition})")
+    where = " AND ".join(tests)
+    return f"SELECT {pk} FROM {table_name(model)} WHERE {where}" + (" FOR UPDATE" if lock else "")
+
+
+def linked_claim_params(linked: LinkedRow) -> list:
+    meta = linked.model._meta
+    expected = [
+        meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in linked.expect.items()
+    ]
+    return [linked.pk, *expected, *(linked.condition[1] if linked.condition else ())]
 
 
 @lru_cache(maxsize=16)
@@ -129,13 +182,17 @@ def _statement(linked_shape: tuple | None) -> _Statement:
     entry_sql, entry_fields = _insert_select(
         Transaction, "new_position", expressions={"position_id": "new_position.id"}
     )
-    linked_sql, linked_fields = _linked_update(*linked_shape) if linked_shape else ("", ())
+    linked_sql, linked_fields = _linked_update(*linked_shape[:4]) if linked_shape else ("", ())
+    claimed_sql = _claimed(linked_shape) if linked_shape else "SELECT 1"
     balance = table_name(Balance)
     amount, when = _typed(_AMOUNT), _typed(_UPDATED_AT)
     sql = f"""
-        WITH sol AS (
+        WITH claimed AS (
+            {claimed_sql}
+        ), sol AS (
             UPDATE {balance} SET amount = amount - {amount}, updated_at = {when}
             WHERE wallet_id = %s AND token_address = %s AND amount >= {amount}
+                AND EXISTS (SELECT 1 FROM claimed)
             RETURNING id, token_symbol, amount
         ), token AS (
             INSERT INTO {balance} AS balance
@@ -155,11 +212,19 @@ def _statement(linked_shape: tuple | None) -> _Statement:
         ), new_entry AS (
             {entry_sql} RETURNING id
         ){linked_sql}
-        SELECT new_position.id, new_entry.id, sol.id, sol.token_symbol, sol.amount,
-            token.id, token.token_symbol, token.amount
-        FROM sol, token, new_position, new_entry
+        SELECT (SELECT count(*) FROM claimed), new_position.id, new_entry.id, sol.id,
+            sol.token_symbol, sol.amount, token.id, token.token_symbol, token.amount
+        FROM (SELECT 1) AS one LEFT JOIN (
+            sol CROSS JOIN token CROSS JOIN new_position CROSS JOIN new_entry
+        ) ON TRUE
     """
     return _Statement(sql, position_fields, entry_fields, linked_fields)
+
+
+def _claimed(linked_shape: tuple) -> str:
+    """The statement's first part: the linked row, locked, if it allows the buy."""
+    model, _, _, _, expect, condition = linked_shape
+    return _claim_sql(model, expect, condition, lock=True)
 
 
 def _values(values: dict, fields: tuple[Field, ...]) -> list:

@@ -22,7 +22,13 @@ from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
-from trading.buy_statement import LinkedRow, buy_write
+from trading.buy_statement import (
+    LinkedRow,
+    LinkedRowRefused,
+    buy_write,
+    linked_claim_params,
+    linked_claim_sql,
+)
 from trading.models import (
     Balance,
     ClosedTrade,
@@ -210,7 +216,8 @@ def position_record_buy(
 ) -> BuyResult:
     """Record a filled buy: debit the SOL, credit the tokens, open the position and write the
     ledger entry, in one database transaction (on PostgreSQL, one statement). `linked`: a row
-    that records the buy elsewhere, updated in the same transaction. `sol_usd`: the SOL/USD
+    that records the buy elsewhere, updated in the same transaction (LinkedRowRefused, and
+    nothing written, when it does not allow the buy). `sol_usd`: the SOL/USD
     the entry records, when the caller has read it for several buys; None: read now."""
     position, entry = _new_buy(
         agent=agent,
@@ -324,6 +331,8 @@ def _trade_block(writer):
 
 def _buy_by_orm(wallet, position, entry, linked=None) -> list[Balance]:
     debit = entry.input_amount
+    if linked is not None:
+        _claim_linked(linked)
     balances = _lock_balances(
         wallet, [money.WSOL_MINT, position.token_address], probably_new=position.token_address
     )
@@ -343,6 +352,16 @@ def _buy_by_orm(wallet, position, entry, linked=None) -> list[Balance]:
             **linked.values, **{linked.position_field: position, linked.entry_field: entry}
         )
     return [balances[money.WSOL_MINT], token_balance]
+
+
+def _claim_linked(linked: LinkedRow) -> None:
+    """The ORM path's part of LinkedRow: the row, locked first where the database can lock a
+    row (SQLite lets one writer in at a time), must still allow the buy."""
+    lock = connection.features.has_select_for_update
+    with connection.cursor() as cursor:
+        cursor.execute(linked_claim_sql(linked, lock=lock), linked_claim_params(linked))
+        if cursor.fetchone() is None:
+            raise LinkedRowRefused(f"{linked.model.__name__} {linked.pk} did not allow the buy")
 
 
 def _buy_by_statement(wallet, position, entry, linked=None) -> list[Balance]:

@@ -27,15 +27,15 @@ from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 
-# Measured on both backends, for a token whose decimals are known. A buy: the claim (which
-# reads the kill switch in the same statement) and its transaction, which also records the
-# execution's outcome. The transaction is a savepoint here (inside the test's transaction)
-# around, on SQLite, the token's balance row, the locking read, two balances, the position, the
-# ledger entry and the execution; on PostgreSQL, around the one buy statement
+# Measured on both backends, for a token whose decimals are known. A buy: its transaction,
+# which claims the execution (still pending, the kill switch letting buys through) and records
+# its outcome. The transaction is a savepoint here (inside the test's transaction) around, on
+# SQLite, the execution's check, the token's balance row, the locking read, two balances, the
+# position, the ledger entry and the execution; on PostgreSQL, around the one buy statement
 # (trading/buy_statement.py). A batch: its decisions, the wallets, SOL balances and open
 # positions, the kill switch, the pauses and the token's decimals (the wallet rows are not read
 # again: the buys need only their ids and modes, signals_app.services._wallet_rows).
-QUERIES_PER_BUY = 4 if ON_POSTGRES else 10
+QUERIES_PER_BUY = 3 if ON_POSTGRES else 10
 QUERIES_PER_BATCH = 7
 
 
@@ -181,7 +181,7 @@ def test_a_batch_costs_a_fixed_number_of_queries_plus_a_few_per_buy(
     assert counts == [QUERIES_PER_BATCH + QUERIES_PER_BUY, QUERIES_PER_BATCH + 4 * QUERIES_PER_BUY]
 
 
-def test_a_halt_thrown_during_a_batch_stops_its_later_buys(
+def test_a_halt_thrown_during_a_batch_stops_every_buy_not_yet_written(
     transactional_db, localnet, market, user, token
 ):
     # The signal first: its fan-out runs at commit and finds no agent yet.
@@ -199,11 +199,14 @@ def test_a_halt_thrown_during_a_batch_stops_its_later_buys(
     kill_switch_set(mode="halt", user=None, note="test")
     batch.join(timeout=30)
 
-    statuses = _statuses(signal)
-    assert statuses[agents[0].pk] == "executed"  # past the switch before it was thrown
-    assert [statuses[agent.pk] for agent in agents[1:]] == ["skipped"] * 2
-    reasons = SignalExecution.objects.filter(signal=signal, status="skipped")
-    assert set(reasons.values_list("reason", flat=True)) == {"kill_switch_halt"}
+    # The first agent's quote was under way when the switch was thrown: its buy is refused
+    # by its own statement, the others by theirs.
+    assert _statuses(signal) == {agent.pk: "skipped" for agent in agents}
+    reasons = SignalExecution.objects.filter(signal=signal).values_list("reason", "details")
+    assert set((reason, details["kill_switch"]) for reason, details in reasons) == {
+        ("kill_switch_halt", "halt")
+    }
+    assert not Position.objects.filter(signal=signal).exists()
 
 
 def _in_thread(function):

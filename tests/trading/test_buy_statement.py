@@ -2,6 +2,7 @@
 SQLite uses: the same buys written both ways must leave identical rows, and a refused buy must
 write nothing either way."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,9 +12,10 @@ from django.utils import timezone
 
 from agents.services import agent_create
 from nexgent import money
+from signals_app.models import SignalExecution
 from tests.backends import ON_POSTGRES
 from trading import services
-from trading.buy_statement import LinkedRow
+from trading.buy_statement import LinkedRow, LinkedRowRefused
 from trading.models import Balance, Position, Transaction
 from trading.services import TradeRefused, balance_deposit
 from trading.venues import Fill
@@ -238,4 +240,42 @@ def test_a_connection_prepares_the_statement_once_it_has_run_it_a_few_times(user
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert any("WITH sol AS" in statement for statement in prepared)
+    assert any("new_position AS" in statement for statement in prepared)
+
+
+def _claiming(execution, condition=None) -> LinkedRow:
+    """The linked row as a signal's buy claims it: only while still pending."""
+    return replace(_linked(execution), expect={"status": "pending"}, condition=condition)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_claiming_buy_is_written_while_the_row_holds_what_it_expects(user, writer):
+    wallet = _funded_wallet(user, "claims", "5")
+    execution = _execution(user, wallet)
+    SignalExecution.objects.filter(pk=execution.pk).update(status="pending")
+    holds = ("1 = %s", (1,))
+    result = _buy(writer, wallet, signal_id=execution.signal_id, linked=_claiming(execution, holds))
+    execution.refresh_from_db()
+    assert (execution.status, execution.position_id) == ("executed", result.position.pk)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize(
+    ("status", "condition"),
+    [("skipped", None), ("executing", None), ("pending", ("1 = %s", (2,)))],
+    ids=["decided-elsewhere", "claimed-by-an-older-delivery", "condition-fails"],
+)
+def test_a_claiming_buy_writes_nothing_when_the_row_refuses(user, writer, status, condition):
+    wallet = _funded_wallet(user, "refuses", "5")
+    execution = _execution(user, wallet)
+    SignalExecution.objects.filter(pk=execution.pk).update(status=status)
+    before = _wallet_state(wallet)
+    with pytest.raises(LinkedRowRefused):
+        _buy(writer, wallet, signal_id=execution.signal_id, linked=_claiming(execution, condition))
+    execution.refresh_from_db()
+    assert (execution.status, execution.position_id, execution.transaction_id) == (
+        status,
+        None,
+        None,
+    )
+    assert _wallet_state(wallet) == before
