@@ -203,6 +203,10 @@ SOLANA_RPC_URL = env_url("SOLANA_RPC_URL", "https://api.mainnet-beta.solana.com"
 HTTP_TIMEOUT_SECONDS = env_decimal("HTTP_TIMEOUT_SECONDS", "5", minimum="0.1", maximum="60")
 PRICE_STALE_SECONDS = env_int("PRICE_STALE_SECONDS", 30, minimum=1)
 SWAP_SLIPPAGE_BPS = env_int("SWAP_SLIPPAGE_BPS", 100, minimum=1, maximum=5000)
+# A signal's buy not made within this long of the signal is skipped (`signal_expired`): a buy
+# task redelivered after a crash (the broker's visibility timeout is an hour) or stuck behind
+# a backlog must not buy on old news.
+SIGNAL_BUY_MAX_AGE_SECONDS = env_int("SIGNAL_BUY_MAX_AGE_SECONDS", 60, minimum=1, maximum=86400)
 # What a simulated fill charges, as a live Jupiter swap would (trading-rules.md section 7).
 SIM_PROTOCOL_FEE_BPS = env_int("SIM_PROTOCOL_FEE_BPS", 10, minimum=0, maximum=1000)
 SIM_SIGNATURE_FEE_LAMPORTS = env_int("SIM_SIGNATURE_FEE_LAMPORTS", 5000, minimum=0)

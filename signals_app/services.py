@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection, transaction
 from rest_framework import status
 
@@ -541,6 +542,11 @@ def _execute(execution: SignalExecution, batch: _Batch) -> bool:
     delivery cannot buy twice, an operator's halt stops every buy not yet written, and a crash
     before the write leaves the execution pending for the redelivered task."""
     try:
+        expired = _expiry(execution.signal)
+        if expired is not None:
+            return _finish(
+                execution, ExecutionStatus.SKIPPED, reason="signal_expired", details=expired
+            )
         # The guards as the batch found them.
         block = batch.blocks.get(execution.agent_id)
         if block is not None:
@@ -558,6 +564,15 @@ def _execute(execution: SignalExecution, batch: _Batch) -> bool:
     except Exception as exc:
         logger.exception("signal %s agent %s: buy failed", execution.signal_id, execution.agent_id)
         return _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))
+
+
+def _expiry(signal: TradingSignal) -> dict | None:
+    """The figures of a signal too old to buy on (SIGNAL_BUY_MAX_AGE_SECONDS), or None."""
+    age = datetime.now(UTC) - signal.created_at
+    limit = settings.SIGNAL_BUY_MAX_AGE_SECONDS
+    if age <= timedelta(seconds=limit):
+        return None
+    return {"age_seconds": round(age.total_seconds(), 3), "max_age_seconds": limit}
 
 
 def _refused_at_write(execution: SignalExecution) -> bool:

@@ -5,18 +5,20 @@ another agent its buy nor buys twice; the kill switch is read again before every
 
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from agents.risk_services import kill_switch_set
 from agents.services import agent_create
 from nexgent.celery import app as celery_app
 from prices.models import Token
 from signals_app import services
-from signals_app.models import SignalExecution
+from signals_app.models import SignalExecution, TradingSignal
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from signals_app.tasks import signal_execute_batch as signal_execute_batch_task
 from tests.backends import ON_POSTGRES, on_postgres
@@ -306,3 +308,28 @@ def test_a_batchs_entries_record_the_sol_usd_of_the_moment(
     _assert_bought_once_each(signal, agents)
     recorded = Transaction.objects.filter(signal=signal).values_list("sol_usd", flat=True)
     assert set(recorded) == {Decimal("123.45")}
+
+
+@pytest.mark.parametrize(("age", "bought"), [(20, True), (31, False)])
+def test_a_buy_is_made_only_within_the_signals_max_age(
+    localnet, market, user, token, settings, age, bought
+):
+    settings.SIGNAL_BUY_MAX_AGE_SECONDS = 30
+    signal, agents = _decided(user, token, 2)
+    TradingSignal.objects.filter(pk=signal.pk).update(
+        created_at=timezone.now() - timedelta(seconds=age)
+    )
+
+    signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk for agent in agents])
+
+    if bought:
+        _assert_bought_once_each(signal, agents)
+        return
+    assert _statuses(signal) == {agent.pk: "skipped" for agent in agents}
+    for reason, details in SignalExecution.objects.filter(signal=signal).values_list(
+        "reason", "details"
+    ):
+        assert reason == "signal_expired"
+        assert details["max_age_seconds"] == 30 and details["age_seconds"] >= 31
+    assert not Position.objects.filter(signal=signal).exists()
+    assert not market.recorded("jupiter_quote")  # not even a quote asked
