@@ -53,7 +53,10 @@ class SignalExecution(models.Model):
     """What one agent did with one signal, and why. Unique per (signal, agent): the record
     itself is the guard that a signal is never executed twice for an agent."""
 
-    signal = models.ForeignKey(TradingSignal, on_delete=models.CASCADE, related_name="executions")
+    # No index of its own: the unique (signal, agent) one serves lookups by signal.
+    signal = models.ForeignKey(
+        TradingSignal, on_delete=models.CASCADE, related_name="executions", db_index=False
+    )
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="signal_executions")
     status = models.CharField(
         max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING

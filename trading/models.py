@@ -29,7 +29,11 @@ class TransactionType(models.TextChoices):
 class Balance(models.Model):
     """What a wallet holds of one token (SOL included, under the wSOL mint), in whole units."""
 
-    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="balances")
+    # No index of its own: the unique (wallet, token_address) one serves lookups by wallet, and
+    # every buy inserts a balance row.
+    wallet = models.ForeignKey(
+        AgentWallet, on_delete=models.CASCADE, related_name="balances", db_index=False
+    )
     token_address = models.CharField(max_length=64)
     token_symbol = models.CharField(max_length=32, blank=True)
     amount = AmountField(default=0)
@@ -122,7 +126,11 @@ class Transaction(models.Model):
     """One ledger entry. Balance effects: DEPOSIT +input; WITHDRAWAL -input; SWAP -input
     +output; BURN -input. Written in the same database transaction as its balance changes."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="transactions")
+    # No index of its own: the (agent, created_at) one serves lookups by agent. The ledger's
+    # every entry pays for each index it has.
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="transactions", db_index=False
+    )
     wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="transactions")
     position = models.ForeignKey(
         Position, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
@@ -147,13 +155,18 @@ class Transaction(models.Model):
     is_take_profit = models.BooleanField(default=False)
     tx_signature = models.CharField(max_length=100, blank=True)
     # A unique name for the action that wrote this entry ("tp:12:3"), so a retried or raced
-    # action can never be written twice.
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # action can never be written twice. A constraint rather than unique=True: on PostgreSQL
+    # that would add a second index for LIKE queries, which no one makes of these keys. NULL,
+    # not "", for an entry without one: NULLs do not collide in the constraint.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["agent", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="one_entry_per_action"),
+        ]
 
     def __str__(self):
         return f"{self.type} #{self.pk}: {self.input_amount} {self.input_symbol or self.input_mint[:8]}"
