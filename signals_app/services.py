@@ -441,9 +441,9 @@ def signal_execute_batch(
     Each buy is its own transaction, with the `buy:<signal>:<agent>` idempotency key, and
     claims its agent's execution itself: it is written only while the execution is pending
     (_execute). An agent another delivery decided is left alone, a retried buy cannot buy
-    twice, and one agent's failure is recorded on it alone. The guards are checked again for all of them
-    at once when the batch starts, with the wallets and the token's decimals the buys use
-    (`decimals`: as the fan-out found them; None, looked up here).
+    twice, and one agent's failure is recorded on it alone. The guards are checked again for
+    all of them at once when the batch starts, with the wallets and the token's decimals the
+    buys use (`decimals`: as the fan-out found them; None, looked up here).
     """
     executions = _PENDING_EXECUTIONS.models(signal_id=signal_id, agent_ids=list(agent_ids))
     if not executions:
@@ -479,7 +479,10 @@ class _Batch:
     def token_decimals(self) -> int:
         # Kept only once known: each buy asks again after a failed lookup, and fails alone.
         if self.decimals is None:
-            self.decimals = self.known_decimals() or token_decimals(self.signal.token_address)
+            known = self.known_decimals()
+            self.decimals = (
+                known if known is not None else token_decimals(self.signal.token_address)
+            )
         return self.decimals
 
     def known_decimals(self) -> int | None:

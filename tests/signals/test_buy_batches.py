@@ -77,9 +77,13 @@ def _assert_bought_once_each(signal, agents) -> None:
     assert sorted(keys) == sorted(f"buy:{signal.pk}:{agent.pk}" for agent in agents)
 
 
+@pytest.mark.parametrize("decimals", [6, 0])
 def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decimals(
-    localnet, user, token, monkeypatch, django_capture_on_commit_callbacks
+    localnet, market, user, monkeypatch, django_capture_on_commit_callbacks, decimals
 ):
+    token = market.add_token(
+        symbol="WIF", price_sol=Decimal("0.001"), decimals=decimals, liquidity_sol=Decimal("5000")
+    )
     monkeypatch.setattr(services, "BUY_BATCH_SIZE", 2)
     agents = _agents(user, 5)
     signal = _signal(user, token)
@@ -104,7 +108,10 @@ def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decima
         if Token._meta.db_table in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")
     ]
     assert token_reads == []
-    assert Token.objects.get(mint=token).decimals is not None  # stored once the batch is done
+    assert Token.objects.get(mint=token).decimals == decimals  # stored once the batch is done
+    assert set(Position.objects.filter(signal=signal).values_list("token_decimals", flat=True)) == {
+        decimals
+    }
 
 
 def test_overlapping_and_repeated_batches_buy_each_agent_once(
