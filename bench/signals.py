@@ -223,6 +223,27 @@ def _last_decision_committed(signal_id: int) -> float:
     )
 
 
+def _buy_timeline_ms(signal_id: int, posted_at: float) -> dict[str, float]:
+    """When the signal's buys committed, from the POST: the first, the 10th/50th/90th
+    percentile and the last (where a fan-out's time goes: start-up, steady rate, tail)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8"
+            f" FROM {_table('trading.Transaction')} WHERE signal_id = %s ORDER BY 1",
+            [signal_id],
+        )
+        stamps = [row[0] for row in cursor.fetchall()]
+    if not stamps:
+        return {}
+    at = {"first": 0.0, "p10": 0.1, "p50": 0.5, "p90": 0.9, "last": 1.0}
+    return {
+        name: round((stamps[round(share * (len(stamps) - 1))] - posted_at) * 1000, 1)
+        for name, share in at.items()
+    }
+
+
 def _all_decided(signal_id: int, agents: int) -> bool:
     from signals_app.models import ExecutionStatus, SignalExecution
 
@@ -333,7 +354,7 @@ def _fan_out(market, workers) -> Measurement:
     owner = _owner_with_agents("fanout@example.com", FAN_OUT_AGENTS)
     (key,) = _keys(owner, 1)
     client = APIClient()
-    samples, executed = [], []
+    samples, executed, timelines = [], [], []
     exact = _commit_clock()
     meter = CpuMeter(
         {
@@ -362,6 +383,8 @@ def _fan_out(market, workers) -> Measurement:
         executed.append(
             SignalExecution.objects.filter(signal_id=signal_id, status="executed").count()
         )
+        if exact:
+            timelines.append(_buy_timeline_ms(signal_id, posted_at))
     return Measurement(
         "signals.fan_out_1000",
         f"one signal to {FAN_OUT_AGENTS} eligible agents until every buy is committed"
@@ -375,6 +398,8 @@ def _fan_out(market, workers) -> Measurement:
             "workers": f"{WORKERS} Celery workers, thread pool x {WORKER_CONCURRENCY}",
             "buy_batch_size": BUY_BATCH_SIZE,
             "measured_by": _measured_by(exact, FAN_OUT_POLL_SECONDS),
+            # Each run's buys by commit time from the POST, in ms.
+            "buys_committed_at_ms": timelines,
             # CPU milliseconds per buy, by where they were spent (/proc, all runs).
             "cpu_ms_per_buy": {
                 group: round(seconds * 1000 / (FAN_OUT_AGENTS * FAN_OUT_RUNS), 3)

@@ -88,7 +88,7 @@ def realtime_errors():
 @contextmanager
 def _sender_paused():
     """Keeps the sender's loop busy, so everything submitted meanwhile is waiting when it wakes."""
-    loop, _ = realtime._sender._running()
+    loop = realtime._sender._running()
     paused, resume = threading.Event(), threading.Event()
 
     def pause():
@@ -163,6 +163,38 @@ def test_waiting_events_go_out_as_one_group_send_per_agent(
         (realtime.agent_group(agent.pk), "agent.events"),
         (realtime.agent_group(other_agent.pk), "agent.events"),
     ]
+
+
+@pytest.mark.postgres
+def test_events_of_an_agent_no_socket_listens_to_are_not_sent(
+    socket_for, agent, other_agent, group_sends
+):
+    socket = socket_for(agent)
+    mine, unwatched = _buy_events(agent, 3), _buy_events(other_agent, 3)
+
+    with _sender_paused():
+        _send([unwatched[0], mine[0], unwatched[1], mine[1], unwatched[2], mine[2]])
+
+    assert _as_sent(_frames(socket, len(mine))) == _expected(mine)
+    assert group_sends == [(realtime.agent_group(agent.pk), "agent.events")]
+
+
+@pytest.mark.postgres
+def test_a_socket_that_left_gets_no_more_sends(socket_for, agent, other_agent, group_sends):
+    watched = socket_for(agent)
+    leaving = socket_for(other_agent)
+    leaving.close()
+    # The consumer leaves the group once it sees the close; a watched agent's event arriving
+    # afterwards shows the sender has moved on past the close.
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        group_sends.clear()
+        _send(_buy_events(other_agent, 1) + _buy_events(agent, 1))
+        assert json.loads(watched.recv(timeout=TIMEOUT))["data"]["agent"] == agent.pk
+        if group_sends == [(realtime.agent_group(agent.pk), "agent.event")]:
+            break
+        assert time.monotonic() < deadline, "the closed socket's group still gets sends"
+        time.sleep(0.05)
 
 
 @pytest.mark.postgres
