@@ -19,6 +19,8 @@ a reader sees (a run of failures ended) or last_success_at is STATUS_SUCCESS_RES
 import contextlib
 import email.utils
 import logging
+import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -337,22 +339,22 @@ def _admit(provider: Provider) -> _Seen:
 
     The request is counted first and the count taken back if it is refused: counting and
     reading are then one round trip, and concurrent callers can never overshoot the budget
-    together, as they could by each reading the count before counting."""
+    together, as they could by each reading the count before counting. A provider without a
+    budget of ours is admitted on this process's view of it (`_View`)."""
+    if provider.budget_setting is None:
+        return _view(provider).admit()
     now = time.time()
     current, previous, overlap = _window_keys(provider, now)
-    cooldown, failures, ok_at = (_key(provider, part) for part in ("cooldown", "failures", "ok_at"))
-    count, values = _count_and_read(
-        current, [previous, cooldown, failures, ok_at], timeout=2 * provider.window_seconds
+    cooldown, failures, ok_at = _state_keys(provider)
+    counts, values = _count_and_read(
+        {current: 1}, [previous, cooldown, failures, ok_at], timeout=2 * provider.window_seconds
     )
-    until = values.get(cooldown)
-    if until is not None and until > now:
-        _uncount(current)
-        _count(provider, "throttled")
-        raise ExternalServiceError(
-            provider.name, f"cooling down {until - now:.1f} s more, as the provider asked"
-        )
+    _refuse_in_cooldown(provider, values.get(cooldown), now, lambda: _uncount(current))
     limit = provider.budget()
-    if limit is not None and _estimate(count - 1, values.get(previous, 0), overlap) >= limit:
+    if (
+        limit is not None
+        and _estimate(counts[current] - 1, values.get(previous, 0), overlap) >= limit
+    ):
         _uncount(current)
         _count(provider, "throttled")
         raise ExternalServiceError(
@@ -362,44 +364,181 @@ def _admit(provider: Provider) -> _Seen:
     return _Seen(values.get(failures) or 0, values.get(ok_at))
 
 
-def _count_and_read(counter: str, keys: list[str], *, timeout: int) -> tuple[int, dict]:
-    """Count one more in `counter` (created with `timeout` when missing) and read `keys`:
-    (the counter's new value, the values found). One round trip on Redis."""
+def _state_keys(provider: Provider) -> tuple[str, str, str]:
+    """(cooldown, failures, ok_at): the provider's state an admission reads."""
+    return _key(provider, "cooldown"), _key(provider, "failures"), _key(provider, "ok_at")
+
+
+def _refuse_in_cooldown(provider: Provider, until, now: float, uncount: Callable) -> None:
+    if until is not None and until > now:
+        uncount()
+        _count(provider, "throttled")
+        raise ExternalServiceError(
+            provider.name, f"cooling down {until - now:.1f} s more, as the provider asked"
+        )
+
+
+# A provider without a budget of ours (quotes) is admitted by each process on its own view of
+# the shared state, refreshed at most VIEW_SECONDS old: the round trip that counted each request
+# and read the cooldown was a fifth of a quote's client CPU on the trade path. The price: another
+# process's cooldown is seen up to VIEW_SECONDS late (a few requests more that the provider
+# answers with 429, which the retries handle), and the shared request count trails this
+# process's by as much. This process's own writes (cooldown, failures, a success) are seen at
+# once: each makes the next admission read the shared state again.
+VIEW_SECONDS = 0.25
+
+
+class _View:
+    def __init__(self, provider: Provider):
+        self.provider = provider
+        self._lock = threading.Lock()
+        self._unsent: dict[str, int] = {}  # window key -> this process's requests not yet added
+        self._values: dict = {}
+        self._read_at = -math.inf  # time.monotonic() of the last read
+        self._flush_timer: threading.Timer | None = None
+
+    def admit(self) -> _Seen:
+        now = time.time()
+        current, _, _ = _window_keys(self.provider, now)
+        with self._lock:
+            self._unsent[current] = self._unsent.get(current, 0) + 1
+            fresh = time.monotonic() - self._read_at < VIEW_SECONDS
+            values = self._values
+            if fresh:
+                self._flush_later()
+        if not fresh:
+            values = self.sync()
+        cooldown, failures, ok_at = _state_keys(self.provider)
+        _refuse_in_cooldown(self.provider, values.get(cooldown), now, lambda: self._take(current))
+        return _Seen(values.get(failures) or 0, values.get(ok_at))
+
+    def sync(self) -> dict:
+        """Add this process's unsent counts to the shared ones and read the shared state."""
+        with self._lock:
+            unsent, self._unsent = self._unsent, {}
+        try:
+            _, values = _count_and_read(
+                unsent, list(_state_keys(self.provider)), timeout=2 * self.provider.window_seconds
+            )
+        except Exception:
+            with self._lock:
+                for key, count in unsent.items():
+                    self._unsent[key] = self._unsent.get(key, 0) + count
+            raise
+        with self._lock:
+            self._values, self._read_at = values, time.monotonic()
+        return values
+
+    def forget(self) -> None:
+        """This process changed the shared state: the next admission reads it again."""
+        with self._lock:
+            self._read_at = -math.inf
+
+    def _take(self, window: str) -> None:
+        """Take back a refused request's count: from the unsent ones while there are any (the
+        counts are alike, so the total is right whichever one goes), else from the shared."""
+        with self._lock:
+            if self._unsent.get(window):
+                self._unsent[window] -= 1
+                return
+        _uncount(window)
+
+    def _flush_later(self) -> None:
+        """Counts left unsent when requests stop are added VIEW_SECONDS later, by a timer."""
+        if self._flush_timer is not None and self._flush_timer.is_alive():
+            return
+        self._flush_timer = threading.Timer(VIEW_SECONDS, self._flush)
+        self._flush_timer.daemon = True
+        self._flush_timer.start()
+
+    def close(self) -> None:
+        """Drops the unsent counts and the pending flush."""
+        with self._lock:
+            self._unsent.clear()
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+
+    def _flush(self) -> None:
+        try:
+            self.sync()
+        except Exception:
+            logger.exception("could not add %s's request counts", self.provider.name)
+
+
+_views: dict[str, _View] = {}
+_views_pid: int | None = None
+_views_lock = threading.Lock()
+
+
+def _view(provider: Provider) -> _View:
+    global _views_pid
+    with _views_lock:
+        if _views_pid != os.getpid():  # a forked child starts with no view and no timer
+            _views.clear()
+            _views_pid = os.getpid()
+        view = _views.get(provider.name)
+        if view is None:
+            view = _views[provider.name] = _View(provider)
+        return view
+
+
+def forget_views() -> None:
+    """Starts this process's views over, for when the shared cache was emptied behind their
+    back (between tests): nothing read or counted before is kept."""
+    with _views_lock:
+        for view in _views.values():
+            view.close()
+        _views.clear()
+
+
+def _changed(provider: Provider) -> None:
+    if provider.budget_setting is None:
+        _view(provider).forget()
+
+
+def _count_and_read(
+    counts: dict[str, int], keys: list[str], *, timeout: int
+) -> tuple[dict[str, int], dict]:
+    """Add `counts` to their counters (each created with `timeout` when missing) and read
+    `keys`: (each counter's new value, the values found). One round trip on Redis."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        return _increment(counter, timeout=timeout), cache.get_many(keys)
+        added = {key: _increment(key, by, timeout=timeout) for key, by in counts.items()}
+        return added, cache.get_many(keys)
     # The cache API has no batch of different operations, so this speaks Redis with
     # django-redis' own key and value encoding: the values read back through cache.get.
     client = backend.client
     raw_keys = {client.make_key(key): key for key in keys}
-    raw_counter = client.make_key(counter)
-    transaction = client.get_client(write=True).pipeline()
-    transaction.set(raw_counter, 0, ex=timeout, nx=True)  # as cache.add: only a new counter
-    transaction.incr(raw_counter)
-    transaction.mget(list(raw_keys))
-    _, count, found = transaction.execute()
+    pipeline = client.get_client(write=True).pipeline(transaction=False)
+    for key, by in counts.items():
+        raw_counter = client.make_key(key)
+        pipeline.set(raw_counter, 0, ex=timeout, nx=True)  # as cache.add: only a new counter
+        pipeline.incrby(raw_counter, by)
+    pipeline.mget(list(raw_keys))
+    *answers, found = pipeline.execute()
+    added = dict(zip(counts, answers[1::2], strict=True))
     values = {
         raw_keys[raw]: client.decode(value)
         for raw, value in zip(raw_keys, found, strict=True)
         if value is not None
     }
-    return count, values
+    return added, values
 
 
-def _increment(key: str, *, timeout: int) -> int:
-    """Count one more in a window's counter, creating it with `timeout` when missing; return
-    the new count. One cache call unless the counter is new."""
+def _increment(key: str, by: int = 1, *, timeout: int) -> int:
+    """Add `by` to a window's counter, creating it with `timeout` when missing; return the new
+    count. One cache call unless the counter is new."""
     try:
-        return cache.incr(key)
+        return cache.incr(key, by)
     except ValueError:  # no counter yet
         pass
-    if cache.add(key, 1, timeout=timeout):
-        return 1
+    if cache.add(key, by, timeout=timeout):
+        return by
     try:
-        return cache.incr(key)
+        return cache.incr(key, by)
     except ValueError:  # expired between the two calls
-        cache.add(key, 1, timeout=timeout)
-        return 1
+        cache.add(key, by, timeout=timeout)
+        return by
 
 
 def _uncount(key: str) -> None:
@@ -412,6 +551,7 @@ def _uncount(key: str) -> None:
 def _cooldown(provider: Provider, seconds: float) -> None:
     until = time.time() + seconds
     cache.set(_key(provider, "cooldown"), until, timeout=max(1, int(seconds) + 1))
+    _changed(provider)
     logger.warning("%s asked for a %.1f s pause; no request until then", provider.name, seconds)
 
 
@@ -431,6 +571,7 @@ def _status_success(provider: Provider, seen: _Seen) -> None:
         {_key(provider, "ok_at"): datetime.now(UTC), _key(provider, "failures"): 0},
         timeout=STATUS_SECONDS,
     )
+    _changed(provider)
 
 
 def _status_failure(provider: Provider, exc: ExternalServiceError) -> None:
@@ -448,6 +589,7 @@ def _status_failure(provider: Provider, exc: ExternalServiceError) -> None:
         except ValueError:
             failures = 1
             cache.set(failures_key, 1, timeout=STATUS_SECONDS)
+    _changed(provider)
     # Once per run of failures: an outage must not write a warning every tick.
     log = logger.warning if failures == 1 else logger.debug
     log("%s failing: %s", provider.name, exc)
@@ -467,6 +609,8 @@ class ProviderStatus:
 
 
 def status(provider: Provider) -> ProviderStatus:
+    if provider.budget_setting is None:
+        _view(provider).sync()  # this process's own requests, counted before they are read
     current, previous, _ = _window_keys(provider, time.time())
     parts = {name: _key(provider, name) for name in ("ok_at", "error", "failures", "cooldown")}
     values = cache.get_many([current, previous, *parts.values()])

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from prices import providers
+
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("NEXGENT_TEST_BACKEND") == "postgres":
@@ -28,8 +30,10 @@ def _isolated_runtime(settings):
     # Hashing strength is not under test; a fast hasher keeps login tests quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    providers.forget_views()
     yield
     cache.clear()
+    providers.forget_views()
 
 
 @pytest.fixture
