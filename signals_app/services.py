@@ -46,6 +46,7 @@ from nexgent.compiled import Compiled
 from nexgent.http import ExternalServiceError
 from nexgent.statements import insert_fields, row_values, rows_json, server_bound_cursor
 from nexgent.statements import table as table_name
+from nexgent.tasks import delay_many
 from prices.services import (
     sol_usd_current,
     token_decimals,
@@ -282,13 +283,10 @@ def _batches_hand_out(
 ) -> None:
     from signals_app import tasks
 
-    for batch in batches:
-        agent_ids = [execution.agent_id for execution in batch]
-        try:
-            tasks.signal_execute_batch.delay(signal_id, agent_ids, decimals)
-        except Exception:
-            # As a robust on-commit hook would: logged, and the next batches still handed out.
-            logger.exception("signal %s: a buy batch could not be queued", signal_id)
+    delay_many(
+        tasks.signal_execute_batch,
+        [(signal_id, [execution.agent_id for execution in batch], decimals) for batch in batches],
+    )
 
 
 class _DecimalsLookup:
