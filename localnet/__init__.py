@@ -4,6 +4,6 @@ Importing binds nothing: a port is taken only when a LocalnetServer is built.
 """
 
 from localnet.market import SyntheticMarket
-from localnet.server import LocalnetServer
+from localnet.serving import LocalnetServer
 
 __all__ = ["LocalnetServer", "SyntheticMarket"]

@@ -58,7 +58,7 @@ def market():
 @pytest.fixture
 def localnet(market, settings):
     """A local market on 127.0.0.1, with every market client of the engine pointed at it."""
-    from localnet.server import LocalnetServer
+    from localnet.serving import LocalnetServer
 
     server = LocalnetServer(market).start()
     for name, value in server.engine_settings().items():

@@ -8,7 +8,7 @@ import requests
 from solders.pubkey import Pubkey
 
 from localnet.market import SyntheticMarket
-from localnet.server import LocalnetServer
+from localnet.serving import LocalnetServer
 from tests.localnet.support import WSOL
 
 

@@ -71,7 +71,7 @@ class Command(BaseCommand):
     def _start_localnet(self, *, demo: bool, base_url: str):
         from localnet.demo import DemoDriver
         from localnet.market import SyntheticMarket
-        from localnet.server import LocalnetServer
+        from localnet.serving import LocalnetServer
 
         market = SyntheticMarket(seed=7)
         server = LocalnetServer(market).start()

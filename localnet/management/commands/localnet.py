@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from localnet.market import SyntheticMarket
-from localnet.server import LocalnetServer
+from localnet.serving import LocalnetServer
 from nexgent.money import as_str
 
 
