@@ -3,6 +3,7 @@
 import json
 import logging
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -73,6 +74,16 @@ BUY_BATCH_SIZE = 25
 _CONFIG_CACHE_SIZE = 1024
 # Decimals lookups of new tokens, off the fan-out's thread (HTTP only, no database).
 _LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nexgent-decimals")
+_local = threading.local()
+
+
+def _random() -> random.Random:
+    """This thread's generator for randomized sizes: seeded from the system once, not on every
+    buy (a fresh Random reads os.urandom and fills its state each time)."""
+    rng = getattr(_local, "rng", None)
+    if rng is None:
+        rng = _local.rng = random.Random()
+    return rng
 
 
 def signal_create(
@@ -593,7 +604,7 @@ def _buy_for(execution: SignalExecution, batch: _Batch) -> None:
         rules.sizing,
         rules.purchase_limits,
         batch.facts[agent.pk].sol_balance,
-        rng=random.Random(),
+        rng=_random(),
     )
     venue = venue_for(wallet)
     decimals = batch.token_decimals()

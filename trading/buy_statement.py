@@ -218,6 +218,9 @@ def _statement(linked_shape: tuple | None) -> _Statement:
             sol CROSS JOIN token CROSS JOIN new_position CROSS JOIN new_entry
         ) ON TRUE
     """
+    # One space for each run of whitespace (no literal holds two): psycopg caches a query's
+    # conversion only up to 4096 characters, which the indented text was just under.
+    sql = " ".join(sql.split())
     return _Statement(sql, position_fields, entry_fields, linked_fields)
 
 

@@ -180,6 +180,22 @@ def test_the_statement_is_one_round_trip(user):
     assert len(queries) == 1
 
 
+def test_the_statement_fits_psycopgs_cache_of_converted_queries(user):
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from agents.risk_selectors import kill_switch_allows_buys_sql
+    from trading import buy_statement
+
+    wallet = _funded_wallet(user, "cached", "5")
+    # As a signal's buy writes it: claiming its execution, under the kill switch.
+    linked = _claiming(_execution(user, wallet), kill_switch_allows_buys_sql())
+
+    sql = buy_statement._statement(buy_statement._linked_shape(linked)).sql
+
+    # Longer, psycopg would convert its placeholders again on every buy.
+    assert len(sql) <= MAX_CACHED_STATEMENT_LENGTH
+
+
 def _execution(user, wallet):
     from signals_app.models import SignalExecution, TradingSignal
 
