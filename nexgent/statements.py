@@ -4,7 +4,7 @@ one JSON parameter, and a cursor that binds parameters server-side so psycopg ca
 statement (DATABASE_PREPARED_STATEMENTS)."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -30,6 +30,8 @@ def row_values(instance: Model, fields: tuple[Field, ...]) -> dict:
     write (pre_save applied, decimals quantized), decimals and times as text, which
     PostgreSQL reads exactly into the columns' own types (jsonb_populate_record)."""
     row = {}
+    # Asked once a row: every `connection` attribute goes through the connection handler.
+    on_postgresql = connection.vendor == "postgresql"
     for field, plain_type, text in _preparations(fields):
         if plain_type is not None:
             value = getattr(instance, field.attname)
@@ -37,7 +39,7 @@ def row_values(instance: Model, fields: tuple[Field, ...]) -> dict:
                 row[field.column] = value  # what Django's preparation would leave as it is
                 continue
         elif text is not None:
-            value = text(field, instance)
+            value = text(field, instance, on_postgresql)
             if value is not _GENERIC:
                 row[field.column] = value
                 continue
@@ -81,18 +83,22 @@ def _plain_type(field: Field) -> type | None:
 _GENERIC = object()  # a value the shortcut leaves to Django's generic preparation
 
 
-def _time_text(field: models.DateTimeField, instance: Model):
+def _time_text(field: models.DateTimeField, instance: Model, on_postgresql: bool):
     """An aware time as PostgreSQL's backend writes it: unchanged by DateTimeField's
     preparation (only a naive one is converted, with a warning) and by the backend's."""
-    value = field.pre_save(instance, True)  # auto_now / auto_now_add set the instance's time
+    if field.auto_now or field.auto_now_add:
+        value = datetime.now(UTC)  # what pre_save sets, with USE_TZ (always on here)
+        setattr(instance, field.attname, value)
+    else:
+        value = getattr(instance, field.attname)
     if value is None:
         return None
-    if type(value) is datetime and value.utcoffset() is not None and _on_postgresql():
+    if type(value) is datetime and value.utcoffset() is not None and on_postgresql:
         return value.isoformat()
     return _GENERIC
 
 
-def _decimal_text(field: ExactDecimalField, instance: Model):
+def _decimal_text(field: ExactDecimalField, instance: Model, on_postgresql: bool):
     """A finite Decimal as ExactDecimalField prepares it: rounded half away from zero to the
     column's places (what numeric(p, s) does)."""
     value = getattr(instance, field.attname)
@@ -106,10 +112,6 @@ def _decimal_text(field: ExactDecimalField, instance: Model):
 @lru_cache(maxsize=32)
 def _quantum(places: int) -> Decimal:
     return Decimal(1).scaleb(-places)
-
-
-def _on_postgresql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 _TEXT = {models.DateTimeField: _time_text, ExactDecimalField: _decimal_text}
