@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from nexgent.statements import row_values, rows_json, server_bound_cursor
@@ -87,10 +87,13 @@ def buy_write(
     LinkedRowRefused when `linked` does not allow it. `position` and `entry` are unsaved; the
     entry's position is the one inserted here."""
     statement = _statement(_linked_shape(linked))
-    debit_value = _AMOUNT.get_db_prep_save(debit, connection)
-    now_value = _UPDATED_AT.get_db_prep_save(now, connection)
+    # The thread's connection itself: through `django.db.connection`, each of the fields'
+    # preparations would look it up again.
+    db = connections[DEFAULT_DB_ALIAS]
+    debit_value = _AMOUNT.get_db_prep_save(debit, db)
+    now_value = _UPDATED_AT.get_db_prep_save(now, db)
     params = [
-        *(linked_claim_params(linked) if linked is not None else ()),
+        *(linked_claim_params(linked, db) if linked is not None else ()),
         debit_value,
         now_value,
         wallet_id,
@@ -99,13 +102,13 @@ def buy_write(
         wallet_id,
         position.token_address,
         position.token_symbol,
-        _AMOUNT.get_db_prep_save(token_amount, connection),
+        _AMOUNT.get_db_prep_save(token_amount, db),
         now_value,
         rows_json(row_values(position, statement.position_fields)),
         rows_json(row_values(entry, statement.entry_fields)),
     ]
     if linked is not None:
-        params += [*_values(linked.values, statement.linked_fields), linked.pk]
+        params += [*_values(linked.values, statement.linked_fields, db), linked.pk]
     with server_bound_cursor() as cursor:
         cursor.execute(statement.sql, params)
         claimed, *row = cursor.fetchone()
@@ -117,8 +120,8 @@ def buy_write(
     return BuyRows(
         position_id,
         entry_id,
-        _balance(sol_id, wallet_id, sol_mint, sol_symbol, sol_amount, now),
-        _balance(token_id, wallet_id, position.token_address, token_symbol, tokens, now),
+        _balance(sol_id, wallet_id, sol_mint, sol_symbol, sol_amount, now, db.alias),
+        _balance(token_id, wallet_id, position.token_address, token_symbol, tokens, now, db.alias),
     )
 
 
@@ -167,11 +170,10 @@ def _claim_sql(model, expect: tuple[str, ...], condition: str | None, *, lock: b
     return f"SELECT {pk} FROM {table_name(model)} WHERE {where}" + (" FOR UPDATE" if lock else "")
 
 
-def linked_claim_params(linked: LinkedRow) -> list:
+def linked_claim_params(linked: LinkedRow, db=connection) -> list:
     meta = linked.model._meta
     expected = [
-        meta.get_field(name).get_db_prep_save(value, connection)
-        for name, value in linked.expect.items()
+        meta.get_field(name).get_db_prep_save(value, db) for name, value in linked.expect.items()
     ]
     return [linked.pk, *expected, *(linked.condition[1] if linked.condition else ())]
 
@@ -230,9 +232,9 @@ def _claimed(linked_shape: tuple) -> str:
     return _claim_sql(model, expect, condition, lock=True)
 
 
-def _values(values: dict, fields: tuple[Field, ...]) -> list:
+def _values(values: dict, fields: tuple[Field, ...], db) -> list:
     """The database values of these fields, from a dict by field name."""
-    return [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    return [field.get_db_prep_save(values[field.name], db) for field in fields]
 
 
 def _typed(field: Field) -> str:
@@ -241,7 +243,7 @@ def _typed(field: Field) -> str:
     return f"CAST(%s AS {field.cast_db_type(connection)})"
 
 
-def _balance(pk, wallet_id, token_address, token_symbol, amount, now) -> Balance:
+def _balance(pk, wallet_id, token_address, token_symbol, amount, now, alias: str) -> Balance:
     row = Balance(
         id=pk,
         wallet_id=wallet_id,
@@ -250,7 +252,7 @@ def _balance(pk, wallet_id, token_address, token_symbol, amount, now) -> Balance
         amount=amount,
         updated_at=now,
     )
-    row._state.adding, row._state.db = False, connection.alias
+    row._state.adding, row._state.db = False, alias
     return row
 
 

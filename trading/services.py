@@ -382,9 +382,10 @@ def _buy_by_statement(wallet, position, entry, linked=None) -> list[Balance]:
             f"SOL balance {money.as_str(sol)} cannot cover {money.as_str(debit)}",
             code="insufficient_balance",
         )
+    alias = connection.alias
     for instance, pk in ((position, rows.position_id), (entry, rows.entry_id)):
         instance.pk = pk
-        instance._state.adding, instance._state.db = False, connection.alias
+        instance._state.adding, instance._state.db = False, alias
     entry.position = position
     return [rows.sol, rows.token]
 
