@@ -159,6 +159,9 @@ QUOTE = {
         ),
         pytest.param("/tokens/v1/solana/AbC,dEf", None, None, id="addresses-in-the-path-no-params"),
         pytest.param(
+            "/tokens/v1/solana/a b|c%7E", {"x": "1 2"}, None, id="a-path-requests-requotes"
+        ),
+        pytest.param(
             "/quote?x=1",
             {"q": "a b&c=d/é+%", "ids[]": "0xab,0xcd"},
             {"user-agent": "nexgent"},
@@ -232,3 +235,40 @@ def test_the_ca_bundle_the_environment_names_verifies_the_provider(tls_origin, e
     environment.setenv("REQUESTS_CA_BUNDLE", tls_origin.certificate)
 
     assert _fetch(f"{tls_origin.url}/quote") == {"path": "/quote"}
+
+
+@pytest.fixture
+def full_preparations(monkeypatch):
+    """How many times requests' PreparedRequest.prepare ran, counted on its way (observed, not
+    faked)."""
+    calls = []
+    original = requests.PreparedRequest.prepare
+
+    def counted(self, *args, **kwargs):
+        calls.append(kwargs.get("url"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.PreparedRequest, "prepare", counted)
+    return calls
+
+
+def test_a_plain_get_skips_requests_full_preparation(origin, full_preparations):
+    _fetch(f"{origin.url}/quote", params=QUOTE, headers={"x-api-key": "key-1"})
+    _fetch(f"{origin.url}/tokens/v1/solana/AbC,dEf")
+
+    assert full_preparations == []
+    assert len(origin.received) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        pytest.param("/quote?x=1", {"q": "a"}, id="a-query-already"),
+        pytest.param("/price", [("ids[]", "a"), ("ids[]", "b")], id="params-as-pairs"),
+        pytest.param("/price", {"amount": 5}, id="non-string-params"),
+    ],
+)
+def test_any_other_get_is_prepared_by_requests_whole(origin, full_preparations, path, params):
+    _fetch(f"{origin.url}{path}", params=params)
+
+    assert full_preparations == [f"{origin.url}{path}"]
