@@ -1,5 +1,6 @@
 """The Celery application and its single beat schedule (CELERY_BEAT_SCHEDULE in settings)."""
 
+import gc
 import os
 
 from celery import Celery, signals
@@ -26,3 +27,16 @@ def _database_connections_recycle(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_ready.connect
+@signals.worker_process_init.connect
+def _startup_objects_frozen(**kwargs) -> None:
+    """Moves every object alive once the worker is up (Django, Celery, the project's modules)
+    out of the garbage collector's reach, as they live as long as the process. A full
+    collection otherwise walks them all: about 85 ms with the GIL held, every other
+    thousand-agent fan-out, which stalls every buying thread of the worker; 13 ms once they are
+    frozen. Connected twice: in the worker's own process (the thread pool, and the parent of a
+    prefork pool, whose children then share the frozen pages instead of copying them when a
+    collection would touch them) and in each prefork child."""
+    gc.freeze()
