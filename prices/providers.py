@@ -12,8 +12,10 @@
   kept in the cache as the provider's status (GET /api/v1/data-sources/status).
 
 On the request path this costs one cache round trip on Redis (counting the request and reading
-the provider's state in one transaction); a success writes the status only when it changes what
-a reader sees (a run of failures ended) or last_success_at is STATUS_SUCCESS_RESOLUTION old.
+the provider's state in one pipeline), none for swap quotes, which have no budget of ours and
+are admitted on each process's view of the shared state (`_View`); a success writes the status
+only when it changes what a reader sees (a run of failures ended) or last_success_at is
+STATUS_SUCCESS_RESOLUTION old.
 """
 
 import contextlib
@@ -456,6 +458,9 @@ VIEW_SECONDS = 0.25
 
 
 class _View:
+    """This process's admission of one unbudgeted provider: its requests counted here and
+    added to the shared counters later, the shared state read at most VIEW_SECONDS old."""
+
     def __init__(self, provider: Provider):
         self.provider = provider
         self._lock = threading.Lock()
