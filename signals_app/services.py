@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -79,11 +80,11 @@ _local = threading.local()
 
 def _random() -> random.Random:
     """This thread's generator for randomized sizes: seeded from the system once, not on every
-    buy (a fresh Random reads os.urandom and fills its state each time)."""
-    rng = getattr(_local, "rng", None)
-    if rng is None:
-        rng = _local.rng = random.Random()
-    return rng
+    buy (a fresh Random reads os.urandom and fills its state each time), and again in a forked
+    child, which would otherwise draw the same sizes as its parent and its siblings."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.rng, _local.pid = random.Random(), os.getpid()
+    return _local.rng
 
 
 def signal_create(
