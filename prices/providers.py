@@ -208,8 +208,9 @@ def _get(http: requests.Session, url, params, headers, stream, timeouts) -> requ
     Accept-Encoding, Connection) under the caller's, the same URL encoding, the session's
     hooks, redirects followed, proxies and CA bundle as the session resolves them."""
     query = _query(params)
-    if _plain_get(http, url, query):
-        return _send_plain(http, _prepared_plain(http, url, query, headers), stream, timeouts)
+    base = _plain_get_base(http, url, query)
+    if base is not None:
+        return _send_plain(http, _prepared_plain(http, base, query, headers), stream, timeouts)
     prepared = requests.PreparedRequest()
     prepared.prepare(
         method="GET",
@@ -231,24 +232,25 @@ def _get(http: requests.Session, url, params, headers, stream, timeouts) -> requ
 # Session.send (hooks, the session's cookie jar, timing), a tenth of a quote's client CPU.
 
 
-def _plain_get(http: requests.Session, url: str, query) -> bool:
-    return (
+def _plain_get_base(http: requests.Session, url: str, query) -> str | None:
+    """The URL's base as requests prepares it, if this GET is plain; else None."""
+    plain = (
         (query is None or isinstance(query, str))
         and type(http) is _Session
         and http.auth is None
         and not any(http.hooks.values())
-        and _plain_base(url) is not None
     )
+    return _plain_base(url) if plain else None
 
 
 def _prepared_plain(
-    http: requests.Session, url: str, query: str | None, headers
+    http: requests.Session, base: str, query: str | None, headers
 ) -> requests.PreparedRequest:
     """The request prepare() would build: the URL as it requotes it (the base's own, cached;
     urlencode's output is left as it is by requoting), the headers through its own checks."""
     prepared = requests.PreparedRequest()
     prepared.method = "GET"
-    prepared.url = f"{_plain_base(url)}?{query}" if query else _plain_base(url)
+    prepared.url = f"{base}?{query}" if query else base
     prepared.prepare_headers(_headers(http, headers))
     prepared.body = None
     prepared.hooks = default_hooks()
