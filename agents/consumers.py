@@ -100,12 +100,6 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
     async def agent_event(self, event):
         await self.send_json(event["message"])
 
-    async def agent_events(self, event):
-        # Several events the sender found waiting for this agent, in one layer message: each
-        # is still its own frame, in order, as if it had been sent alone.
-        for message in event["messages"]:
-            await self.send_json(message)
-
     async def _heartbeat(self):
         while True:
             await asyncio.sleep(PING_SECONDS)

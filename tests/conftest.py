@@ -114,6 +114,9 @@ def live_engine(settings, localnet):
 
     settings.TASK_MODE = "embedded"
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    # A channel layer of this server's own (channels makes a new one when the setting changes):
+    # one kept from an earlier test's server holds state bound to that server's stopped loop.
+    settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

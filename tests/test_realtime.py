@@ -1,16 +1,16 @@
 """Live events from `nexgent.realtime` to agent sockets connected to a real ASGI server, over
-the real channel layer (Redis on the PostgreSQL backend, in-memory on SQLite). Whatever the
-sender does on the way, a client sees each event as its own frame, and an agent's events in
-the order they were sent."""
+the real channel layer (Redis on the PostgreSQL backend, in-memory on SQLite). A client sees
+each event as its own frame, an agent's events in the order they were committed, and nothing of
+a transaction that rolled back."""
 
 import json
 import logging
-import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
@@ -85,24 +85,6 @@ def realtime_errors():
     logger.removeHandler(handler)
 
 
-@contextmanager
-def _sender_paused():
-    """Keeps the sender's loop busy, so everything submitted meanwhile is waiting when it wakes."""
-    loop = realtime._sender._running()
-    paused, resume = threading.Event(), threading.Event()
-
-    def pause():
-        paused.set()
-        resume.wait(TIMEOUT)
-
-    loop.call_soon_threadsafe(pause)
-    assert paused.wait(TIMEOUT)
-    try:
-        yield
-    finally:
-        resume.set()
-
-
 def _buy_events(agent, count):
     return [(agent.pk, BUY_EVENTS[i % 3], {"agent": agent.pk, "seq": i}) for i in range(count)]
 
@@ -147,66 +129,42 @@ def test_interleaved_agents_each_get_their_own_events_in_order(socket_for, agent
     assert _as_sent(_frames(their_socket, len(theirs))) == _expected(theirs)
 
 
-@pytest.mark.postgres
-def test_waiting_events_go_out_as_one_group_send_per_agent(
-    socket_for, agent, other_agent, group_sends
-):
+def test_events_of_a_batch_go_out_when_it_ends_in_commit_order(socket_for, agent, other_agent):
     mine_socket, their_socket = socket_for(agent), socket_for(other_agent)
-    mine, theirs = _buy_events(agent, 3), _buy_events(other_agent, 2)
+    mine, theirs = _buy_events(agent, 4), _buy_events(other_agent, 4)
 
-    with _sender_paused():
-        _send([mine[0], theirs[0], mine[1], theirs[1], mine[2]])
+    with realtime.batched():
+        _send([event for pair in zip(mine, theirs, strict=True) for event in pair])
+        with pytest.raises(TimeoutError):
+            mine_socket.recv(timeout=0.3)  # nothing before the batch ends
 
     assert _as_sent(_frames(mine_socket, len(mine))) == _expected(mine)
     assert _as_sent(_frames(their_socket, len(theirs))) == _expected(theirs)
-    assert group_sends == [
-        (realtime.agent_group(agent.pk), "agent.events"),
-        (realtime.agent_group(other_agent.pk), "agent.events"),
-    ]
 
 
-@pytest.mark.postgres
-def test_events_of_an_agent_no_socket_listens_to_are_not_sent(
-    socket_for, agent, other_agent, group_sends
-):
+def test_a_rolled_back_transactions_events_are_never_sent(socket_for, agent):
     socket = socket_for(agent)
-    mine, unwatched = _buy_events(agent, 3), _buy_events(other_agent, 3)
+    kept = _buy_events(agent, 2)
 
-    with _sender_paused():
-        _send([unwatched[0], mine[0], unwatched[1], mine[1], unwatched[2], mine[2]])
+    with realtime.batched():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            realtime.signal_execution(agent.pk, {"rolled": "back"})
+            raise RuntimeError("the trade failed")
+        _send(kept)
 
-    assert _as_sent(_frames(socket, len(mine))) == _expected(mine)
-    assert group_sends == [(realtime.agent_group(agent.pk), "agent.events")]
-
-
-@pytest.mark.postgres
-def test_a_socket_that_left_gets_no_more_sends(socket_for, agent, other_agent, group_sends):
-    watched = socket_for(agent)
-    leaving = socket_for(other_agent)
-    leaving.close()
-    # The consumer leaves the group once it sees the close; a watched agent's event arriving
-    # afterwards shows the sender has moved on past the close.
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        group_sends.clear()
-        _send(_buy_events(other_agent, 1) + _buy_events(agent, 1))
-        assert json.loads(watched.recv(timeout=TIMEOUT))["data"]["agent"] == agent.pk
-        if group_sends == [(realtime.agent_group(agent.pk), "agent.event")]:
-            break
-        assert time.monotonic() < deadline, "the closed socket's group still gets sends"
-        time.sleep(0.05)
+    assert _as_sent(_frames(socket, len(kept))) == _expected(kept)
 
 
 @pytest.mark.postgres
-def test_a_backlog_goes_out_in_messages_of_bounded_size(socket_for, agent, group_sends):
+def test_a_batch_is_one_group_send_per_event(socket_for, agent, group_sends):
     socket = socket_for(agent)
-    events = _buy_events(agent, realtime.COALESCE_LIMIT + 5)
+    events = _buy_events(agent, 5)
 
-    with _sender_paused():
+    with realtime.batched():
         _send(events)
 
     assert _as_sent(_frames(socket, len(events))) == _expected(events)
-    assert group_sends == [(realtime.agent_group(agent.pk), "agent.events")] * 2
+    assert group_sends == [(realtime.agent_group(agent.pk), "agent.event")] * len(events)
 
 
 @pytest.mark.postgres
