@@ -2,10 +2,10 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from agents import api as agents_api
-from agents import risk_api
 from prices import api as prices_api
 from signals_app import api as signals_api
 from trading import api as trading_api
+from trading import risk_api
 from trading.strategy_api import StrategyPreviewView
 
 

@@ -17,31 +17,7 @@ from django.db import connection, transaction
 from rest_framework import status
 
 from agents.config import effective_config, to_rule_config
-from agents.eligibility import (
-    KILL_SWITCH_REASONS,
-    AgentFacts,
-    SignalFacts,
-    agent_blocked_reason,
-    agent_could_buy,
-    agent_skip_reason,
-    metric_bounds_set,
-    skip_details,
-)
 from agents.models import Agent, ApiKey, User
-from agents.risk_selectors import (
-    WalletFacts,
-    kill_switch_allows_buys_sql,
-    kill_switch_mode,
-    pause_payload,
-    risk_subjects,
-    wallet_facts_load,
-)
-from agents.risk_services import (
-    BuyBlock,
-    buy_guards_check_many,
-    kill_switch_block,
-    risk_guards_apply,
-)
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.compiled import Compiled
@@ -56,9 +32,33 @@ from prices.services import (
     token_decimals_remember,
     token_decimals_stored,
 )
+from signals_app.eligibility import (
+    AgentFacts,
+    SignalFacts,
+    agent_blocked_reason,
+    agent_could_buy,
+    agent_skip_reason,
+    metric_bounds_set,
+    skip_details,
+)
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.token_metrics import token_metrics_fetch
 from trading.buy_statement import LinkedRow, LinkedRowRefused
+from trading.risk_selectors import (
+    WalletFacts,
+    kill_switch_allows_buys_sql,
+    kill_switch_mode,
+    pause_payload,
+    risk_subjects,
+    wallet_facts_load,
+)
+from trading.risk_services import (
+    BuyBlock,
+    buy_guards_check_many,
+    kill_switch_block,
+    risk_guards_apply,
+)
+from trading.rules.risk import KILL_SWITCH_REASONS
 from trading.rules.sizing import SizingError, impact_ladder, impact_ok, position_size
 from trading.services import TradeRefused, position_record_buy
 from trading.venues import venue_for

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from agents.eligibility import TokenMetrics
+from signals_app.eligibility import TokenMetrics
 from nexgent.http import ExternalServiceError, decode_json, make_session
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 
-from agents.risk_selectors import trading_halted
+from agents.admin import AgentAdmin
+from agents.models import Agent
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from trading.models import (
@@ -9,10 +10,16 @@ from trading.models import (
     BalanceSnapshot,
     ClosedTrade,
     CloseReason,
+    EquityPeak,
+    KillSwitch,
+    KillSwitchMode,
     Position,
     PositionStatus,
+    RiskPause,
     Transaction,
 )
+from trading.risk_selectors import trading_halted
+from trading.risk_services import kill_switch_set, risk_pause_end
 from trading.services import position_close
 
 
@@ -138,3 +145,124 @@ class BalanceSnapshotAdmin(LedgerAdmin):
         "total_value_sol",
     ]
     list_select_related = ["wallet"]
+
+
+# --- Risk guards and the kill switch ------------------------------------------------------------
+
+
+class RiskPauseInline(admin.TabularInline):
+    """The agent's pauses on its page: why its buys stopped, and when they resume."""
+
+    model = RiskPause
+    extra = 0
+    can_delete = False
+    fields = ["reason", "started_at", "until", "ended_at", "end_note", "details"]
+    readonly_fields = fields
+    ordering = ["-started_at"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+# The agent's page shows its pauses too: the agents app's admin, with this app's inline.
+admin.site.unregister(Agent)
+
+
+@admin.register(Agent)
+class AgentWithPausesAdmin(AgentAdmin):
+    inlines = [*AgentAdmin.inlines, RiskPauseInline]
+
+
+class ActivePauseFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("ended", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(ended_at__isnull=True)
+        if self.value() == "ended":
+            return queryset.filter(ended_at__isnull=False)
+        return queryset
+
+
+@admin.register(RiskPause)
+class RiskPauseAdmin(admin.ModelAdmin):
+    """Every pause a risk guard recorded, with its reason and figures; ending one resumes
+    the agent's buys (a drawdown pause also restarts the equity peak)."""
+
+    list_display = ["id", "agent", "reason", "started_at", "until", "ended_at", "end_note"]
+    list_filter = ["reason", ActivePauseFilter]
+    search_fields = ["agent__name", "agent__owner__email"]
+    list_select_related = ["agent"]
+    readonly_fields = [f.name for f in RiskPause._meta.fields]
+    actions = ["end_pauses"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="End selected pauses (resume buys)")
+    def end_pauses(self, request, queryset):
+        ended = 0
+        for pause in queryset.filter(ended_at__isnull=True):
+            risk_pause_end(pause=pause, note=f"ended by {request.user.email} in the admin")
+            ended += 1
+        self.message_user(request, f"Ended {ended} pause(s).")
+
+
+@admin.register(KillSwitch)
+class KillSwitchAdmin(admin.ModelAdmin):
+    """The global kill switch: one row, added the first time an operator sets it; change its
+    mode in the form or with the actions."""
+
+    list_display = ["mode", "set_by", "set_at", "note"]
+    fields = ["mode", "note", "set_by", "set_at"]
+    readonly_fields = ["set_by", "set_at"]
+    actions = ["halt", "reduce_only", "switch_off"]
+
+    def has_add_permission(self, request):
+        return not KillSwitch.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so who set it and when are always recorded.
+        switch = kill_switch_set(mode=obj.mode, user=request.user, note=obj.note)
+        obj.pk, obj.set_by, obj.set_at = switch.pk, switch.set_by, switch.set_at
+
+    def _set(self, request, mode: str) -> None:
+        kill_switch_set(mode=mode, user=request.user, note=f"set in the admin by {request.user}")
+        self.message_user(
+            request,
+            f"Kill switch: {KillSwitchMode(mode).label}.",
+            messages.WARNING if mode != KillSwitchMode.OFF else messages.SUCCESS,
+        )
+
+    @admin.action(description="HALT: no buys and no sells")
+    def halt(self, request, queryset):
+        self._set(request, KillSwitchMode.HALT)
+
+    @admin.action(description="Reduce only: sells only")
+    def reduce_only(self, request, queryset):
+        self._set(request, KillSwitchMode.REDUCE_ONLY)
+
+    @admin.action(description="Switch off: trade normally")
+    def switch_off(self, request, queryset):
+        self._set(request, KillSwitchMode.OFF)
+
+
+@admin.register(EquityPeak)
+class EquityPeakAdmin(admin.ModelAdmin):
+    list_display = ["wallet", "peak_sol", "peak_at"]
+    list_select_related = ["wallet"]
+    readonly_fields = ["wallet", "peak_sol", "peak_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -4,11 +4,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
-from agents.risk_selectors import trading_halted
 from nexgent.api import DomainError
 from nexgent.permissions import scoped
 from prices.services import latest_prices
 from trading.models import ClosedTrade, CloseReason, Position, Transaction, TransactionType
+from trading.risk_selectors import trading_halted
 from trading.selectors import open_positions, position_payload, wallet_balances
 from trading.serializers import ClosedTradeSerializer, TransactionSerializer, TransferSerializer
 from trading.services import balance_deposit, balance_withdraw, position_close

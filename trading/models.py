@@ -1,8 +1,11 @@
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 
-from agents.models import Agent
+from agents.models import Agent, User
 from nexgent.fields import AmountField, PercentField, PriceField
+from trading.rules import risk
 from wallets.models import AgentWallet
 
 
@@ -199,3 +202,100 @@ class ClosedTrade(models.Model):
 
     def __str__(self):
         return f"{self.token_symbol or self.token_address[:8]} {self.close_reason} {self.profit_loss_sol} SOL"
+
+
+# --- Risk guards and the kill switch (trading-rules.md section 8) -------------------------------
+
+
+class RiskPauseReason(models.TextChoices):
+    DAILY_LOSS_LIMIT = risk.DAILY_LOSS_LIMIT, "Daily loss limit"
+    MAX_DRAWDOWN = risk.MAX_DRAWDOWN, "Max drawdown"
+    STOP_LOSS_COOLDOWN = risk.STOP_LOSS_COOLDOWN, "Cooldown after stop losses"
+
+
+class RiskPause(models.Model):
+    """A risk guard stopped an agent's new buys (trading-rules.md section 8); its exits run on.
+
+    Active while `ended_at` is empty and `until`, if set, is still ahead. A pause without
+    `until` (max drawdown) lasts until its guard clears or an operator ends it.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="risk_pauses")
+    reason = models.CharField(max_length=32, choices=RiskPauseReason.choices)
+    started_at = models.DateTimeField()
+    until = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_note = models.CharField(max_length=200, blank=True)
+    # What tripped the guard: the figures and limits at that moment, JSON-ready.
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # Two fan-outs evaluating the same agent at once record one pause, not two.
+            models.UniqueConstraint(
+                fields=["agent", "reason"],
+                condition=Q(ended_at__isnull=True),
+                name="one_open_risk_pause_per_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "ended_at"])]
+        db_table = "agents_riskpause"  # the table it had when the agents app held it
+
+    def __str__(self):
+        return (
+            f"{self.reason} pause of agent #{self.agent_id} from {self.started_at:%Y-%m-%d %H:%M}"
+        )
+
+    def is_active(self, now: datetime) -> bool:
+        return self.ended_at is None and (self.until is None or self.until > now)
+
+
+class KillSwitchMode(models.TextChoices):
+    OFF = "off", "Off: normal trading"
+    HALT = "halt", "Halt: no buys and no sells"
+    REDUCE_ONLY = "reduce_only", "Reduce only: sells only"
+
+
+class KillSwitch(models.Model):
+    """The operator's global kill switch: one row (pk 1); no row at all means off."""
+
+    SINGLETON_PK = 1
+
+    mode = models.CharField(
+        max_length=16, choices=KillSwitchMode.choices, default=KillSwitchMode.OFF
+    )
+    set_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "agents_killswitch"
+        verbose_name = "kill switch"
+        verbose_name_plural = "kill switch"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="kill_switch_singleton")]
+
+    def __str__(self):
+        return f"kill switch: {self.mode}"
+
+
+class EquityPeak(models.Model):
+    """The highest equity a wallet has reached, for the max-drawdown guard.
+
+    Stored net of deposits and withdrawals (equity minus net transfers at the peak), so moving
+    money in or out of the wallet is neither a gain that raises the peak nor a drawdown.
+    """
+
+    wallet = models.OneToOneField(
+        AgentWallet, on_delete=models.CASCADE, related_name="equity_peak"
+    )
+    peak_sol = AmountField()
+    peak_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "agents_equitypeak"
+
+    def __str__(self):
+        return f"peak {self.peak_sol} SOL (net of transfers) of wallet #{self.wallet_id}"

@@ -12,10 +12,10 @@ from decimal import Decimal
 from celery import shared_task
 
 from agents.models import Agent
-from agents.risk_selectors import trading_halted
-from agents.risk_services import buy_guards_check
 from nexgent.http import ExternalServiceError
 from trading import services
+from trading.risk_selectors import trading_halted
+from trading.risk_services import buy_guards_check
 
 logger = logging.getLogger(__name__)
 

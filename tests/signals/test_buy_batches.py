@@ -13,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agents.risk_services import kill_switch_set
 from agents.services import agent_create
 from nexgent.celery import app as celery_app
 from prices.models import Token
@@ -25,6 +24,7 @@ from tests.backends import ON_POSTGRES, on_postgres
 from tests.trading.ledger import Racers
 from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
 from trading.models import Position, Transaction
+from trading.risk_services import kill_switch_set
 from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db

@@ -183,8 +183,8 @@ def test_the_statement_is_one_round_trip(user):
 def test_the_statement_fits_psycopgs_cache_of_converted_queries(user):
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
-    from agents.risk_selectors import kill_switch_allows_buys_sql
     from trading import buy_statement
+    from trading.risk_selectors import kill_switch_allows_buys_sql
 
     wallet = _funded_wallet(user, "cached", "5")
     # As a signal's buy writes it: claiming its execution, under the kill switch.

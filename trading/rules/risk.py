@@ -1,7 +1,7 @@
 """Risk guards (trading-rules.md section 8) as pure functions over facts loaded in bulk.
 
 A guard either trips, giving the pause it calls for (reason, until, details), or it does not.
-Reading the ledger is agents.risk_selectors' job and recording pauses agents.risk_services';
+Reading the ledger is trading.risk_selectors' job and recording pauses trading.risk_services';
 nothing here touches the database, so a fan-out over a thousand agents evaluates them all in
 memory after a fixed number of queries. The choices made where the rules are silent are in
 docs/risk.md.
@@ -15,6 +15,8 @@ from decimal import Decimal
 DAILY_LOSS_LIMIT = "daily_loss_limit"
 MAX_DRAWDOWN = "max_drawdown"
 STOP_LOSS_COOLDOWN = "stop_loss_cooldown"
+# What a signal's buy is skipped with, by kill switch mode: the modes that stop buys.
+KILL_SWITCH_REASONS = {"halt": "kill_switch_halt", "reduce_only": "kill_switch_reduce_only"}
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

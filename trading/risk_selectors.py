@@ -9,10 +9,8 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Q
 
-from agents import risk
 from agents.config import effective_config
-from agents.eligibility import KILL_SWITCH_REASONS
-from agents.models import Agent, EquityPeak, KillSwitch, KillSwitchMode, RiskPause
+from agents.models import Agent
 from nexgent import money
 from nexgent.compiled import Compiled
 from prices.services import latest_prices
@@ -20,11 +18,17 @@ from trading.models import (
     Balance,
     ClosedTrade,
     CloseReason,
+    EquityPeak,
+    KillSwitch,
+    KillSwitchMode,
     Position,
     PositionStatus,
+    RiskPause,
     Transaction,
     TransactionType,
 )
+from trading.rules import risk
+from trading.rules.risk import KILL_SWITCH_REASONS
 from wallets.models import AgentWallet
 
 # How many of an agent's latest pauses the risk report lists.

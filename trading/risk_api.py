@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
-from agents.models import KillSwitchMode, RiskPause
-from agents.risk_selectors import kill_switch_get, kill_switch_payload, pause_payload, risk_report
-from agents.risk_services import kill_switch_set, risk_pause_end
 from nexgent.permissions import NoApiKeys, scoped
+from trading.models import KillSwitchMode, RiskPause
+from trading.risk_selectors import kill_switch_get, kill_switch_payload, pause_payload, risk_report
+from trading.risk_services import kill_switch_set, risk_pause_end
 
 
 class KillSwitchSerializer(serializers.Serializer):

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.models import Agent
-
-KILL_SWITCH_REASONS = {"halt": "kill_switch_halt", "reduce_only": "kill_switch_reduce_only"}
+from trading.rules.risk import KILL_SWITCH_REASONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from agents import risk
-from agents.models import EquityPeak, RiskPause
-from agents.risk_services import buy_guards_check
 from prices.tasks import price_poll
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
-from tests.agents.risk_support import guarded_agent, losing_close, open_position, signal_for
+from tests.trading.risk_support import guarded_agent, losing_close, open_position, signal_for
 from trading import tasks
-from trading.models import ClosedTrade, Position, Transaction
+from trading.models import ClosedTrade, EquityPeak, Position, RiskPause, Transaction
+from trading.risk_services import buy_guards_check
+from trading.rules import risk
 from trading.services import position_close, position_take_profit
 
 pytestmark = pytest.mark.django_db

@@ -8,18 +8,13 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.db.models import F
 
-from agents import risk
 from agents.config import effective_config
-from agents.eligibility import KILL_SWITCH_REASONS
-from agents.models import (
-    Agent,
-    EquityPeak,
-    KillSwitch,
-    KillSwitchMode,
-    RiskPause,
-    User,
-)
-from agents.risk_selectors import (
+from agents.models import Agent, User
+from nexgent import money
+from nexgent.api import DomainError
+from nexgent.compiled import Compiled
+from trading.models import EquityPeak, KillSwitch, KillSwitchMode, RiskPause
+from trading.risk_selectors import (
     RiskSubject,
     WalletFacts,
     equity_peaks,
@@ -31,9 +26,8 @@ from agents.risk_selectors import (
     wallet_facts_load,
     with_peaks,
 )
-from nexgent import money
-from nexgent.api import DomainError
-from nexgent.compiled import Compiled
+from trading.rules import risk
+from trading.rules.risk import KILL_SWITCH_REASONS
 
 # When an agent has several active pauses, the one reported is the first of this order.
 _REASON_ORDER = (risk.DAILY_LOSS_LIMIT, risk.MAX_DRAWDOWN, risk.STOP_LOSS_COOLDOWN)

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from agents import risk
 from agents.config import effective_config
+from trading.rules import risk
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 D = Decimal

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from agents.models import RiskPause
-from agents.risk_services import kill_switch_set
 from agents.services import agent_create, api_key_create
-from tests.agents.risk_support import guarded_agent, losing_close, open_position, signal_for
+from tests.trading.risk_support import guarded_agent, losing_close, open_position, signal_for
+from trading.models import RiskPause
+from trading.risk_services import kill_switch_set
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -142,12 +142,12 @@ def test_the_admin_lists_each_decision_with_its_reason_and_figures(staff_client,
 
 def test_the_admin_shows_pauses_and_ends_them(staff_client, paused):
     pause = RiskPause.objects.get(agent=paused)
-    listing = staff_client.get("/admin/agents/riskpause/", {"state": "open"})
+    listing = staff_client.get("/admin/trading/riskpause/", {"state": "open"})
     assert "daily_loss_limit" in listing.content.decode()
     assert staff_client.get(f"/admin/agents/agent/{paused.pk}/change/").status_code == 200
 
     staff_client.post(
-        "/admin/agents/riskpause/", {"action": "end_pauses", "_selected_action": [pause.pk]}
+        "/admin/trading/riskpause/", {"action": "end_pauses", "_selected_action": [pause.pk]}
     )
     pause.refresh_from_db()
     assert pause.ended_at is not None and pause.end_note.startswith("ended by ops@example.com")

@@ -6,15 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from agents.models import KillSwitch
-from agents.risk_services import kill_switch_set
 from agents.services import api_key_create
 from prices.tasks import price_poll
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_fan_out
-from tests.agents.risk_support import guarded_agent, open_position, signal_for
+from tests.trading.risk_support import guarded_agent, open_position, signal_for
 from trading import tasks
-from trading.models import Position
+from trading.models import KillSwitch, Position
+from trading.risk_services import kill_switch_set
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/risk/kill-switch"
@@ -182,13 +181,13 @@ def test_manual_close_is_refused_under_halt_and_allowed_under_reduce_only(
 
 def test_the_admin_sets_the_switch_and_records_who(client, staff):
     client.force_login(staff)
-    page = client.post("/admin/agents/killswitch/add/", {"mode": "reduce_only", "note": "vol"})
+    page = client.post("/admin/trading/killswitch/add/", {"mode": "reduce_only", "note": "vol"})
     assert page.status_code == 302
     switch = KillSwitch.objects.get()
     assert (switch.mode, switch.set_by, switch.note) == ("reduce_only", staff, "vol")
 
     client.post(
-        "/admin/agents/killswitch/",
+        "/admin/trading/killswitch/",
         {"action": "halt", "_selected_action": [switch.pk]},
     )
     assert KillSwitch.objects.get().mode == "halt"

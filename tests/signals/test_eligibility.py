@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from agents.config import effective_config
-from agents.eligibility import (
+from agents.models import Agent
+from signals_app.eligibility import (
     AgentFacts,
     SignalFacts,
     TokenMetrics,
@@ -13,7 +14,6 @@ from agents.eligibility import (
     metric_bounds_set,
     skip_details,
 )
-from agents.models import Agent
 
 MINT = "So11111111111111111111111111111111111111112"
 METRICS = TokenMetrics(market_cap=Decimal("1000"), liquidity_usd=Decimal("500"), holder_count=50)
