@@ -7,7 +7,6 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from agents.models import ApiKey
-from nexgent.compiled import Compiled
 
 KEY_PREFIX = "nxg_"
 # How stale a key's last_used_at may get: a minute tells an operator whether a key is in use,
@@ -31,18 +30,9 @@ def api_key_from_request(request) -> str | None:
     return None
 
 
-# Every signal a provider posts is authenticated with it: compiled once (nexgent.compiled).
-_KEY_BY_HASH = Compiled(
-    lambda key_hash: ApiKey.objects.select_related("owner").filter(key_hash=key_hash)
-)
-
-
 def api_key_lookup(raw_key: str) -> ApiKey | None:
-    try:
-        key = _KEY_BY_HASH.get(key_hash=hash_api_key(raw_key))
-    except ApiKey.DoesNotExist:
-        return None
-    if key.revoked_at is not None or not key.owner.is_active:
+    key = ApiKey.objects.select_related("owner").filter(key_hash=hash_api_key(raw_key)).first()
+    if key is None or key.revoked_at is not None or not key.owner.is_active:
         return None
     return key
 

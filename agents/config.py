@@ -15,9 +15,11 @@ Nothing here touches the database.
 """
 
 import copy
+import json
 import types
 import typing
 from decimal import Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -387,6 +389,33 @@ def config_json_schema() -> dict:
     """JSON Schema of the full config with its defaults and per-field bounds. Rules between
     fields (min <= max, the custom take-profit rules) are enforced by validation only."""
     return AgentConfig.model_json_schema()
+
+
+# Enough for every distinct agent configuration of a busy engine.
+_CACHED_CONFIGS = 1024
+
+
+def agent_config(overrides: dict) -> AgentConfig:
+    """The effective config of stored overrides, built once per distinct overrides: agents
+    often share one, and it is read for every agent on every signal. Raises
+    ConfigValidationError."""
+    return _config_of(json.dumps(overrides, sort_keys=True))
+
+
+def agent_rules(overrides: dict):
+    """The pure rules' config (`trading.rules.config.RuleConfig`) of stored overrides: the one
+    way an agent's configuration becomes rules, built once per distinct overrides."""
+    return _rules_of(json.dumps(overrides, sort_keys=True))
+
+
+@lru_cache(maxsize=_CACHED_CONFIGS)
+def _config_of(overrides_json: str) -> AgentConfig:
+    return effective_config(json.loads(overrides_json))
+
+
+@lru_cache(maxsize=_CACHED_CONFIGS)
+def _rules_of(overrides_json: str):
+    return to_rule_config(_config_of(overrides_json))
 
 
 def to_rule_config(cfg: AgentConfig):

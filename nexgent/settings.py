@@ -106,12 +106,6 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (PostgreSQL only).")
     _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     _db["CONN_HEALTH_CHECKS"] = True
-    # psycopg prepares a statement a connection has run this many times. Only statements bound
-    # server-side are prepared (the buy statement, trading/buy_statement.py); Django's own
-    # queries bind client-side. Off behind a pooler that cannot keep prepared statements.
-    _db.setdefault("OPTIONS", {})["prepare_threshold"] = (
-        5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
-    )
     DATABASES = {"default": _db}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from nexgent import metrics, money
-from nexgent.compiled import Compiled
 from nexgent.http import ExternalServiceError
 from prices import clients
 from prices.models import PriceSample, Token
@@ -183,14 +182,8 @@ def token_decimals_stored(mint: str) -> int | None:
     """The mint's decimals as the database knows them, or None."""
     if mint == money.WSOL_MINT:
         return money.SOL_DECIMALS
-    return _STORED_DECIMALS.first(mint=mint)
-
-
-_STORED_DECIMALS = Compiled(
-    lambda mint: Token.objects.filter(mint=mint, decimals__isnull=False).values_list(
-        "decimals", flat=True
-    )[:1]
-)
+    stored = Token.objects.filter(mint=mint, decimals__isnull=False)
+    return stored.values_list("decimals", flat=True).first()
 
 
 def token_decimals_fetch(mint: str) -> int:

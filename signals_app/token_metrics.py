@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from signals_app.eligibility import TokenMetrics
 from nexgent.http import ExternalServiceError, decode_json, make_session
+from signals_app.eligibility import TokenMetrics
 
 logger = logging.getLogger(__name__)
 

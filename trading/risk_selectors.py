@@ -6,13 +6,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Q
 
 from agents.config import effective_config
 from agents.models import Agent
 from nexgent import money
-from nexgent.compiled import Compiled
 from prices.services import latest_prices
 from trading.models import (
     Balance,
@@ -57,25 +55,9 @@ def kill_switch_get() -> KillSwitch:
     return switch or KillSwitch(pk=KillSwitch.SINGLETON_PK)
 
 
-_KILL_SWITCH_MODE = Compiled(
-    lambda pk: KillSwitch.objects.filter(pk=pk).values_list("mode", flat=True)[:1]
-)
-
-
 def kill_switch_mode() -> str:
-    return _KILL_SWITCH_MODE.first(pk=KillSwitch.SINGLETON_PK) or KillSwitchMode.OFF
-
-
-def kill_switch_allows_buys_sql() -> tuple[str, tuple]:
-    """An SQL condition, with its parameters, that holds while the switch lets buys through:
-    for a statement that must check it at the moment it writes (a signal's buy)."""
-    table = connection.ops.quote_name(KillSwitch._meta.db_table)
-    blocking = tuple(KILL_SWITCH_REASONS)
-    slots = ", ".join(["%s"] * len(blocking))
-    return (
-        f"COALESCE((SELECT mode FROM {table} WHERE id = %s), %s) NOT IN ({slots})",
-        (KillSwitch.SINGLETON_PK, KillSwitchMode.OFF.value, *blocking),
-    )
+    mode = KillSwitch.objects.filter(pk=KillSwitch.SINGLETON_PK).values_list("mode", flat=True)
+    return mode.first() or KillSwitchMode.OFF
 
 
 def trading_halted() -> bool:
@@ -86,64 +68,34 @@ def trading_halted() -> bool:
 # --- Wallets -----------------------------------------------------------------------------------
 
 
-_WALLET_COLUMNS = ("pk", "agent_id", "mode")
-_OWNERS_WALLETS = Compiled(
-    lambda owner_id: (
-        AgentWallet.objects.filter(agent__owner_id=owner_id)
-        .order_by()
-        .values_list(*_WALLET_COLUMNS)
+def wallet_facts_load(agents: list[Agent]) -> dict[int, WalletFacts]:
+    """Each agent's wallet of its current mode, keyed by agent id, in three queries; an agent
+    without such a wallet is absent. Balances and positions are read by wallet id, unordered:
+    a join through the agents is planned badly on tables whose statistics lag behind a burst
+    of buys (measured: 2.5 ms instead of 0.5 ms for 500 positions, docs/benchmarks.md)."""
+    modes = {agent.pk: agent.trading_mode for agent in agents}
+    found = AgentWallet.objects.filter(agent_id__in=list(modes)).values_list(
+        "pk", "agent_id", "mode"
     )
-)
-_AGENTS_WALLETS = Compiled(
-    lambda agent_ids: (
-        AgentWallet.objects.filter(agent_id__in=agent_ids).order_by().values_list(*_WALLET_COLUMNS)
-    )
-)
-_SOL_BALANCES = Compiled(
-    lambda wallet_ids: (
+    wallets = {
+        agent_id: wallet_id
+        for wallet_id, agent_id, mode in found.order_by()
+        if modes.get(agent_id) == mode
+    }
+    wallet_ids = list(wallets.values())
+    balances = dict(
         Balance.objects.filter(wallet_id__in=wallet_ids, token_address=money.WSOL_MINT)
         .order_by()
         .values_list("wallet_id", "amount")
     )
-)
-_OPEN_POSITIONS = Compiled(
-    lambda wallet_ids: (
-        Position.objects.filter(wallet_id__in=wallet_ids, status=PositionStatus.OPEN)
-        .order_by()
-        .values_list(
-            "wallet_id",
-            "token_address",
-            "remaining_amount",
-            "total_tokens_bought",
-            "total_invested_sol",
-        )
-    )
-)
-
-
-def wallet_facts_load(
-    agents: list[Agent], *, owner_id: int | None = None
-) -> dict[int, WalletFacts]:
-    """Each agent's wallet of its current mode, keyed by agent id, in three queries; an agent
-    without such a wallet is absent. `owner_id` (all agents of one owner) reads the wallets
-    without a long list of agent ids. Balances and positions are read by wallet id, unordered:
-    a join through the agents is planned badly on tables whose statistics lag behind a burst
-    of buys (measured: 2.5 ms instead of 0.5 ms for 500 positions, docs/benchmarks.md). The
-    queries are compiled once (nexgent.compiled): they are on every signal's path."""
-    modes = {agent.pk: agent.trading_mode for agent in agents}
-    found = (
-        _OWNERS_WALLETS.rows(owner_id=owner_id)
-        if owner_id is not None
-        else _AGENTS_WALLETS.rows(agent_ids=sorted(modes))
-    )
-    wallets = {
-        agent_id: wallet_id for wallet_id, agent_id, mode in found if modes.get(agent_id) == mode
-    }
-    wallet_ids = sorted(set(wallets.values()))
-    balances = dict(_SOL_BALANCES.rows(wallet_ids=wallet_ids))
     holdings: dict[int, list[risk.Holding]] = defaultdict(list)
-    for wallet_id, token, remaining, bought, invested in _OPEN_POSITIONS.rows(
-        wallet_ids=wallet_ids
+    open_positions = Position.objects.filter(wallet_id__in=wallet_ids, status=PositionStatus.OPEN)
+    for wallet_id, token, remaining, bought, invested in open_positions.order_by().values_list(
+        "wallet_id",
+        "token_address",
+        "remaining_amount",
+        "total_tokens_bought",
+        "total_invested_sol",
     ):
         holdings[wallet_id].append(risk.Holding(token, remaining, bought, invested))
     return {

@@ -12,7 +12,6 @@ from agents.config import effective_config
 from agents.models import Agent, User
 from nexgent import money
 from nexgent.api import DomainError
-from nexgent.compiled import Compiled
 from trading.models import EquityPeak, KillSwitch, KillSwitchMode, RiskPause
 from trading.risk_selectors import (
     RiskSubject,
@@ -111,18 +110,9 @@ def _guarded(subject: RiskSubject) -> bool:
     )
 
 
-_AN_OPEN_PAUSE = Compiled(
-    lambda agent_ids: (
-        RiskPause.objects.filter(agent_id__in=agent_ids, ended_at__isnull=True)
-        .order_by()
-        .values_list("pk", flat=True)[:1]
-    )
-)
-
-
 def _open_pauses_exist(agent_ids: list[int]) -> bool:
     # An open pause of an agent whose guards were all switched off must still be ended.
-    return _AN_OPEN_PAUSE.first(agent_ids=agent_ids) is not None
+    return RiskPause.objects.filter(agent_id__in=agent_ids, ended_at__isnull=True).exists()
 
 
 def _pauses_update(

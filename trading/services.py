@@ -1,34 +1,32 @@
 """The executor: every write to the trading ledger.
 
-Each trade is ONE database transaction that writes the transaction record, both balance
-changes and the position change; a refusal writes nothing. Swaps (HTTP, possibly on-chain)
-happen before the transaction opens, never while a row lock is held. Events go out after
-commit. A position is sold at most once: the sale re-reads the position under a row lock and
-proceeds only if it is still open with exactly the amount that was quoted, and every ledger
-entry carries a unique idempotency key naming the action.
+Each trade is ONE database transaction that writes the ledger entry, its balance changes and
+the position change; a refusal writes nothing. Swaps (HTTP, possibly on-chain) happen before
+the transaction opens, never while a row lock is held. Events go out after commit. A position
+is sold at most once: the sale re-reads the position under a row lock and proceeds only if it
+is still open with exactly the amount that was quoted, and every ledger entry carries a unique
+idempotency key naming the action.
 """
 
 import logging
-from contextlib import nullcontext
+import os
+import random
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Case, When
 from rest_framework import status
 
+from agents.config import agent_rules
 from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
-from trading.buy_statement import (
-    LinkedRow,
-    LinkedRowRefused,
-    buy_write,
-    linked_claim_params,
-    linked_claim_sql,
-)
 from trading.models import (
     Balance,
     ClosedTrade,
@@ -38,9 +36,12 @@ from trading.models import (
     Transaction,
     TransactionType,
 )
+from trading.risk_selectors import kill_switch_mode
 from trading.rules.dca import average_after_buy
 from trading.rules.fees import network_fee_sol
 from trading.rules.pnl import full_close_pnl, partial_sale_pnl
+from trading.rules.risk import KILL_SWITCH_REASONS
+from trading.rules.sizing import impact_ladder, impact_ok, position_size
 from trading.rules.take_profit import reset_after_dca
 from trading.selectors import balance_payload, position_payload, sol_balance
 from trading.venues import Fill, Venue, venue_for
@@ -63,69 +64,105 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _lock_balances(
-    wallet: AgentWallet, mints: list[str], *, probably_new: str | None = None
-) -> dict[str, Balance]:
-    """Lock (creating if needed) the wallet's balance rows of these mints, in one order for
-    every trade so two trades on the same wallet can never deadlock: SOL first (the buy
-    statement, trading/buy_statement.py, cannot do otherwise), then by primary key.
-
-    One locking read when the rows exist (every sale). A buy's token row is usually new: the
-    buy names it `probably_new` and it is inserted before anything is locked, so a concurrent
-    buy inserting the same row waits for this one while holding nothing. A row still missing
-    (a wallet's first SOL) is inserted under the locks taken, then every row is read again;
-    only the first deposit and a buy of an unfunded wallet create a SOL row, and neither holds
-    a lock the other wants. An insert that loses to a concurrent one is ignored, so there is no
-    savepoint to roll back to.
-    """
-    if probably_new is not None:
-        _balances_insert(wallet, [probably_new])
-    rows = _locked_balances(wallet, mints)
-    missing = [mint for mint in mints if mint not in rows]
-    if missing:
-        _balances_insert(wallet, missing)
-        rows = _locked_balances(wallet, mints)
-    return rows
+# --- The ledger ---------------------------------------------------------------------------------
 
 
-def _balances_insert(wallet: AgentWallet, mints: list[str]) -> None:
-    Balance.objects.bulk_create(
-        [Balance(wallet=wallet, token_address=mint) for mint in mints], ignore_conflicts=True
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a ledger entry: so much of a token (SOL under the wSOL mint)."""
+
+    mint: str
+    symbol: str
+    amount: Decimal
+
+
+SOL = money.WSOL_MINT
+
+# How each kind of entry moves its legs: the input leg in (+1) or out (-1), the output leg in.
+_INPUT_SIGN = {
+    TransactionType.DEPOSIT: 1,
+    TransactionType.WITHDRAWAL: -1,
+    TransactionType.SWAP: -1,
+    TransactionType.BURN: -1,
+}
+
+
+def _ledger_write(
+    *,
+    wallet: AgentWallet,
+    kind: TransactionType,
+    spent: Leg,
+    received: Leg | None = None,
+    position: Position | None = None,
+    fill: Fill | None = None,
+    now: datetime,
+    **entry,
+) -> Transaction:
+    """Write one ledger entry and the balance changes it stands for, inside the caller's
+    transaction: the one way anything reaches the ledger. A balance that would go below zero
+    refuses the whole trade (TradeRefused). `entry`: the entry's other fields (P/L figures,
+    flags, SOL/USD, idempotency key)."""
+    legs = [(spent, _INPUT_SIGN[kind])] + ([(received, 1)] if received is not None else [])
+    balances = _lock_balances(wallet, [leg.mint for leg, _ in legs])
+    for leg, sign in legs:
+        _apply(balances[leg.mint], sign * leg.amount, symbol=leg.symbol)
+    realtime.balance_update(wallet.agent_id, [balance_payload(b) for b in balances.values()])
+    if fill is not None:
+        entry.update(
+            price=fill.price,
+            protocol_fee_sol=fill.protocol_fee_sol,
+            network_fee_sol=fill.network_fee_sol,
+            tx_signature=fill.tx_signature,
+        )
+    return Transaction.objects.create(
+        agent_id=wallet.agent_id,
+        wallet=wallet,
+        position=position,
+        type=kind,
+        input_mint=spent.mint,
+        input_symbol=spent.symbol,
+        input_amount=spent.amount,
+        output_mint=received.mint if received else "",
+        output_symbol=received.symbol if received else "",
+        output_amount=received.amount if received else None,
+        created_at=now,
+        **entry,
     )
 
 
-def _locked_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
+def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
+    """The wallet's balance rows of these mints, created where missing and locked, in one order
+    for every trade so two trades on the same wallet can never deadlock: SOL first, then by
+    primary key. A row created concurrently by another trade is simply found."""
+    Balance.objects.bulk_create(
+        [Balance(wallet=wallet, token_address=mint) for mint in mints], ignore_conflicts=True
+    )
     rows = (
         Balance.objects.select_for_update()
         .filter(wallet=wallet, token_address__in=mints)
-        .order_by(Case(When(token_address=money.WSOL_MINT, then=0), default=1), "pk")
+        .order_by(Case(When(token_address=SOL, then=0), default=1), "pk")
     )
     return {row.token_address: row for row in rows}
 
 
-def _apply(balance: Balance, delta: Decimal, *, code: str, symbol: str = "") -> None:
-    """Add `delta` to the balance, refusing to take it below zero. `symbol`: the token's
-    symbol, recorded on a row that has none yet."""
-    fields = ["amount", "updated_at"]
-    if symbol and not balance.token_symbol:
-        balance.token_symbol = symbol
-        fields.append("token_symbol")
+def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
+    """Add `delta` to the balance, refusing to take it below zero; record the token's symbol on
+    a row that has none yet."""
     new_amount = balance.amount + delta
     if new_amount < 0:
+        if balance.token_address == SOL:
+            code = "insufficient_balance"
+        else:
+            code = "insufficient_tokens" if delta < 0 else "invalid_fill"
         raise TradeRefused(
             f"{balance.token_symbol or balance.token_address} balance {money.as_str(balance.amount)}"
             f" cannot cover {money.as_str(-delta)}",
             code=code,
         )
     balance.amount = new_amount
-    balance.save(update_fields=fields)
-
-
-def _send_balances(agent_id: int, balances: list[Balance]) -> None:
-    """The balances a trade changed, as it left them (sent once it commits). The event carries
-    only those: the trade wrote them, so no read is needed, and none can be stale."""
-    payload = [balance_payload(balance) for balance in balances]
-    realtime.balance_update(agent_id, payload)
+    if symbol and not balance.token_symbol:
+        balance.token_symbol = symbol
+    balance.save(update_fields=["amount", "token_symbol", "updated_at"])
 
 
 # --- Deposits and withdrawals of simulation funds -----------------------------------------------
@@ -139,27 +176,14 @@ def balance_withdraw(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
     return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.WITHDRAWAL)
 
 
-def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: str) -> Transaction:
+def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: TransactionType) -> Transaction:
     amount = money.amount(amount)
     if amount <= 0:
         raise DomainError("amount must be greater than 0", code="invalid_amount")
     if wallet.mode != "simulation":
         raise DomainError("only simulation wallets take virtual deposits", code="live_wallet")
     with transaction.atomic():
-        balances = _lock_balances(wallet, [money.WSOL_MINT])
-        sign = 1 if kind == TransactionType.DEPOSIT else -1
-        _apply(balances[money.WSOL_MINT], sign * amount, code="insufficient_balance")
-        _send_balances(wallet.agent_id, [balances[money.WSOL_MINT]])
-        entry = Transaction.objects.create(
-            agent_id=wallet.agent_id,
-            wallet=wallet,
-            type=kind,
-            input_mint=money.WSOL_MINT,
-            input_symbol="SOL",
-            input_amount=amount,
-            created_at=_now(),
-        )
-    return entry
+        return _ledger_write(wallet=wallet, kind=kind, spent=Leg(SOL, "SOL", amount), now=_now())
 
 
 # --- Buy ----------------------------------------------------------------------------------------
@@ -170,72 +194,106 @@ def position_buy(
     agent: Agent,
     wallet: AgentWallet,
     token_address: str,
-    sol_amount: Decimal,
-    stop_loss_percent: Decimal,
     token_symbol: str = "",
+    sol_amount: Decimal | None = None,
+    stop_loss_percent: Decimal | None = None,
+    decimals: int | None = None,
     signal_id: int | None = None,
     idempotency_key: str | None = None,
+    record_with: Callable[[BuyResult], None] | None = None,
     venue: Venue | None = None,
 ) -> BuyResult:
-    """Buy `sol_amount` SOL of a token and open a position.
+    """Buy a token for the agent and open a position.
+
+    `sol_amount` None sizes the buy by the agent's rules from its SOL balance, and shrinks it
+    down the price-impact ladder until a quote's impact is under the agent's limit
+    (trading-rules.md section 3); an explicit amount is bought as it is. `stop_loss_percent`
+    None is the agent's default stop. `decimals`: the token's, if the caller knows them.
+    `record_with` runs inside the buy's transaction once its rows are written (a signal records
+    its execution there): if it raises, nothing of the buy is written.
 
     purchase price = SOL swapped / tokens received (fees excluded); invested = SOL debited
-    (swap + protocol fee + network fee).
+    (swap + protocol fee + network fee). The kill switch is read inside the transaction: a
+    switch thrown while the swap was quoted still stops the buy.
     """
+    rules = agent_rules(agent.config)
     venue = venue or venue_for(wallet)
-    decimals = token_decimals(token_address)
-    fill = venue.execute(
-        venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
+    if decimals is None:
+        decimals = token_decimals(token_address)
+    if sol_amount is None:
+        quote = _sized_quote(rules, venue, wallet, token_address, decimals)
+    else:
+        quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
+    fill = venue.execute(quote)
+    if fill.token_amount <= 0:
+        raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
+    if stop_loss_percent is None:
+        stop_loss_percent = rules.stop_loss.default_percentage
+    sol_usd = sol_usd_current()
+    try:
+        with transaction.atomic():
+            _buys_allowed()
+            result = _record_buy(
+                agent=agent,
+                wallet=wallet,
+                token_address=token_address,
+                token_symbol=token_symbol,
+                decimals=decimals,
+                fill=fill,
+                stop_loss_percent=stop_loss_percent,
+                signal_id=signal_id,
+                idempotency_key=idempotency_key,
+                sol_usd=sol_usd,
+            )
+            if record_with is not None:
+                record_with(result)
+    except IntegrityError as exc:
+        # The partial unique index (one open position per token) or the idempotency key: a
+        # concurrent buy got there first. Nothing of this one was written.
+        raise TradeRefused(
+            "a position in this token is already open (or this buy already ran)",
+            code="position_exists",
+        ) from exc
+    return result
+
+
+def _sized_quote(rules, venue: Venue, wallet: AgentWallet, token_address: str, decimals: int):
+    size = position_size(
+        rules.sizing, rules.purchase_limits, sol_balance(wallet.pk), rng=_sizes_random()
     )
-    return position_record_buy(
-        agent=agent,
-        wallet=wallet,
-        token_address=token_address,
-        token_symbol=token_symbol,
-        decimals=decimals,
-        fill=fill,
-        stop_loss_percent=stop_loss_percent,
-        signal_id=signal_id,
-        idempotency_key=idempotency_key,
+    limit = rules.purchase_limits.max_price_impact
+    for candidate in impact_ladder(size.size_sol):
+        quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=candidate)
+        if impact_ok(quote.price_impact, limit):
+            return quote
+    raise TradeRefused(
+        "price impact above max_price_impact at every size", code="price_impact_too_high"
     )
 
 
-def position_record_buy(
-    *,
-    agent: Agent,
-    wallet: AgentWallet,
-    token_address: str,
-    token_symbol: str,
-    decimals: int,
-    fill: Fill,
-    stop_loss_percent: Decimal,
-    signal_id: int | None,
-    idempotency_key: str | None,
-    linked: LinkedRow | None = None,
-    sol_usd: Decimal | None = None,
-) -> BuyResult:
-    """Record a filled buy: debit the SOL, credit the tokens, open the position and write the
-    ledger entry, in one database transaction (on PostgreSQL, one statement). `linked`: a row
-    that records the buy elsewhere, updated in the same transaction (LinkedRowRefused, and
-    nothing written, when it does not allow the buy). `sol_usd`: the SOL/USD
-    the entry records, when the caller has read it for several buys; None: read now."""
-    position, entry = _new_buy(
-        agent=agent,
-        wallet=wallet,
-        token_address=token_address,
-        token_symbol=token_symbol,
-        decimals=decimals,
-        fill=fill,
-        stop_loss_percent=stop_loss_percent,
-        signal_id=signal_id,
-        idempotency_key=idempotency_key,
-        sol_usd=sol_usd,
-    )
-    writer = _buy_by_statement if _one_statement_buys(token_address) else _buy_by_orm
-    return _write_buy(writer, position, entry, linked)
+_sizes = threading.local()
 
 
-def _new_buy(
+def _sizes_random() -> random.Random:
+    """This thread's generator for randomized sizes: seeded from the system once, not on every
+    buy, and again in a forked child, which would otherwise draw the same sizes as its parent
+    and its siblings."""
+    if getattr(_sizes, "pid", None) != os.getpid():
+        _sizes.rng, _sizes.pid = random.Random(), os.getpid()
+    return _sizes.rng
+
+
+def _buys_allowed() -> None:
+    mode = kill_switch_mode()
+    if mode in KILL_SWITCH_REASONS:
+        raise TradeRefused(
+            f"the operator's kill switch is on ({mode}): no buys",
+            code=KILL_SWITCH_REASONS[mode],
+            details=[{"field": None, "message": f"kill switch {mode}"}],
+        )
+
+
+def _record_buy(
     *,
     agent,
     wallet,
@@ -246,148 +304,42 @@ def _new_buy(
     stop_loss_percent,
     signal_id,
     idempotency_key,
-    sol_usd=None,
-) -> tuple[Position, Transaction]:
-    """The unsaved position and ledger entry of a filled buy (`sol_usd`: None, read now)."""
-    if fill.token_amount <= 0:
-        raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
+    sol_usd,
+) -> BuyResult:
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
     now = _now()
-    price = fill.price
-    position = Position(
+    position = Position.objects.create(
         agent=agent,
         wallet=wallet,
         signal_id=signal_id,
         token_address=token_address,
         token_symbol=token_symbol,
         token_decimals=decimals,
-        purchase_price=price,
+        purchase_price=fill.price,
         total_invested_sol=debit,
         total_tokens_bought=fill.token_amount,
         remaining_amount=fill.token_amount,
-        peak_price=price,
-        lowest_price=price,
+        peak_price=fill.price,
+        lowest_price=fill.price,
         stop_loss_percent=money.percent(stop_loss_percent),
         opened_at=now,
     )
-    entry = Transaction(
-        agent=agent,
+    entry = _ledger_write(
         wallet=wallet,
+        kind=TransactionType.SWAP,
+        spent=Leg(SOL, "SOL", debit),
+        received=Leg(token_address, token_symbol, fill.token_amount),
         position=position,
+        fill=fill,
+        now=now,
+        sol_usd=sol_usd,
         signal_id=signal_id,
-        type=TransactionType.SWAP,
-        input_mint=money.WSOL_MINT,
-        input_symbol="SOL",
-        input_amount=debit,
-        output_mint=token_address,
-        output_symbol=token_symbol,
-        output_amount=fill.token_amount,
-        price=price,
-        protocol_fee_sol=fill.protocol_fee_sol,
-        network_fee_sol=fill.network_fee_sol,
-        sol_usd=sol_usd if sol_usd is not None else sol_usd_current(),
-        tx_signature=fill.tx_signature,
         idempotency_key=idempotency_key,
-        created_at=now,
     )
-    return position, entry
-
-
-def _write_buy(
-    writer, position: Position, entry: Transaction, linked: LinkedRow | None = None
-) -> BuyResult:
-    """Write a buy with `writer` (_buy_by_statement or _buy_by_orm) and send its events."""
-    try:
-        with _trade_block(writer):
-            balances = writer(position.wallet, position, entry, linked)
-            realtime.position_update(
-                position.agent_id,
-                "position_created",
-                position_payload(position, position.purchase_price),
-            )
-            _send_balances(position.agent_id, balances)
-    except IntegrityError as exc:
-        # The partial unique index (one open position per token) or the idempotency key: a
-        # concurrent buy got there first. Nothing of this one was written.
-        raise TradeRefused(
-            "a position in this token is already open (or this buy already ran)",
-            code="position_exists",
-        ) from exc
+    realtime.position_update(
+        agent.pk, "position_created", position_payload(position, position.purchase_price)
+    )
     return BuyResult(position, entry)
-
-
-def _one_statement_buys(token_address: str) -> bool:
-    # The statement updates the SOL row and upserts the token's: they must be two rows.
-    return connection.vendor == "postgresql" and token_address != money.WSOL_MINT
-
-
-def _trade_block(writer):
-    """The buy statement is atomic by itself; inside a caller's transaction it still needs a
-    savepoint, so that a refused buy leaves the caller's transaction usable."""
-    if writer is _buy_by_statement and not connection.in_atomic_block:
-        return nullcontext()
-    return transaction.atomic()
-
-
-def _buy_by_orm(wallet, position, entry, linked=None) -> list[Balance]:
-    debit = entry.input_amount
-    if linked is not None:
-        _claim_linked(linked)
-    balances = _lock_balances(
-        wallet, [money.WSOL_MINT, position.token_address], probably_new=position.token_address
-    )
-    _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
-    token_balance = balances[position.token_address]
-    _apply(
-        token_balance,
-        position.total_tokens_bought,
-        code="invalid_fill",
-        symbol=position.token_symbol,
-    )
-    position.save(force_insert=True)
-    entry.position = position
-    entry.save(force_insert=True)
-    if linked is not None:
-        linked.model._base_manager.filter(pk=linked.pk).update(
-            **linked.values, **{linked.position_field: position, linked.entry_field: entry}
-        )
-    return [balances[money.WSOL_MINT], token_balance]
-
-
-def _claim_linked(linked: LinkedRow) -> None:
-    """The ORM path's part of LinkedRow: the row, locked first where the database can lock a
-    row (SQLite lets one writer in at a time), must still allow the buy."""
-    lock = connection.features.has_select_for_update
-    with connection.cursor() as cursor:
-        cursor.execute(linked_claim_sql(linked, lock=lock), linked_claim_params(linked))
-        if cursor.fetchone() is None:
-            raise LinkedRowRefused(f"{linked.model.__name__} {linked.pk} did not allow the buy")
-
-
-def _buy_by_statement(wallet, position, entry, linked=None) -> list[Balance]:
-    debit = entry.input_amount
-    rows = buy_write(
-        wallet_id=wallet.pk,
-        sol_mint=money.WSOL_MINT,
-        debit=debit,
-        token_amount=position.total_tokens_bought,
-        position=position,
-        entry=entry,
-        now=entry.created_at,
-        linked=linked,
-    )
-    if rows is None:
-        sol = sol_balance(wallet.pk)
-        raise TradeRefused(
-            f"SOL balance {money.as_str(sol)} cannot cover {money.as_str(debit)}",
-            code="insufficient_balance",
-        )
-    alias = connection.alias
-    for instance, pk in ((position, rows.position_id), (entry, rows.entry_id)):
-        instance.pk = pk
-        instance._state.adding, instance._state.db = False, alias
-    entry.position = position
-    return [rows.sol, rows.token]
 
 
 # --- Full sale ------------------------------------------------------------------------------------
@@ -411,23 +363,11 @@ def position_close(
     amount = position.remaining_amount
     if expected_remaining is not None and amount != expected_remaining:
         return None
-    venue = venue or venue_for(position.wallet)
-    fill = venue.execute(
-        venue.quote_sell(
-            mint=position.token_address, decimals=position.token_decimals, token_amount=amount
-        )
-    )
-    return _record_close(position_id=position_id, amount=amount, fill=fill, reason=reason)
-
-
-def _record_close(
-    *, position_id: int, amount: Decimal, fill: Fill, reason: str
-) -> ClosedTrade | None:
-    now = _now()
-    sol_usd = sol_usd_current()
+    fill = _sell(position, amount, venue)
+    now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
-        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
-        if position.status != PositionStatus.OPEN or position.remaining_amount != amount:
+        position = _locked_if(position_id, remaining_amount=amount)
+        if position is None:
             return None
         net = _net_proceeds(fill)
         _record_sale(
@@ -435,11 +375,11 @@ def _record_close(
             amount=amount,
             net=net,
             fill=fill,
-            sol_usd=sol_usd,
             now=now,
+            sol_usd=sol_usd,
             idempotency_key=f"close:{position.pk}",
         )
-        trade = _close_position(
+        return _close_position(
             position,
             received_now=net,
             sale_price=fill.price,
@@ -447,7 +387,25 @@ def _record_close(
             sol_usd=sol_usd,
             now=now,
         )
-    return trade
+
+
+def _sell(position: Position, amount: Decimal, venue: Venue | None) -> Fill:
+    venue = venue or venue_for(position.wallet)
+    quote = venue.quote_sell(
+        mint=position.token_address, decimals=position.token_decimals, token_amount=amount
+    )
+    return venue.execute(quote)
+
+
+def _locked_if(position_id: int, **expected) -> Position | None:
+    """The position, locked, if it is still open and holds the `expected` field values: the
+    state the caller decided on. None when another action got there first."""
+    position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
+    if position.status != PositionStatus.OPEN:
+        return None
+    if any(getattr(position, name) != value for name, value in expected.items()):
+        return None
+    return position
 
 
 def _net_proceeds(fill: Fill) -> Decimal:
@@ -461,36 +419,19 @@ def _record_sale(
     amount: Decimal,
     net: Decimal,
     fill: Fill,
-    sol_usd,
-    now,
-    idempotency_key: str,
-    **entry_fields,
+    now: datetime,
+    **entry,
 ) -> Transaction:
-    """Move the sold tokens out and the net SOL in, and write the sale's ledger entry.
-    Runs inside the caller's transaction, with the position row locked."""
-    balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
-    _apply(balances[position.token_address], -amount, code="insufficient_tokens")
-    _apply(balances[money.WSOL_MINT], net, code="insufficient_balance")
-    _send_balances(position.agent_id, [balances[money.WSOL_MINT], balances[position.token_address]])
-    return Transaction.objects.create(
-        agent_id=position.agent_id,
+    """The sale's ledger entry, inside the caller's transaction with the position locked."""
+    return _ledger_write(
         wallet=position.wallet,
+        kind=TransactionType.SWAP,
+        spent=Leg(position.token_address, position.token_symbol, amount),
+        received=Leg(SOL, "SOL", net),
         position=position,
-        type=TransactionType.SWAP,
-        input_mint=position.token_address,
-        input_symbol=position.token_symbol,
-        input_amount=amount,
-        output_mint=money.WSOL_MINT,
-        output_symbol="SOL",
-        output_amount=net,
-        price=fill.price,
-        protocol_fee_sol=fill.protocol_fee_sol,
-        network_fee_sol=fill.network_fee_sol,
-        sol_usd=sol_usd,
-        tx_signature=fill.tx_signature,
-        idempotency_key=idempotency_key,
-        created_at=now,
-        **entry_fields,
+        fill=fill,
+        now=now,
+        **entry,
     )
 
 
@@ -547,26 +488,18 @@ def _close_position(
 
 def position_write_off(*, position_id: int) -> ClosedTrade | None:
     """BURN what remains of a rugged token and close the position as a rug_pull loss."""
-    now = _now()
-    sol_usd = sol_usd_current()
+    now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
-        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
-        if position.status != PositionStatus.OPEN:
+        position = _locked_if(position_id)
+        if position is None:
             return None
-        amount = position.remaining_amount
-        balances = _lock_balances(position.wallet, [position.token_address])
-        _apply(balances[position.token_address], -amount, code="insufficient_tokens")
-        _send_balances(position.agent_id, [balances[position.token_address]])
-        Transaction.objects.create(
-            agent_id=position.agent_id,
+        _ledger_write(
             wallet=position.wallet,
+            kind=TransactionType.BURN,
+            spent=Leg(position.token_address, position.token_symbol, position.remaining_amount),
             position=position,
-            type=TransactionType.BURN,
-            input_mint=position.token_address,
-            input_symbol=position.token_symbol,
-            input_amount=amount,
+            now=now,
             idempotency_key=f"close:{position.pk}",
-            created_at=now,
         )
         return _close_position(
             position,
@@ -613,21 +546,13 @@ def position_take_profit(
     amount = remaining if close_position else min(partial, remaining - keep)
     if amount <= 0:
         return None
-    venue = venue or venue_for(position.wallet)
-    fill = venue.execute(
-        venue.quote_sell(
-            mint=position.token_address, decimals=position.token_decimals, token_amount=amount
-        )
-    )
-    sol_usd = sol_usd_current()
-    now = _now()
+    fill = _sell(position, amount, venue)
+    now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
-        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
-        if (
-            position.status != PositionStatus.OPEN
-            or position.take_profit_levels_hit != expected_levels_hit
-            or position.remaining_amount != remaining
-        ):
+        position = _locked_if(
+            position_id, take_profit_levels_hit=expected_levels_hit, remaining_amount=remaining
+        )
+        if position is None:
             return None
         net = _net_proceeds(fill)
         pnl = partial_sale_pnl(
@@ -645,9 +570,9 @@ def position_take_profit(
             amount=amount,
             net=net,
             fill=fill,
-            sol_usd=sol_usd,
             now=now,
             idempotency_key=f"tp:{position.pk}:{new_levels_hit}",
+            sol_usd=sol_usd,
             cost_basis_sol=cost_basis,
             # From the stored cost basis, so the entry's own figures add up to the last unit.
             profit_loss_sol=net - cost_basis,
@@ -703,37 +628,22 @@ def position_dca_buy(
         )
     )
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
-    sol_usd = sol_usd_current()
-    now = _now()
+    now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
-        position = Position.objects.select_for_update().select_related("wallet").get(pk=position_id)
-        if position.status != PositionStatus.OPEN or position.dca_count != expected_dca_count:
+        position = _locked_if(position_id, dca_count=expected_dca_count)
+        if position is None:
             return None
-        balances = _lock_balances(position.wallet, [money.WSOL_MINT, position.token_address])
-        _apply(balances[money.WSOL_MINT], -debit, code="insufficient_balance")
-        _apply(balances[position.token_address], fill.token_amount, code="invalid_fill")
-        _send_balances(
-            position.agent_id, [balances[money.WSOL_MINT], balances[position.token_address]]
-        )
-        entry = Transaction.objects.create(
-            agent_id=position.agent_id,
+        entry = _ledger_write(
             wallet=position.wallet,
+            kind=TransactionType.SWAP,
+            spent=Leg(SOL, "SOL", debit),
+            received=Leg(position.token_address, position.token_symbol, fill.token_amount),
             position=position,
-            type=TransactionType.SWAP,
-            input_mint=money.WSOL_MINT,
-            input_symbol="SOL",
-            input_amount=debit,
-            output_mint=position.token_address,
-            output_symbol=position.token_symbol,
-            output_amount=fill.token_amount,
-            price=fill.price,
-            protocol_fee_sol=fill.protocol_fee_sol,
-            network_fee_sol=fill.network_fee_sol,
+            fill=fill,
+            now=now,
             sol_usd=sol_usd,
             is_dca=True,
-            tx_signature=fill.tx_signature,
             idempotency_key=f"dca:{position.pk}:{expected_dca_count + 1}",
-            created_at=now,
         )
         average = average_after_buy(
             existing_sol=position.total_invested_sol,
@@ -760,14 +670,10 @@ def position_dca_buy(
 
 def _affordable_swap(wallet_id: int) -> Decimal:
     """The largest SOL swap the wallet's balance covers with both fees on top."""
-    from django.conf import settings
-
-    balance = Balance.objects.filter(wallet_id=wallet_id, token_address=money.WSOL_MINT).first()
-    available = balance.amount if balance else money.ZERO
     network = network_fee_sol(
         settings.SIM_SIGNATURE_FEE_LAMPORTS,
         settings.SIM_PRIORITY_FEE_LAMPORTS,
         settings.SIM_RENT_FEE_LAMPORTS,
     )
     fee_rate = Decimal(settings.SIM_PROTOCOL_FEE_BPS) / 10_000
-    return money.amount((available - network) / (1 + fee_rate))
+    return money.amount((sol_balance(wallet_id) - network) / (1 + fee_rate))

@@ -1,5 +1,4 @@
-"""A signal's buys in batches: the fan-out buys for its first batch itself and dispatches one
-task per further batch. Within a batch every agent is claimed and bought on its own, so one
+"""A signal's buys in batches: the fan-out dispatches one task per batch of agents. Within a batch every agent is claimed and bought on its own, so one
 agent's failure, an overlapping or repeated delivery, or a redelivery after a crash never costs
 another agent its buy nor buys twice; the kill switch is read again before every buy."""
 
@@ -20,7 +19,7 @@ from signals_app import services
 from signals_app.models import SignalExecution, TradingSignal
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from signals_app.tasks import signal_execute_batch as signal_execute_batch_task
-from tests.backends import ON_POSTGRES, on_postgres
+from tests.backends import on_postgres
 from tests.trading.ledger import Racers
 from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
 from trading.models import Position, Transaction
@@ -29,16 +28,13 @@ from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 
-# Measured on both backends, for a token whose decimals are known. A buy: its transaction,
-# which claims the execution (still pending, the kill switch letting buys through) and records
-# its outcome. The transaction is a savepoint here (inside the test's transaction) around, on
-# SQLite, the execution's check, the token's balance row, the locking read, two balances, the
-# position, the ledger entry and the execution; on PostgreSQL, around the one buy statement
-# (trading/buy_statement.py). A batch: its decisions, the wallets, SOL balances and open
-# positions, the kill switch, the pauses and the token's decimals (the wallet rows are not read
-# again: the buys need only their ids and modes, signals_app.services._wallet_rows).
-QUERIES_PER_BUY = 3 if ON_POSTGRES else 10
-QUERIES_PER_BATCH = 7
+# Measured on both backends, for a token whose decimals are known. A buy: its transaction (a
+# savepoint here, inside the test's transaction), the SOL balance it is sized on, the kill
+# switch, the position, the token's balance row, the locking read, two balances, the ledger
+# entry and the execution it records. A batch: its executions, the wallets, SOL balances and
+# open positions, the kill switch, the pauses, the wallet rows and the token's decimals.
+QUERIES_PER_BUY = 11
+QUERIES_PER_BATCH = 8
 
 
 @pytest.fixture
@@ -78,7 +74,7 @@ def _assert_bought_once_each(signal, agents) -> None:
 
 
 @pytest.mark.parametrize("decimals", [6, 0])
-def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decimals(
+def test_the_fan_out_hands_out_its_batches_in_order_with_the_decimals(
     localnet, market, user, monkeypatch, django_capture_on_commit_callbacks, decimals
 ):
     token = market.add_token(
@@ -90,17 +86,15 @@ def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decima
     with django_capture_on_commit_callbacks() as callbacks:
         dispatched = signal_fan_out(signal_id=signal.pk)
     assert dispatched == [agent.pk for agent in agents]
-    assert len(callbacks) == 1  # the fan-out's own batch, which hands out the others
+    assert len(callbacks) == 1  # one hand-out of every batch, once the decisions commit
+    assert Token.objects.get(mint=token).decimals == decimals  # looked up by the fan-out
 
     with CaptureQueriesContext(connection) as queries:
-        callbacks[0]()  # eager tasks: each handed-out batch runs as it is handed out
+        callbacks[0]()  # eager tasks: each batch runs as it is handed out
 
     _assert_bought_once_each(signal, agents)
     decided = SignalExecution.objects.filter(signal=signal).order_by("updated_at", "pk")
-    first, second, *others = [agent.pk for agent in agents]
-    # The first buy, then the batches handed out (agents 3-4, agent 5), then the rest of the
-    # fan-out's own batch.
-    assert list(decided.values_list("agent_id", flat=True)) == [first, *others, second]
+    assert list(decided.values_list("agent_id", flat=True)) == [agent.pk for agent in agents]
     # The batches were handed the decimals the fan-out looked up: none read them again.
     token_reads = [
         q["sql"]
@@ -108,7 +102,6 @@ def test_the_fan_out_buys_first_then_hands_out_the_other_batches_with_the_decima
         if Token._meta.db_table in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")
     ]
     assert token_reads == []
-    assert Token.objects.get(mint=token).decimals == decimals  # stored once the batch is done
     assert set(Position.objects.filter(signal=signal).values_list("token_decimals", flat=True)) == {
         decimals
     }
@@ -289,7 +282,7 @@ def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
         for batch in batches:
             signal_execute_batch_task.delay(signal.pk, batch)
 
-    expected_tasks = DUPLICATES * len(batches) + len(batches) - 1  # the fan-out buys one itself
+    expected_tasks = (DUPLICATES + 1) * len(batches)  # and the fan-out's own hand-out
     deadline = time.monotonic() + 120
     while True:
         done = _statuses(signal) == dict.fromkeys(ids, "executed")

@@ -49,7 +49,6 @@ from trading.services import (
     position_buy,
     position_close,
     position_dca_buy,
-    position_record_buy,
     position_take_profit,
     position_write_off,
 )
@@ -82,16 +81,15 @@ def proceeds_of(fill) -> Decimal:
 
 def record_buy(agent, wallet, mint: str, fill) -> Position:
     """Opens a position from a fill, without any HTTP (the race is about what comes after)."""
-    return position_record_buy(
+    return position_buy(
         agent=agent,
         wallet=wallet,
         token_address=mint,
         token_symbol="RACE",
-        decimals=DECIMALS,
-        fill=fill,
+        sol_amount=fill.sol_amount,
         stop_loss_percent=STOP,
-        signal_id=None,
-        idempotency_key=None,
+        decimals=DECIMALS,
+        venue=FixedVenue(buy_fill=fill),
     ).position
 
 
