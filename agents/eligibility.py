@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.models import Agent
+from prices.clients import TokenMetrics
 
 KILL_SWITCH_REASONS = {"halt": "kill_switch_halt", "reduce_only": "kill_switch_reduce_only"}
-
-
-@dataclass(frozen=True, slots=True)
-class TokenMetrics:
-    """What Jupiter knows of a token; a field it did not give is None (unknown)."""
-
-    market_cap: Decimal | None
-    liquidity_usd: Decimal | None
-    holder_count: int | None
 
 
 @dataclass(frozen=True, slots=True)
