@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -26,6 +27,7 @@ from prices import providers
 SOL_USD_FEED_ID = "ef0d8b6fda2ceba41da15d4095d1da392a0d2f8ed0c6c7bc0f4cfac8c280b56d"
 JUPITER_PRICE_BATCH = 50
 DEXSCREENER_BATCH = 30
+TOKENS_SEARCH_PATH = "/tokens/v2/search"
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
@@ -324,3 +326,69 @@ def _read_quote(response: requests.Response) -> dict:
     if int(body["outAmount"]) <= 0 or int(body["inAmount"]) <= 0:
         raise ExternalServiceError("jupiter_quote", "quote with a zero amount")
     return body
+
+
+# Jupiter Tokens v2 search (token metrics for the eligibility bounds)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMetrics:
+    """What Jupiter knows of a token; a field it did not give is None (unknown)."""
+
+    market_cap: Decimal | None
+    liquidity_usd: Decimal | None
+    holder_count: int | None
+
+
+def search_url() -> str:
+    base = settings.JUPITER_TOKENS_URL
+    if not base:
+        # Tokens v2 lives beside Swap on the same host (api.jup.ag/swap/v1 -> api.jup.ag).
+        parts = urlsplit(settings.JUPITER_BASE_URL)
+        base = f"{parts.scheme}://{parts.netloc}"
+    return base.rstrip("/") + TOKENS_SEARCH_PATH
+
+
+def jupiter_token_metrics(mint: str) -> TokenMetrics | None:
+    """Market cap, liquidity (USD) and holder count from Jupiter Tokens v2 search; None when
+    Jupiter does not list the mint. Raises ExternalServiceError.
+
+    One attempt within TOKEN_METRICS_TIMEOUT_SECONDS: a signal is worth something only for
+    seconds, and unknown metrics only make the agents that set a bound ineligible.
+    """
+
+    def parse(response: requests.Response) -> TokenMetrics | None:
+        body = decode_json("jupiter_tokens", response)
+        if not isinstance(body, list):
+            raise ExternalServiceError("jupiter_tokens", "expected an array of tokens")
+        # A search also matches symbols and names: only the entry of the exact mint counts.
+        entry = next((e for e in body if isinstance(e, dict) and e.get("id") == mint), None)
+        if entry is None:
+            return None
+        return TokenMetrics(
+            market_cap=_non_negative(entry.get("mcap")),
+            liquidity_usd=_non_negative(entry.get("liquidity")),
+            holder_count=_whole(entry.get("holderCount")),
+        )
+
+    return providers.get(
+        providers.JUPITER_TOKENS,
+        search_url(),
+        params={"query": mint},
+        headers=_jupiter_headers(),
+        parse=parse,
+        retries=0,
+        read_timeout=float(settings.TOKEN_METRICS_TIMEOUT_SECONDS),
+    )
+
+
+def _non_negative(value) -> Decimal | None:
+    number = _decimal(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _whole(value) -> int | None:
+    number = _non_negative(value)
+    if number is None or number != number.to_integral_value():
+        return None
+    return int(number)

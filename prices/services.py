@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -92,15 +92,14 @@ def prices_fetch(mints: list[str]) -> PriceFetch:
     """Fetch the tokens' SOL prices from PRICE_SOURCE, without storing anything yet: the tick
     evaluates its positions first, so caching the prices never delays an exit.
 
-    A token without a price is absent, and so is every token when Jupiter's USD prices cannot
-    be converted for want of a fresh SOL/USD: the caller evaluates nothing on them rather than
-    on an invented price. Raises ExternalServiceError when the source is down altogether.
+    A token without a price is absent, and so is every token when the source's prices cannot
+    be converted to SOL (Jupiter without a fresh SOL/USD): the caller evaluates nothing on them
+    rather than on an invented price. Raises ExternalServiceError when the source is down
+    altogether.
     """
     if not mints:
         return PriceFetch({}, {})
-    if settings.PRICE_SOURCE == "dexscreener":
-        return PriceFetch({p.mint: p for p in _dexscreener_latest(mints)}, {})
-    return _jupiter_latest(mints)
+    return PRICE_SOURCES[settings.PRICE_SOURCE].prices(mints)
 
 
 def prices_record(fetch: PriceFetch) -> None:
@@ -110,40 +109,68 @@ def prices_record(fetch: PriceFetch) -> None:
     _remember_decimals(fetch.decimals)
 
 
-def _jupiter_latest(mints: list[str]) -> PriceFetch:
-    sol_usd = sol_usd_for_tick()
-    if sol_usd is None:
-        return PriceFetch({}, {})
-    usd_prices = clients.jupiter_prices(mints)
-    now = _now()
-    prices = {
-        mint: LatestPrice(
-            mint=mint,
-            price_sol=money.price(quote.usd / sol_usd.price),
-            price_usd=quote.usd,
-            observed_at=now,
-            source="jupiter",
-        )
-        for mint, quote in usd_prices.items()
-    }
-    decimals = {
-        mint: quote.decimals for mint, quote in usd_prices.items() if quote.decimals is not None
-    }
-    return PriceFetch(prices, decimals)
+# Price sources: PRICE_SOURCE names one. Adding a source is a class with `name` and `prices`
+# and an entry in PRICE_SOURCES (docs/market-data.md has the recipe).
 
 
-def _dexscreener_latest(mints: list[str]) -> list[LatestPrice]:
-    now = _now()
-    return [
-        LatestPrice(
-            mint=mint,
-            price_sol=money.price(quote.price_sol),
-            price_usd=quote.price_usd,
-            observed_at=now,
-            source="dexscreener",
-        )
-        for mint, quote in clients.dexscreener_prices(mints).items()
-    ]
+class PriceSource(Protocol):
+    name: str  # the PRICE_SOURCE value and LatestPrice.source
+
+    def prices(self, mints: list[str]) -> PriceFetch:
+        """SOL prices of the mints it has one for; raises ExternalServiceError when down."""
+        ...
+
+
+class JupiterPrices:
+    """Jupiter Price v3 in USD, converted with Pyth's SOL/USD; reports decimals."""
+
+    name = "jupiter"
+
+    def prices(self, mints: list[str]) -> PriceFetch:
+        sol_usd = sol_usd_for_tick()
+        if sol_usd is None:
+            return PriceFetch({}, {})
+        usd_prices = clients.jupiter_prices(mints)
+        now = _now()
+        prices = {
+            mint: LatestPrice(
+                mint=mint,
+                price_sol=money.price(quote.usd / sol_usd.price),
+                price_usd=quote.usd,
+                observed_at=now,
+                source=self.name,
+            )
+            for mint, quote in usd_prices.items()
+        }
+        decimals = {
+            mint: quote.decimals for mint, quote in usd_prices.items() if quote.decimals is not None
+        }
+        return PriceFetch(prices, decimals)
+
+
+class DexScreenerPrices:
+    """DexScreener's priceNative of the deepest wSOL pool: already in SOL."""
+
+    name = "dexscreener"
+
+    def prices(self, mints: list[str]) -> PriceFetch:
+        now = _now()
+        prices = {
+            mint: LatestPrice(
+                mint=mint,
+                price_sol=money.price(quote.price_sol),
+                price_usd=quote.price_usd,
+                observed_at=now,
+                source=self.name,
+            )
+            for mint, quote in clients.dexscreener_prices(mints).items()
+        }
+        return PriceFetch(prices, {})
+
+
+PRICE_SOURCES: dict[str, PriceSource] = {
+    source.name: source for source in (JupiterPrices(), DexScreenerPrices())
+}
 
 
 def _remember_decimals(decimals: dict[str, int]) -> None:
@@ -197,6 +224,20 @@ def token_decimals_fetch(mint: str) -> int:
 def token_decimals_remember(mint: str, decimals: int) -> int:
     _decimals_store({mint: decimals})
     return decimals
+
+
+# Token metrics
+
+
+def token_metrics_fetch(mint: str) -> clients.TokenMetrics | None:
+    """The token's metrics, or None when Jupiter does not list it, does not answer in time or
+    fails: unknown metrics only make the agents that set a bound ineligible. Never raises an
+    ExternalServiceError."""
+    try:
+        return clients.jupiter_token_metrics(mint)
+    except ExternalServiceError as exc:
+        logger.warning("token metrics of %s unknown: %s", mint, exc)
+        return None
 
 
 # SOL/USD

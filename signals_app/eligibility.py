@@ -11,16 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.models import Agent
+from prices.clients import TokenMetrics
 from trading.rules.risk import KILL_SWITCH_REASONS
-
-
-@dataclass(frozen=True, slots=True)
-class TokenMetrics:
-    """What Jupiter knows of a token; a field it did not give is None (unknown)."""
-
-    market_cap: Decimal | None
-    liquidity_usd: Decimal | None
-    holder_count: int | None
 
 
 @dataclass(frozen=True, slots=True)

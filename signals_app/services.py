@@ -17,7 +17,7 @@ from agents.models import Agent, ApiKey, User
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
-from prices.services import token_decimals
+from prices.services import token_decimals, token_metrics_fetch
 from signals_app.eligibility import (
     AgentFacts,
     SignalFacts,
@@ -28,7 +28,6 @@ from signals_app.eligibility import (
     skip_details,
 )
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
-from signals_app.token_metrics import token_metrics_fetch
 from trading.risk_selectors import (
     WalletFacts,
     kill_switch_mode,

@@ -30,10 +30,10 @@ def _isolated_runtime(settings):
     # Hashing strength is not under test; a fast hasher keeps login tests quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
-    providers.forget_views()
+    providers.budgets_reset()
     yield
     cache.clear()
-    providers.forget_views()
+    providers.budgets_reset()
 
 
 @pytest.fixture

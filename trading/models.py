@@ -288,9 +288,7 @@ class EquityPeak(models.Model):
     money in or out of the wallet is neither a gain that raises the peak nor a drawdown.
     """
 
-    wallet = models.OneToOneField(
-        AgentWallet, on_delete=models.CASCADE, related_name="equity_peak"
-    )
+    wallet = models.OneToOneField(AgentWallet, on_delete=models.CASCADE, related_name="equity_peak")
     peak_sol = AmountField()
     peak_at = models.DateTimeField()
 

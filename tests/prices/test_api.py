@@ -81,7 +81,13 @@ def test_status_reports_each_provider(operator, localnet, market, token):
     body = operator.get(STATUS).json()
 
     providers = {p["name"]: p for p in body["providers"]}
-    assert set(providers) == {"jupiter_price", "dexscreener", "hermes", "jupiter_quote"}
+    assert set(providers) == {
+        "jupiter_price",
+        "dexscreener",
+        "hermes",
+        "jupiter_quote",
+        "jupiter_tokens",
+    }
     hermes = providers["hermes"]
     assert hermes["consecutive_failures"] == 1
     assert "HTTP 500" in hermes["last_error"]
@@ -91,6 +97,7 @@ def test_status_reports_each_provider(operator, localnet, market, token):
     assert jupiter["last_success_at"] is not None
     assert (jupiter["consecutive_failures"], jupiter["requests_in_window"]) == (0, 1)
     assert providers["jupiter_quote"]["budget"] is None
+    assert providers["jupiter_tokens"]["budget"] is None
     assert body["price_source"] == "jupiter"
     assert body["sol_usd"]["is_stale"] is True
     assert body["hermes_stream"] is None  # no price_stream running

@@ -1,9 +1,13 @@
 """Provider faults at the HTTP boundary: timeouts, 429s, 5xx, malformed answers, budgets.
 Each one fails or recovers the way the contract says, and shows in metrics and status."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +195,44 @@ def test_concurrent_calls_never_overshoot_the_budget(localnet, market, token, se
     assert sorted(outcomes) == ["refused"] * 5 + ["sent"] * 3
     assert len(market.recorded("dexscreener")) == 3
     assert providers.status(providers.DEXSCREENER).requests_in_window == 3
+
+
+# Another process's calls, as a Celery worker would make them: the budget from the environment,
+# DexScreener on localnet, Redis from REDIS_URL.
+_OTHER_PROCESS = """
+import django
+django.setup()
+from nexgent.http import ExternalServiceError
+from prices import clients
+for _ in range(2):
+    try:
+        clients.dexscreener_prices([TOKEN])
+        print("sent")
+    except ExternalServiceError:
+        print("refused")
+"""
+
+
+@pytest.mark.postgres
+def test_the_budget_is_shared_by_every_process(localnet, market, token, settings):
+    settings.DEXSCREENER_REQUESTS_PER_MINUTE = 2
+    clients.dexscreener_prices([token])
+
+    other = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS.replace("TOKEN", repr(token))],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "nexgent.settings",
+            "DEXSCREENER_REQUESTS_PER_MINUTE": "2",
+            "DEXSCREENER_BASE_URL": settings.DEXSCREENER_BASE_URL,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    assert other.stdout.split() == ["sent", "refused"]
+    assert len(market.recorded("dexscreener")) == 2
+    assert providers.status(providers.DEXSCREENER).requests_in_window == 2

@@ -1,6 +1,6 @@
 """A provider's status after successful calls: a success rewrites it only when a reader would
-see a change, a run of failures ending or last_success_at a second old, which keeps most
-requests to a single cache round trip."""
+see a change, a run of failures ending or last_success_at a second old, so most requests
+write nothing. Swap quotes have no budget of ours: counted, never refused."""
 
 import time
 
@@ -52,3 +52,14 @@ def test_a_success_ends_a_run_of_failures_at_once(localnet, market, token):
     status = providers.status(providers.JUPITER_QUOTE)
     assert status.consecutive_failures == 0
     assert status.last_success_at > status.last_error_at
+
+
+def test_quotes_are_counted_in_the_status_and_never_refused(localnet, market, token, settings):
+    # Jupiter's price budget is Jupiter's, not the quotes': quotes are on the trade path.
+    settings.JUPITER_PRICE_REQUESTS_PER_MINUTE = 1
+    for _ in range(3):
+        _quote(token)
+
+    status = providers.status(providers.JUPITER_QUOTE)
+    assert (status.requests_in_window, status.budget) == (3, None)
+    assert len(market.recorded("jupiter_quote")) == 3

@@ -1,5 +1,4 @@
-"""Provider requests honour the environment's proxy settings (HTTP_PROXY, NO_PROXY), read once
-per session and origin rather than on every request."""
+"""Provider requests honour the environment's proxy settings (HTTP_PROXY, NO_PROXY)."""
 
 import pytest
 
@@ -41,14 +40,3 @@ def test_no_proxy_exempts_its_hosts(localnet, token, environment):
     environment.setenv("NO_PROXY", "127.0.0.1")
 
     assert _quote(localnet.url, token, providers.new_session())["outputMint"] == token
-
-
-def test_a_session_reads_the_environment_once_per_origin(localnet, token, environment):
-    session = providers.new_session()
-    _quote(localnet.url, token, session)
-
-    environment.setenv("HTTP_PROXY", DEAD_PROXY)
-
-    assert _quote(localnet.url, token, session)["outputMint"] == token
-    with pytest.raises(ExternalServiceError, match="request failed"):
-        _quote(localnet.url, token, providers.new_session())

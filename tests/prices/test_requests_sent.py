@@ -1,11 +1,13 @@
 """What a provider request puts on the wire: the request requests.Session.get would send (URL,
 requests' default headers, the caller's), redirects followed, the CA bundle the environment
-names, and neither a cookie nor a .netrc credential.
+names, over a connection each thread keeps alive; and nothing at all while the provider asked
+for a pause.
 
 localnet does not record headers, so these tests read them from a small HTTP server of their
 own that records every request and answers its path back as JSON."""
 
 import datetime
+import email.utils
 import ipaddress
 import json
 import ssl
@@ -34,14 +36,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.received.append(Received(self.path, list(self.headers.items())))
+        self.server.client_ports.append(self.client_address[1])
         body = json.dumps({"path": self.path}).encode()
         if self.path.startswith("/moved"):
             self.send_response(302)
             self.send_header("Location", "/answer")
+        elif self.path.startswith("/busy"):
+            self.send_response(429)
+            later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=120)
+            self.send_header("Retry-After", email.utils.format_datetime(later, usegmt=True))
         else:
             self.send_response(200)
-        if self.path.startswith("/cookie"):
-            self.send_header("Set-Cookie", "visitor=abc; Path=/")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -58,6 +63,7 @@ class _Origin(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.scheme = scheme
         self.received: list[Received] = []
+        self.client_ports: list[int] = []
 
     @property
     def url(self) -> str:
@@ -132,6 +138,7 @@ def _fetch(url: str, *, params=None, headers=None, http=None) -> dict:
     )
 
 
+REQUESTS = "nexgent_price_provider_requests_total"
 QUOTE = {
     "inputMint": "So11111111111111111111111111111111111111112",
     "outputMint": "7GCihgDB8fe6KNjn2MYtkzZcRjQy3t9GHdC8uHYmW2hr",
@@ -203,31 +210,6 @@ def test_a_redirect_is_followed(origin):
     assert [received.path for received in origin.received] == ["/moved?amount=1", "/answer"]
 
 
-def test_a_cookie_the_provider_sets_is_not_sent_back(origin):
-    session = providers.new_session()
-    _fetch(f"{origin.url}/cookie", http=session)
-    _fetch(f"{origin.url}/quote", http=session)
-
-    assert [dict(received.headers).get("Cookie") for received in origin.received] == [None, None]
-
-
-def test_a_netrc_credential_neither_goes_out_nor_replaces_the_bearer_token(
-    origin, environment, tmp_path
-):
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login operator password secret\n")
-    netrc.chmod(0o600)
-    environment.setenv("NETRC", str(netrc))
-
-    _fetch(f"{origin.url}/quote")
-    _fetch(f"{origin.url}/price", headers={"Authorization": "Bearer token"})
-
-    assert [dict(received.headers).get("Authorization") for received in origin.received] == [
-        None,
-        "Bearer token",
-    ]
-
-
 def test_the_ca_bundle_the_environment_names_verifies_the_provider(tls_origin, environment):
     with pytest.raises(ExternalServiceError, match="request failed: SSLError"):
         _fetch(f"{tls_origin.url}/quote")
@@ -237,38 +219,30 @@ def test_the_ca_bundle_the_environment_names_verifies_the_provider(tls_origin, e
     assert _fetch(f"{tls_origin.url}/quote") == {"path": "/quote"}
 
 
-@pytest.fixture
-def full_preparations(monkeypatch):
-    """How many times requests' PreparedRequest.prepare ran, counted on its way (observed, not
-    faked)."""
-    calls = []
-    original = requests.PreparedRequest.prepare
+def test_a_thread_keeps_its_session_and_its_connection(origin):
+    for _ in range(2):
+        providers.get(
+            providers.JUPITER_QUOTE, f"{origin.url}/quote", parse=lambda response: response.json()
+        )
+    sessions = []
+    thread = threading.Thread(target=lambda: sessions.append(providers.session()))
+    thread.start()
+    thread.join()
 
-    def counted(self, *args, **kwargs):
-        calls.append(kwargs.get("url"))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(requests.PreparedRequest, "prepare", counted)
-    return calls
-
-
-def test_a_plain_get_skips_requests_full_preparation(origin, full_preparations):
-    _fetch(f"{origin.url}/quote", params=QUOTE, headers={"x-api-key": "key-1"})
-    _fetch(f"{origin.url}/tokens/v1/solana/AbC,dEf")
-
-    assert full_preparations == []
-    assert len(origin.received) == 2
+    first, second = origin.client_ports
+    assert first == second  # one kept-alive connection
+    assert sessions[0] is not providers.session()  # requests.Session is not thread-safe
 
 
-@pytest.mark.parametrize(
-    ("path", "params"),
-    [
-        pytest.param("/quote?x=1", {"q": "a"}, id="a-query-already"),
-        pytest.param("/price", [("ids[]", "a"), ("ids[]", "b")], id="params-as-pairs"),
-        pytest.param("/price", {"amount": 5}, id="non-string-params"),
-    ],
-)
-def test_any_other_get_is_prepared_by_requests_whole(origin, full_preparations, path, params):
-    _fetch(f"{origin.url}{path}", params=params)
+def test_a_retry_after_date_becomes_a_cooldown_with_no_request(origin, counted):
+    with pytest.raises(ExternalServiceError, match=r"HTTP 429 after 1 attempt"):
+        _fetch(f"{origin.url}/busy")
 
-    assert full_preparations == [f"{origin.url}{path}"]
+    with pytest.raises(ExternalServiceError, match="cooling down"):
+        _fetch(f"{origin.url}/quote")
+
+    assert [received.path for received in origin.received] == ["/busy"]
+    assert counted(REQUESTS, provider="jupiter_quote", outcome="throttled") == 1
+    until = providers.status(providers.JUPITER_QUOTE).cooldown_until
+    now = datetime.datetime.now(datetime.UTC)
+    assert now + datetime.timedelta(seconds=100) < until <= now + datetime.timedelta(seconds=121)

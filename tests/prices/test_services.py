@@ -1,12 +1,15 @@
-"""The freshness helpers callers use to refuse rather than guess."""
+"""The freshness helpers callers use to refuse rather than guess, and the price sources
+PRICE_SOURCE chooses from."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from prices import clients
+from prices import clients, services
 from prices.services import (
     LatestPrice,
+    PriceFetch,
     price_store,
+    prices_fetch,
     sol_usd_current,
     sol_usd_fresh,
     sol_usd_latest,
@@ -56,3 +59,30 @@ def test_token_price_fresh_is_none_when_unknown_or_stale(settings):
 
     price_store([LatestPrice(MINT, Decimal("0.02"), None, datetime.now(UTC), "jupiter")])
     assert token_price_fresh(MINT).price_sol == Decimal("0.02")
+
+
+class _FixedPrices:
+    """A source as a new provider would add one: a class and a registry entry."""
+
+    name = "fixed"
+
+    def prices(self, mints: list[str]) -> PriceFetch:
+        now = datetime.now(UTC)
+        return PriceFetch(
+            {m: LatestPrice(m, Decimal("0.5"), None, now, self.name) for m in mints}, {}
+        )
+
+
+def test_price_source_names_the_registered_source(monkeypatch, settings):
+    monkeypatch.setitem(services.PRICE_SOURCES, "fixed", _FixedPrices())
+    settings.PRICE_SOURCE = "fixed"
+
+    fetched = prices_fetch([MINT])
+
+    assert fetched.prices[MINT].price_sol == Decimal("0.5")
+    assert fetched.prices[MINT].source == "fixed"
+
+
+def test_each_source_is_registered_under_its_name():
+    assert set(services.PRICE_SOURCES) == {"jupiter", "dexscreener"}
+    assert all(name == source.name for name, source in services.PRICE_SOURCES.items())

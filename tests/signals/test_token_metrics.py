@@ -1,21 +1,25 @@
 """Token-metric bounds (trading-rules.md section 2.4): metrics come from Jupiter Tokens v2
 search on localnet, once per signal, only when a candidate agent sets a bound, within a
-timeout; unknown metrics with a bound set make the agent ineligible."""
+timeout; unknown metrics with a bound set make the agent ineligible. The search goes through
+prices.providers like every market-data request: counted in metrics and in its status."""
 
 import time
 from decimal import Decimal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from agents.services import agent_create
 from localnet import jupiter_tokens
+from prices import providers
+from prices.services import token_metrics_fetch
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
-from signals_app.token_metrics import token_metrics_fetch
 from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 SEARCH = "/tokens/v2/search"
+REQUESTS = "nexgent_price_provider_requests_total"
 # WIF below: $0.15 a token x 1e9 supply = $150M market cap; a 2,000 SOL pool at $150 = $600k
 # of liquidity; 4,000 holders unless a test sets them.
 MARKET_CAP = Decimal("150000000")
@@ -48,6 +52,11 @@ def _decisions(owner, token, capture) -> dict[str, tuple[str, str]]:
 
 def _searches(market) -> int:
     return len(market.recorded("jupiter_tokens"))
+
+
+def _requests(outcome: str) -> float:
+    labels = {"provider": "jupiter_tokens", "outcome": outcome}
+    return REGISTRY.get_sample_value(REQUESTS, labels) or 0.0
 
 
 def test_localnet_search_answers_mint_information(localnet, market, token):
@@ -177,3 +186,30 @@ def test_an_explicit_tokens_url_is_used(localnet, market, token, settings):
     settings.JUPITER_TOKENS_URL = localnet.url
     settings.JUPITER_BASE_URL = "http://127.0.0.1:9/swap/v1"  # nothing listens there
     assert token_metrics_fetch(token).holder_count == 4000
+
+
+def test_a_search_is_counted_and_shows_in_the_providers_status(localnet, market, token):
+    before = _requests("ok")
+
+    assert token_metrics_fetch(token) is not None
+
+    assert _requests("ok") - before == 1
+    status = providers.status(providers.JUPITER_TOKENS)
+    assert status.last_success_at is not None
+    assert (status.requests_in_window, status.budget, status.consecutive_failures) == (1, None, 0)
+
+
+def test_a_timed_out_search_is_unknown_counted_and_not_retried(localnet, market, token, settings):
+    settings.TOKEN_METRICS_TIMEOUT_SECONDS = Decimal("0.3")
+    jupiter_tokens.delay_next(market, 2.0)
+    before = _requests("timeout")
+    started = time.monotonic()
+
+    assert token_metrics_fetch(token) is None
+
+    assert time.monotonic() - started < 1.5
+    assert _requests("timeout") - before == 1
+    assert _searches(market) == 1
+    status = providers.status(providers.JUPITER_TOKENS)
+    assert status.consecutive_failures == 1
+    assert "no answer within 0.3 s" in status.last_error
