@@ -2,7 +2,7 @@
 and the engine's price poll, running as in production, sells them.
 
 Topology: PostgreSQL + Redis, two Celery worker processes (thread pool, as bench/signals.py)
-and Celery beat sending `prices.tasks.price_poll` every PRICE_POLL_INTERVAL_SECONDS (the
+and Celery beat sending `trading.tasks.price_poll` every PRICE_POLL_INTERVAL_SECONDS (the
 production default, 1 s; the period is a float, so beat is not held to whole seconds), with
 localnet in this process on 127.0.0.1 as Jupiter (prices, quotes) and Hermes (SOL/USD). No
 `price_stream` process runs, so each tick fetches SOL/USD over REST before its token prices.
@@ -317,7 +317,7 @@ def wait_for_ticks(count: int, processes: list[CeleryProcess]) -> None:
         check_running(processes)
         record = poll_tick_last()
         if record is not None and record != last:
-            # Not tracked_tokens == TOKENS: prices.tasks.tracked_tokens() lists a token once per
+            # Not tracked_tokens == TOKENS: trading.automation.tracked_tokens() lists a token once per
             # open position (Position's default ordering leaks into its DISTINCT).
             if record.stale_tokens:
                 raise RuntimeError(f"the price poll did not price every token: {record}")

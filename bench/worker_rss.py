@@ -8,7 +8,7 @@ and what is measured is the poll itself. localnet runs in this process on 127.0.
 channel layer Redis.
 
 One Celery worker process on the thread pool (8 threads, as bench/signals.py) is sent
-`prices.tasks.price_poll` once every PRICE_POLL_INTERVAL_SECONDS (the production default,
+`trading.tasks.price_poll` once every PRICE_POLL_INTERVAL_SECONDS (the production default,
 1 s), as beat would send it, or as soon as the previous poll is done when one takes longer.
 Each poll fetches the 500 prices in 10 Jupiter Price batches, loads and evaluates the 10,000
 positions, broadcasts the prices to the 50 agents and records the tick. While it runs this
@@ -148,7 +148,7 @@ def poll(pid: int, workers, period: float) -> tuple[int, float, int]:
     it runs; then wait out the rest of the period. Returns (highest resident set in bytes,
     seconds the poll took, how many processes the worker's session holds)."""
     from prices.services import poll_tick_last
-    from prices.tasks import price_poll
+    from trading.tasks import price_poll
 
     before = poll_tick_last()
     members = session_pids(pid)

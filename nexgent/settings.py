@@ -180,7 +180,7 @@ CELERY_DB_REUSE_MAX = 100_000
 # The one beat schedule. `expires` is just under the period so a backlog never piles up.
 CELERY_BEAT_SCHEDULE = {
     "price-poll": {
-        "task": "prices.tasks.price_poll",
+        "task": "trading.tasks.price_poll",
         "schedule": float(PRICE_POLL_INTERVAL_SECONDS),
         "options": {"expires": float(PRICE_POLL_INTERVAL_SECONDS) * 0.9},
     },

@@ -134,7 +134,7 @@ def live_engine(settings, localnet):
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     beat = EmbeddedBeat(
-        celery_app, {"price-poll": {"task": "prices.tasks.price_poll", "schedule": 0.5}}
+        celery_app, {"price-poll": {"task": "trading.tasks.price_poll", "schedule": 0.5}}
     )
     beat.start()
     yield f"127.0.0.1:{port}"

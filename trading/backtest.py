@@ -22,25 +22,17 @@ from django.conf import settings
 from agents.config import ConfigValidationError, effective_config, merge_overrides, to_rule_config
 from nexgent import money
 from nexgent.api import DomainError
-from trading.models import CloseReason
 from trading.rules.config import RuleConfig
 from trading.rules.dca import average_after_buy
+from trading.rules.exits import Action, ActionKind, CloseReason, PositionState
 from trading.rules.fees import network_fee_sol, protocol_fee_sol
 from trading.rules.pnl import full_close_pnl
 from trading.rules.stop_loss import stop_price_for
 from trading.rules.take_profit import reset_after_dca
-from trading.rules.tick import (
-    DCA_BUY,
-    STALE_SELL,
-    STOP_LOSS_SELL,
-    TAKE_PROFIT_SELL,
-    Action,
-    PositionState,
-    evaluate_tick,
-)
+from trading.rules.tick import evaluate_tick
 
 BUY = "buy"
-ACTION_KINDS = (BUY, DCA_BUY, TAKE_PROFIT_SELL, STOP_LOSS_SELL, STALE_SELL)
+ACTION_KINDS = (BUY, *ActionKind)
 DEFAULT_BUY_SOL = Decimal(1)
 MAX_PRICE_POINTS = 100_000
 # More than all the SOL there is: a bound that only stops absurd input.
@@ -50,11 +42,6 @@ MAX_NETWORK_FEE_LAMPORTS = 10**9
 # A body with thousands of bad points gets the first problems, not a reply as large as itself.
 MAX_DETAILS = 20
 MAX_INTEGER_DIGITS = 30
-
-_EXIT_REASONS = {
-    STOP_LOSS_SELL: CloseReason.STOP_LOSS.value,
-    STALE_SELL: CloseReason.STALE_TRADE.value,
-}
 
 
 class PricePoint(NamedTuple):
@@ -271,7 +258,7 @@ def _run_tick(tick: _Tick, position: _Position) -> list[ReplayAction]:
     position.stop_loss_percent = money.percent(result.stop_loss_percent)
     done = []
     for action in result.actions:
-        applied = _APPLY[action.kind](tick, position, action)
+        applied = _apply(tick, position, action)
         if applied is not None:
             done.append(applied)
         if position.closed:
@@ -305,7 +292,7 @@ def _exit(tick: _Tick, position: _Position, action: Action) -> ReplayAction:
     """`services.position_close`: everything still held goes, the moon bag included."""
     sold = position.remaining_amount
     net = _sale_proceeds(sold, tick)
-    _close(position, net, _EXIT_REASONS[action.kind])
+    _close(position, net, action.kind.close_reason.value)
     return _reported(tick, position, action.kind, sold, net, action.reason)
 
 
@@ -336,12 +323,14 @@ def _dca_buy(tick: _Tick, position: _Position, action: Action) -> ReplayAction |
     return _reported(tick, position, action.kind, tokens, debit, action.reason)
 
 
-_APPLY = {
-    TAKE_PROFIT_SELL: _take_profit,
-    STOP_LOSS_SELL: _exit,
-    STALE_SELL: _exit,
-    DCA_BUY: _dca_buy,
-}
+def _apply(tick: _Tick, position: _Position, action: Action) -> ReplayAction | None:
+    if action.kind == ActionKind.TAKE_PROFIT_SELL:
+        return _take_profit(tick, position, action)
+    if action.kind == ActionKind.DCA_BUY:
+        return _dca_buy(tick, position, action)
+    if action.kind.sells_everything:
+        return _exit(tick, position, action)
+    raise ValueError(f"the replay cannot apply a {action.kind} action")
 
 
 def _close(position: _Position, net: Decimal, reason: str) -> None:

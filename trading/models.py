@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from agents.models import Agent, User
 from nexgent.fields import AmountField, PercentField, PriceField
+from trading.rules import exits as rules
 from trading.rules import risk
 from wallets.models import AgentWallet
 
@@ -14,12 +15,8 @@ class PositionStatus(models.TextChoices):
     CLOSED = "closed"
 
 
-class CloseReason(models.TextChoices):
-    STOP_LOSS = "stop_loss"
-    TAKE_PROFIT = "take_profit"
-    STALE_TRADE = "stale_trade"
-    MANUAL = "manual"
-    RUG_PULL = "rug_pull"
+# The rules' own close reasons, as choices (labels from the names: "Stop Loss").
+CloseReason = models.TextChoices("CloseReason", [(r.name, r.value) for r in rules.CloseReason])
 
 
 class TransactionType(models.TextChoices):

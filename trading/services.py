@@ -100,13 +100,15 @@ def _ledger_write(
 ) -> Transaction:
     """Write one ledger entry and the balance changes it stands for, inside the caller's
     transaction: the one way anything reaches the ledger. A balance that would go below zero
-    refuses the whole trade (TradeRefused). `entry`: the entry's other fields (P/L figures,
-    flags, SOL/USD, idempotency key)."""
+    refuses the whole trade (TradeRefused) before anything is written. `entry`: the entry's
+    other fields (P/L figures, flags, SOL/USD, idempotency key)."""
     legs = [(spent, _INPUT_SIGN[kind])] + ([(received, 1)] if received is not None else [])
     balances = _lock_balances(wallet, [leg.mint for leg, _ in legs])
     for leg, sign in legs:
         _apply(balances[leg.mint], sign * leg.amount, symbol=leg.symbol)
     realtime.balance_update(wallet.agent_id, [balance_payload(b) for b in balances.values()])
+    if position is not None and position.pk is None:
+        position.save(force_insert=True)  # a buy's new position, once the balances allow it
     if fill is not None:
         entry.update(
             price=fill.price,
@@ -308,7 +310,7 @@ def _record_buy(
 ) -> BuyResult:
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
     now = _now()
-    position = Position.objects.create(
+    position = Position(
         agent=agent,
         wallet=wallet,
         signal_id=signal_id,

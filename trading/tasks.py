@@ -1,5 +1,6 @@
-"""Task adapters for the position actions a tick decides. Each re-checks, under a row lock,
-that the position is still in the state the tick decided on, so a duplicate is a no-op.
+"""The price tick (run by beat) and the task adapters for the position actions it decides.
+Each action re-checks, under a row lock, that the position is still in the state the tick
+decided on, so a duplicate is a no-op.
 
 The operator's kill switch is checked as each task starts: under `halt` no sale runs, under
 `halt` or `reduce_only` no DCA buy; a DCA buy also waits while the agent's risk guards pause
@@ -10,14 +11,76 @@ import logging
 from decimal import Decimal
 
 from celery import shared_task
+from django.core.cache import cache
 
 from agents.models import Agent
+from nexgent import metrics
 from nexgent.http import ExternalServiceError
-from trading import services
+from trading import automation, services
 from trading.risk_selectors import trading_halted
 from trading.risk_services import buy_guards_check
+from trading.rules.exits import ActionKind
 
 logger = logging.getLogger(__name__)
+
+POLL_LOCK = "lock:price_poll"
+POLL_LOCK_SECONDS = 30
+
+
+@shared_task(ignore_result=True)
+def price_poll() -> None:
+    """One tick: refresh prices of tracked tokens and evaluate their open positions.
+
+    Never overlaps: a run still going makes this one skip, counted in
+    nexgent_price_poll_skipped_total (the cache lock is shared by every worker in production
+    through Redis).
+    """
+    if not cache.add(POLL_LOCK, "1", timeout=POLL_LOCK_SECONDS):
+        metrics.PRICE_POLL_SKIPPED.inc()
+        logger.debug("price poll skipped: previous tick still running")
+        return
+    try:
+        with metrics.PRICE_POLL_SECONDS.time():
+            outcome = automation.price_tick(EXECUTOR)
+        metrics.PRICE_POLL_TICKS.labels(outcome).inc()
+    finally:
+        cache.delete(POLL_LOCK)
+
+
+class QueuedExecutor:
+    """The tick's decisions, each queued as the task that executes it."""
+
+    def act(self, order: automation.Order) -> None:
+        action = order.action
+        if action.kind.sells_everything:
+            # The amount the sale is for: after a take-profit sale on the same tick, a stale
+            # close is for what that sale leaves, and the executor checks the position holds
+            # exactly it.
+            position_exit.delay(
+                order.position_id, action.kind.close_reason.value, str(action.token_amount)
+            )
+        elif action.kind == ActionKind.TAKE_PROFIT_SELL:
+            position_take_profit.delay(
+                order.position_id,
+                str(action.token_amount),
+                order.levels_hit,
+                action.new_levels_hit,
+                action.activate_moon_bag,
+                str(action.moon_bag_amount),
+                action.close_position,
+            )
+        elif action.kind == ActionKind.DCA_BUY:
+            position_dca_buy.delay(
+                order.position_id, str(action.sol_amount), order.dca_count, order.take_profit_levels
+            )
+        else:
+            raise ValueError(f"no task executes a {action.kind} action")
+
+    def write_off(self, position_id: int) -> None:
+        position_rug_write_off.delay(position_id)
+
+
+EXECUTOR = QueuedExecutor()
 
 
 @shared_task(acks_late=True)

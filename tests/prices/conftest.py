@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client import REGISTRY
 
-from prices.tasks import price_poll
+from trading.tasks import price_poll
 
 
 def _samples() -> dict:

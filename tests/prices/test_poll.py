@@ -14,8 +14,8 @@ from django.core.cache import cache
 from prices import tasks
 from prices.models import PriceSample
 from prices.services import LatestPrice, latest_prices, price_history_purge, price_store
-from prices.tasks import POLL_LOCK
 from trading.models import Position
+from trading.tasks import POLL_LOCK
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from agents.config import validate_overrides
 from agents.services import agent_create
 from prices.services import LatestPrice
-from prices.tasks import price_poll, tracked_tokens
-from trading.automation import positions_evaluate
+from trading.automation import positions_evaluate, tracked_tokens
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit, position_buy
+from trading.tasks import EXECUTOR, price_poll
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def tick(position, change_percent: str, now: datetime | None = None):
     """positions_evaluate at the position's average price moved by `change_percent`."""
     price = position.purchase_price * (1 + Decimal(change_percent) / 100)
     latest = LatestPrice(position.token_address, price, None, datetime.now(UTC), "jupiter")
-    return positions_evaluate({position.token_address: latest}, now=now)
+    return positions_evaluate({position.token_address: latest}, EXECUTOR, now=now)
 
 
 @pytest.fixture

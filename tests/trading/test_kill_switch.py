@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 
 from agents.services import api_key_create
-from prices.tasks import price_poll
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_fan_out
 from tests.trading.risk_support import guarded_agent, open_position, signal_for
 from trading import tasks
 from trading.models import KillSwitch, Position
 from trading.risk_services import kill_switch_set
+from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/risk/kill-switch"

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from prices.tasks import price_poll
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from tests.trading.risk_support import guarded_agent, losing_close, open_position, signal_for
@@ -15,6 +14,7 @@ from trading.models import ClosedTrade, EquityPeak, Position, RiskPause, Transac
 from trading.risk_services import buy_guards_check
 from trading.rules import risk
 from trading.services import position_close, position_take_profit
+from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
 D = Decimal

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from prices.tasks import price_poll
 from trading.models import Balance, ClosedTrade, Position, Transaction
 from trading.services import position_buy
+from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
 

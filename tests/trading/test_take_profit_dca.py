@@ -5,9 +5,9 @@ from decimal import ROUND_CEILING, Decimal
 import pytest
 
 from agents.services import agent_create
-from prices.tasks import price_poll
 from trading.models import Balance, ClosedTrade, Position, Transaction
 from trading.services import balance_deposit, position_buy, position_dca_buy, position_take_profit
+from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
 TP_CONFIG = {

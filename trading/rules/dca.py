@@ -7,7 +7,17 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trading.rules.config import DcaConfig, DcaLevel
-from trading.rules.decimal_math import ZERO, add, multiply, percent_change, percent_of, ratio
+from trading.rules.decimal_math import (
+    ZERO,
+    add,
+    multiply,
+    percent_change,
+    percent_of,
+    price_at_change,
+    ratio,
+    seconds_between,
+)
+from trading.rules.exits import ALWAYS_QUIET, Action, ActionKind, Quiet, Tick
 
 
 class DcaResult(NamedTuple):
@@ -106,3 +116,52 @@ def _blocked(
     if seconds_since_last_dca is not None and seconds_since_last_dca < cfg.cooldown_seconds:
         return COOLDOWN
     return None
+
+
+class DcaRule:
+    """The exit rule's counterpart: buy more when the price falls to the next DCA level."""
+
+    section = "dca"
+    kinds = (ActionKind.DCA_BUY,)
+
+    def apply(self, cfg: DcaConfig, tick: Tick) -> None:
+        if not cfg.enabled:
+            return
+        state = tick.state
+        since_last = (
+            None if state.last_dca_at is None else seconds_between(state.last_dca_at, tick.now)
+        )
+        decision = dca_at_change(
+            cfg,
+            change_percent=tick.change,
+            price=tick.price,
+            remaining_amount=tick.remaining,
+            dca_count=state.dca_count,
+            seconds_since_last_dca=since_last,
+            # The stored moon bag is the one that counts: a tick that takes profit (a gain of at
+            # least 1%) cannot also reach a DCA level (a drop of at least 1%).
+            only_moon_bag_left=state.moon_bag_activated and tick.remaining <= state.moon_bag_amount,
+        )
+        if decision.trigger:
+            tick.actions.append(
+                Action(
+                    kind=ActionKind.DCA_BUY,
+                    new_levels_hit=state.take_profit_levels_hit,
+                    sol_amount=decision.buy_amount_sol,
+                    reason=decision.reason,
+                )
+            )
+
+    def quiet(self, cfg: DcaConfig, state, price: Decimal, now) -> Quiet:
+        """Below the next level's price; the cooldown is ignored on purpose, so the range
+        excludes the level whatever the time."""
+        if not cfg.enabled or state.dca_count >= cfg.max_dca_count:
+            return ALWAYS_QUIET
+        if state.moon_bag_activated and state.remaining_amount <= state.moon_bag_amount:
+            return ALWAYS_QUIET
+        levels = cfg.resolved_levels()
+        if state.dca_count >= len(levels):
+            return ALWAYS_QUIET
+        return Quiet(
+            low=price_at_change(state.purchase_price, levels[state.dca_count].drop_percent)
+        )

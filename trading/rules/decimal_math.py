@@ -6,6 +6,7 @@ context (they run in many threads); they compute through this one instead. The b
 below cost no more than the operators, which matters on the per-tick path.
 """
 
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 PRECISION = 60
@@ -38,3 +39,16 @@ def percent_change(value: Decimal, base: Decimal) -> Decimal:
 
 def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
     return divide(multiply(amount, percent), HUNDRED)
+
+
+def price_at_change(base: Decimal, change_percent: Decimal) -> Decimal:
+    """The price that is `change_percent` away from `base`."""
+    return add(base, percent_of(base, change_percent))
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def seconds_between(start: datetime, end: datetime) -> Decimal:
+    # Whole microseconds as an integer keep the figure exact; total_seconds() is a float.
+    return Decimal((end - start) // _MICROSECOND).scaleb(-6)

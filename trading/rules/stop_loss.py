@@ -18,6 +18,7 @@ from trading.rules.decimal_math import (
     percent_of,
     subtract,
 )
+from trading.rules.exits import ALWAYS_QUIET, ActionKind, Quiet, Tick
 
 # Below this peak gain (percent) the built-in curves keep the default stop.
 TRAILING_START = Decimal(20)
@@ -140,3 +141,28 @@ def _zones_curve(p: Decimal) -> Decimal:
 
 
 _CURVES = {"fixed": _fixed_curve, "exponential": _exponential_curve, "zones": _zones_curve}
+
+
+class StopLossRule:
+    """The exit rule: ratchet the stop from the peak, and sell everything at or below it."""
+
+    section = "stop_loss"
+    kinds = (ActionKind.STOP_LOSS_SELL,)
+
+    def apply(self, cfg: StopLossConfig, tick: Tick) -> None:
+        if not cfg.enabled:
+            return
+        purchase = tick.state.purchase_price
+        tick.stop_percent = ratcheted_stop_percent(cfg, purchase, tick.peak, tick.stop_percent)
+        tick.stop_price = stop_price_for(purchase, tick.stop_percent)
+        if tick.price <= tick.stop_price:
+            tick.close(ActionKind.STOP_LOSS_SELL, "stop loss hit")
+
+    def quiet(self, cfg: StopLossConfig, state, price: Decimal, now) -> Quiet:
+        if not cfg.enabled:
+            return ALWAYS_QUIET
+        # Below the peak the stop cannot ratchet further: whatever the price, it is this one.
+        stop = ratcheted_stop_percent(
+            cfg, state.purchase_price, state.peak_price, state.stop_loss_percent
+        )
+        return Quiet(low=stop_price_for(state.purchase_price, stop))

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trading.rules.config import MoonBagConfig, TakeProfitConfig, TakeProfitLevel
-from trading.rules.decimal_math import ZERO, percent_change, percent_of, subtract
+from trading.rules.decimal_math import ZERO, percent_change, percent_of, price_at_change, subtract
+from trading.rules.exits import ALWAYS_QUIET, Action, ActionKind, Quiet, Tick
 
 # Less than this many tokens left is dust: nothing worth another swap.
 DUST_TOKENS = Decimal("1e-9")
@@ -131,3 +132,56 @@ def _sell_percent(levels: tuple[TakeProfitLevel, ...], first: int, count: int) -
 def _moon_bag_size(moon_bag: MoonBagConfig, original: Decimal, remaining: Decimal) -> Decimal:
     # Never more than is still held: the bag is set aside from what remains.
     return min(percent_of(original, moon_bag.retain_percent), remaining)
+
+
+class TakeProfitRule:
+    """The exit rule: sell the levels the gain reached, setting the moon bag aside."""
+
+    section = "take_profit"
+    kinds = (ActionKind.TAKE_PROFIT_SELL,)
+
+    def apply(self, cfg: TakeProfitConfig, tick: Tick) -> None:
+        if not cfg.enabled:
+            return
+        state = tick.state
+        profit = take_profit_at_gain(
+            cfg,
+            gain_percent=tick.change,
+            original_amount=state.total_tokens_bought,
+            remaining_amount=tick.remaining,
+            levels_hit=state.take_profit_levels_hit,
+            batch_start_level=state.take_profit_batch_start,
+            total_levels=state.take_profit_total_levels,
+            moon_bag_activated=state.moon_bag_activated,
+            moon_bag_amount=state.moon_bag_amount,
+        )
+        if not profit.execute:
+            return
+        tick.actions.append(
+            Action(
+                kind=ActionKind.TAKE_PROFIT_SELL,
+                new_levels_hit=profit.new_levels_hit,
+                token_amount=profit.sell_amount,
+                levels=profit.levels,
+                activate_moon_bag=profit.activate_moon_bag,
+                moon_bag_amount=profit.moon_bag_amount,
+                close_position=profit.close_position,
+                reason=profit.reason,
+            )
+        )
+        tick.remaining = profit.remaining
+        tick.closed = profit.close_position
+
+    def quiet(self, cfg: TakeProfitConfig, state, price: Decimal, now) -> Quiet | None:
+        if not cfg.enabled:
+            return ALWAYS_QUIET
+        if state.take_profit_levels_hit < state.take_profit_batch_start:
+            return None  # an inconsistent state: always evaluated (and refused loudly)
+        levels, _ = cfg.resolved()
+        batch_end = state.take_profit_total_levels
+        if batch_end is None:
+            batch_end = len(levels)
+        first = state.take_profit_levels_hit - state.take_profit_batch_start
+        if state.take_profit_levels_hit >= batch_end or first >= len(levels):
+            return ALWAYS_QUIET  # no level left to reach
+        return Quiet(high=price_at_change(state.purchase_price, levels[first].target_percent))
