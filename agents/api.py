@@ -11,6 +11,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from agents import config as agent_config
 from agents.auth_services import auth_login
 from agents.models import Agent, ApiKey
+from agents.permissions import NoApiKeys, scoped
 from agents.serializers import (
     AgentSerializer,
     ApiKeyCreateSerializer,
@@ -20,7 +21,6 @@ from agents.serializers import (
 )
 from agents.services import agent_create, api_key_create, api_key_revoke
 from nexgent.api import DomainError
-from nexgent.permissions import NoApiKeys, scoped
 
 
 def owned_agent(request, agent_id) -> Agent:

@@ -6,7 +6,6 @@ from django.utils import timezone
 from agents.authentication import KEY_PREFIX, hash_api_key
 from agents.models import Agent, ApiKey, ApiKeyScope, TradingMode, User
 from nexgent.api import DomainError
-from wallets.services import wallet_create_simulation
 
 
 def agent_create(
@@ -18,7 +17,8 @@ def agent_create(
     automated_trading_live: bool = False,
     config: dict | None = None,
 ) -> Agent:
-    """Create an agent together with its simulation wallet."""
+    """Create an agent. Its simulation wallet is opened in the same transaction by the wallets
+    app, on the agent's first save (wallets.services.agent_wallets_open)."""
     with transaction.atomic():
         agent = Agent(
             owner=owner,
@@ -30,7 +30,6 @@ def agent_create(
         )
         agent.full_clean()
         agent.save()
-        wallet_create_simulation(agent=agent)
     return agent
 
 

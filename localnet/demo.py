@@ -1,5 +1,7 @@
-"""The offline demo: a demo agent, a stream of demo signals, and scripted price paths on the
-local market, so a person sees positions open and close within a minute with no internet."""
+"""The offline demo's market side: a stream of demo signals posted to the engine's API, and
+scripted price paths on the local market, so a person sees positions open and close within a
+minute with no internet. It reaches the engine by URL only, like any signal provider; the demo
+agent and its API key are the engine's to prepare (`manage.py serve --demo`)."""
 
 import itertools
 import logging
@@ -7,19 +9,11 @@ import threading
 from decimal import Decimal
 
 import requests
-from django.db import close_old_connections
 
-from agents.management.commands.ensure_demo_operator import DEMO_EMAIL
-from agents.models import Agent, User
-from agents.services import agent_create, api_key_create
 from nexgent import money
-from trading.selectors import sol_balance
-from trading.services import balance_deposit
-from wallets.services import wallet_create_simulation
 
 logger = logging.getLogger(__name__)
 
-DEMO_AGENT_NAME = "Demo agent"
 SIGNAL_EVERY_SECONDS = 12
 # Multiplicative price moves per second. Against the default config (fixed stop at -32%,
 # trailing from +20%): a pump then dump sells at the trailing stop in profit, a dump hits the
@@ -32,9 +26,10 @@ PATHS = {
 
 
 class DemoDriver:
-    def __init__(self, market, *, engine_url: str, stdout=None):
+    def __init__(self, market, *, engine_url: str, api_key: str, stdout=None):
         self.market = market
         self.engine_url = engine_url.rstrip("/")
+        self.api_key = api_key
         self.stdout = stdout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nexgent-demo", daemon=True)
@@ -55,34 +50,16 @@ class DemoDriver:
 
     def _run(self) -> None:
         try:
-            agent, raw_key = self._prepare()
-            self._say(
-                f"Demo: agent #{agent.pk} trading on http://127.0.0.1:8000/agents/{agent.pk}/"
-            )
             ticks = 0
             while not self._stop.wait(1.0):
                 self._advance_prices()
                 if ticks % SIGNAL_EVERY_SECONDS == 0:
-                    self._post_signal(raw_key)
+                    self._post_signal()
                 ticks += 1
         except Exception:
             logger.exception("demo driver stopped")
-        finally:
-            close_old_connections()
 
-    def _prepare(self) -> tuple[Agent, str]:
-        owner = User.objects.get(email=DEMO_EMAIL)
-        agent = Agent.objects.filter(owner=owner, name=DEMO_AGENT_NAME).first()
-        if agent is None:
-            agent = agent_create(owner=owner, name=DEMO_AGENT_NAME)
-        wallet = wallet_create_simulation(agent=agent)
-        if sol_balance(wallet.pk) < 5:
-            balance_deposit(wallet=wallet, amount=Decimal(10))
-        _, raw_key = api_key_create(owner=owner, name="demo signal stream", scopes=["signals"])
-        close_old_connections()
-        return agent, raw_key
-
-    def _post_signal(self, raw_key: str) -> None:
+    def _post_signal(self) -> None:
         number = next(self._counter)
         path = next(self._path_names)
         mint = self.market.add_token(
@@ -99,7 +76,7 @@ class DemoDriver:
                     "symbol": f"DEMO{number}",
                     "source": f"demo:{path}",
                 },
-                headers={"X-API-Key": raw_key},
+                headers={"X-API-Key": self.api_key},
                 timeout=5,
             )
             self._say(f"Demo: signal DEMO{number} ({path}) -> HTTP {response.status_code}")

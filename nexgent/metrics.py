@@ -5,16 +5,11 @@ Counters and histograms count what happens in the process that does it: a Celery
 ticks are counted in that worker, the price_stream command's reconnects in that command (it can
 serve its own /metrics, see its --metrics-port). State that matters wherever it is scraped (is
 SOL/USD stale, how many tracked tokens have no fresh price, how a provider is doing) lives in
-the shared cache, so those gauges are read from the cache at scrape time by MarketDataCollector
-and every process reports the same values.
+the shared cache, so those gauges are read from the cache at scrape time (prices.metrics) and
+every process reports the same values.
 """
 
-import logging
-
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-
-logger = logging.getLogger(__name__)
+from prometheus_client import Counter, Histogram
 
 # One sample per attempt sent to (or refused before) a provider. Outcomes: ok, rate_limited
 # (429), server_error (5xx), client_error (other 4xx), timeout, connection_error, malformed
@@ -61,70 +56,3 @@ HERMES_STREAM_RECONNECTS = Counter(
     "Hermes stream reconnections, by reason: dropped, stale, closed, error.",
     ["reason"],
 )
-
-
-class MarketDataCollector:
-    """Gauges computed at scrape time from the shared cache (see the module docstring)."""
-
-    def describe(self):
-        # Declared without reading anything, so registering does not touch the cache.
-        return self._families()
-
-    def collect(self):
-        families = self._families()
-        try:
-            self._fill(*families)
-        except Exception:
-            # A scrape must answer even when the cache is down; the gauges are then absent.
-            logger.exception("market-data gauges unavailable")
-            return []
-        return families
-
-    @staticmethod
-    def _families():
-        return (
-            GaugeMetricFamily(
-                "nexgent_sol_usd_stale", "1 when SOL/USD is unknown or older than allowed."
-            ),
-            GaugeMetricFamily(
-                "nexgent_sol_usd_age_seconds", "Age of the latest SOL/USD (absent when unknown)."
-            ),
-            GaugeMetricFamily(
-                "nexgent_price_stale_tokens",
-                "Tracked tokens without a fresh price at the last tick.",
-            ),
-            GaugeMetricFamily(
-                "nexgent_price_poll_last_tick_timestamp_seconds",
-                "When the last price tick finished (absent until one has).",
-            ),
-            GaugeMetricFamily(
-                "nexgent_price_provider_consecutive_failures",
-                "Calls to a provider that failed in a row.",
-                labels=["provider"],
-            ),
-            GaugeMetricFamily(
-                "nexgent_price_provider_window_requests",
-                "Requests to a provider within its current budget window.",
-                labels=["provider"],
-            ),
-        )
-
-    @staticmethod
-    def _fill(stale, age, stale_tokens, last_tick, failures, window) -> None:
-        # Imported here: this module is imported before the apps are ready.
-        from prices import selectors
-
-        sol_usd = selectors.sol_usd_status()
-        stale.add_metric([], 1 if sol_usd.is_stale else 0)
-        if sol_usd.age_seconds is not None:
-            age.add_metric([], sol_usd.age_seconds)
-        tick = selectors.last_tick()
-        if tick is not None:
-            stale_tokens.add_metric([], tick.stale_tokens)
-            last_tick.add_metric([], tick.finished_at.timestamp())
-        for status in selectors.provider_statuses():
-            failures.add_metric([status.name], status.consecutive_failures)
-            window.add_metric([status.name], status.requests_in_window)
-
-
-REGISTRY.register(MarketDataCollector())

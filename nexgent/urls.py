@@ -1,17 +1,32 @@
+"""The root URL wiring: each app owns its pages and API under urls.py."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from agents import urls as agents_urls
 from nexgent import ops
+from prices import urls as prices_urls
+from signals_app import urls as signals_urls
+from trading import urls as trading_urls
+
+api_urlpatterns = [
+    *agents_urls.api_urlpatterns,
+    *trading_urls.api_urlpatterns,
+    *signals_urls.api_urlpatterns,
+    *prices_urls.api_urlpatterns,
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("nexgent.api_urls")),
+    path("api/v1/", include(api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health", ops.health, name="health"),
     path("health/live", ops.health_live, name="health-live"),
     path("health/ready", ops.health_ready, name="health-ready"),
     path("metrics", ops.metrics, name="prometheus-django-metrics"),
-    path("", include("agents.dashboard_urls")),
+    path("", include(agents_urls.urlpatterns)),
+    path("", include(trading_urls.urlpatterns)),
+    path("", include(signals_urls.urlpatterns)),
 ]

@@ -1,7 +1,6 @@
 """GET /api/v1/prices/sol-usd and /api/v1/data-sources/status: reads of the cache, no
 provider is called (a burst of requests here never reaches Hermes)."""
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,9 +23,3 @@ class DataSourcesView(APIView):
     @extend_schema(responses=DataSourcesSerializer)
     def get(self, request):
         return Response(DataSourcesSerializer(selectors.data_sources_status()).data)
-
-
-urlpatterns = [
-    path("prices/sol-usd", SolUsdView.as_view(), name="prices-sol-usd"),
-    path("data-sources/status", DataSourcesView.as_view(), name="data-sources-status"),
-]

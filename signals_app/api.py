@@ -6,7 +6,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agents.models import ApiKey
-from nexgent.permissions import scoped
+from agents.permissions import scoped
 from signals_app.exports import CsvRenderer, signal_rows
 from signals_app.models import TradingSignal
 from signals_app.selectors import signals_list
@@ -20,6 +20,7 @@ from signals_app.serializers import (
     signal_payload,
 )
 from signals_app.services import signal_create
+from signals_app.tasks import signal_received
 
 DEFAULT_LIMIT = 100
 CSV_LIMIT = MAX_LIMIT
@@ -70,6 +71,8 @@ class SignalListView(APIView):
             idempotency_key=idempotency_key[:200] if idempotency_key else None,
             **body.validated_data,
         )
+        if created:
+            signal_received(signal)
         return Response(
             signal_payload(signal),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

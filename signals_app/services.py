@@ -63,13 +63,12 @@ def signal_create(
     api_key: ApiKey | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[TradingSignal, bool]:
-    """Record a signal and dispatch its fan-out after commit. Returns (signal, created).
+    """Record a signal. Returns (signal, created); a created signal's fan-out is the caller's to
+    dispatch once it is committed (signals_app.tasks.signal_received).
 
     A repeated Idempotency-Key returns the first signal; an identical signal (same owner,
     token, type and strength) within 60 s is refused with 409.
     """
-    from signals_app.tasks import signal_fan_out
-
     with transaction.atomic():
         # Serialise signal creation per owner, so the duplicate check cannot race.
         list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
@@ -108,17 +107,32 @@ def signal_create(
             idempotency_key=idempotency_key,
             created_at=now,
         )
-        transaction.on_commit(lambda: signal_fan_out.delay(signal.pk))
     return signal, True
 
 
 # --- The fan-out --------------------------------------------------------------------------------
 
 
-def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
-    """Decide for every agent of the signal's owner in one pass, record each decision with its
-    reason, and after commit dispatch the eligible agents' buys in batches. Returns the ids of
-    the agents whose buys were dispatched.
+@dataclass(frozen=True)
+class FanOut:
+    """The agents whose buys are pending after a fan-out, by agent id, and the token's
+    decimals (None if unknown: each batch asks again)."""
+
+    pending: list[int]
+    decimals: int | None
+
+    def batches(self) -> list[list[int]]:
+        """The pending agents in batches of BUY_BATCH_SIZE, each for one buy task."""
+        return [
+            self.pending[start : start + BUY_BATCH_SIZE]
+            for start in range(0, len(self.pending), BUY_BATCH_SIZE)
+        ]
+
+
+def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:
+    """Decide for every agent of the signal's owner in one pass and record each decision with
+    its reason, in one transaction. Returns the agents whose buys are pending, for the caller
+    to dispatch in batches (signals_app.tasks.signal_fan_out).
 
     The number of queries does not grow with the number of agents, and the token metrics and
     decimals are fetched at most once (tests/signals/test_fan_out.py). A redelivered fan-out
@@ -140,9 +154,7 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> list[int]:
             .order_by("agent_id")
             .values_list("agent_id", flat=True)
         )
-        if pending:
-            transaction.on_commit(lambda: _batches_dispatch(signal.pk, pending, decimals))
-    return pending
+    return FanOut(pending, decimals)
 
 
 def _decimals(mint: str) -> int | None:
@@ -153,18 +165,6 @@ def _decimals(mint: str) -> int | None:
     except ExternalServiceError as exc:
         logger.warning("signal token %s: decimals unknown: %s", mint, exc)
         return None
-
-
-def _batches_dispatch(signal_id: int, agent_ids: list[int], decimals: int | None) -> None:
-    from signals_app.tasks import signal_execute_batch
-
-    for start in range(0, len(agent_ids), BUY_BATCH_SIZE):
-        batch = agent_ids[start : start + BUY_BATCH_SIZE]
-        try:
-            signal_execute_batch.delay(signal_id, batch, decimals)
-        except Exception:
-            # The next batches are still sent; these agents stay pending, for the operator.
-            logger.exception("signal %s: a buy batch could not be queued", signal_id)
 
 
 @dataclass(frozen=True)

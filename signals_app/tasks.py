@@ -1,17 +1,35 @@
+import logging
+
 from celery import shared_task
+from django.db import transaction
 
 from signals_app import services
+from signals_app.models import TradingSignal
+
+logger = logging.getLogger(__name__)
+
+
+def signal_received(signal: TradingSignal) -> None:
+    """Have a newly recorded signal's fan-out run once the transaction that recorded it
+    commits (at once when there is none)."""
+    transaction.on_commit(lambda: signal_fan_out.delay(signal.pk))
 
 
 @shared_task(acks_late=True)
 def signal_fan_out(signal_id: int) -> None:
-    services.signal_fan_out(signal_id=signal_id)
+    """Decide for every agent, then hand the pending buys out in batches, one task each."""
+    fan_out = services.signal_fan_out(signal_id=signal_id)
+    for batch in fan_out.batches():
+        try:
+            signal_execute_batch.delay(signal_id, batch, fan_out.decimals)
+        except Exception:
+            # The next batches are still sent; these agents stay pending, for the operator.
+            logger.exception("signal %s: a buy batch could not be queued", signal_id)
 
 
 @shared_task(acks_late=True)
 def signal_execute_batch(signal_id: int, agent_ids: list[int], decimals: int | None = None) -> None:
-    # `decimals`: the token's, as the fan-out found them (messages queued before it was added
-    # carry none, and the batch looks them up).
+    # `decimals`: the token's, as the fan-out found them (None: the batch looks them up).
     services.signal_execute_batch(signal_id=signal_id, agent_ids=agent_ids, decimals=decimals)
 
 

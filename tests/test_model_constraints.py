@@ -65,7 +65,11 @@ def other_agent(user):
 
 
 def make_wallet(agent, mode=TradingMode.SIMULATION):
-    return AgentWallet.objects.create(agent=agent, mode=mode, address=f"sim-{agent.pk}-{mode}")
+    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it."""
+    wallet, _ = AgentWallet.objects.get_or_create(
+        agent=agent, mode=mode, defaults={"address": f"sim-{agent.pk}-{mode}"}
+    )
+    return wallet
 
 
 @pytest.fixture
@@ -147,15 +151,19 @@ def test_one_execution_per_signal_and_agent(user, agent, other_agent):
     assert SignalExecution.objects.count() == 3
 
 
+def test_a_new_agent_has_its_simulation_wallet(agent):
+    assert list(AgentWallet.objects.filter(agent=agent).values_list("mode", flat=True)) == [
+        TradingMode.SIMULATION
+    ]
+
+
 def test_one_wallet_per_agent_and_mode(agent, other_agent):
-    AgentWallet.objects.create(agent=agent, mode=TradingMode.SIMULATION, address="a-sim")
     expect_integrity_error(
         lambda: AgentWallet.objects.create(
             agent=agent, mode=TradingMode.SIMULATION, address="a-sim-2"
         )
     )
     AgentWallet.objects.create(agent=agent, mode=TradingMode.LIVE, address="a-live")
-    AgentWallet.objects.create(agent=other_agent, mode=TradingMode.SIMULATION, address="b-sim")
     assert AgentWallet.objects.count() == 3
 
 

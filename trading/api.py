@@ -4,8 +4,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
+from agents.permissions import scoped
 from nexgent.api import DomainError
-from nexgent.permissions import scoped
 from prices.services import latest_prices
 from trading.models import ClosedTrade, CloseReason, Position, Transaction, TransactionType
 from trading.risk_selectors import trading_halted

@@ -263,8 +263,7 @@ def _evaluate(
 
 def _state(text: tuple, rules) -> PositionState:
     values = [
-        None if value is None else parse(value)
-        for parse, value in zip(_PARSERS, text, strict=True)
+        None if value is None else parse(value) for parse, value in zip(_PARSERS, text, strict=True)
     ]
     # After a DCA buy a new batch of levels starts where the last one stopped.
     batch_end = values[_BATCH_START] + _levels(rules)

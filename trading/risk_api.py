@@ -3,14 +3,13 @@
 from datetime import UTC, datetime
 
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
-from nexgent.permissions import NoApiKeys, scoped
+from agents.permissions import NoApiKeys, scoped
 from trading.models import KillSwitchMode, RiskPause
 from trading.risk_selectors import kill_switch_get, kill_switch_payload, pause_payload, risk_report
 from trading.risk_services import kill_switch_set, risk_pause_end
@@ -63,14 +62,3 @@ class KillSwitchView(APIView):
         body.is_valid(raise_exception=True)
         switch = kill_switch_set(user=request.user, **body.validated_data)
         return Response(kill_switch_payload(switch))
-
-
-urlpatterns = [
-    path("agents/<int:agent_id>/risk", AgentRiskView.as_view(), name="agent-risk"),
-    path(
-        "agents/<int:agent_id>/risk/pauses/<int:pause_id>/end",
-        RiskPauseEndView.as_view(),
-        name="agent-risk-pause-end",
-    ),
-    path("risk/kill-switch", KillSwitchView.as_view(), name="kill-switch"),
-]

@@ -9,8 +9,8 @@ from rest_framework.parsers import BaseParser, get_encoding
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.permissions import scoped
 from nexgent.api import DomainError
-from nexgent.permissions import scoped
 from trading.backtest import (
     ACTION_KINDS,
     ReplayInputError,

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class WalletsConfig(AppConfig):
     name = "wallets"
     verbose_name = "Wallets"
+
+    def ready(self):
+        from wallets.services import agent_wallets_open
+
+        # Every agent has its simulation wallet from the moment it exists, however it is created
+        # (the API, the admin, a shell): the agents app knows nothing of wallets.
+        post_save.connect(agent_wallets_open, sender="agents.Agent", dispatch_uid="agent-wallets")

@@ -19,5 +19,7 @@ def wallet_create_simulation(*, agent: Agent) -> AgentWallet:
     return wallet
 
 
-def wallet_for_mode(agent: Agent, mode: str) -> AgentWallet | None:
-    return AgentWallet.objects.filter(agent=agent, mode=mode).first()
+def agent_wallets_open(*, instance: Agent, created: bool, raw: bool = False, **kwargs) -> None:
+    """A new agent's simulation wallet, in the transaction that saves the agent (post_save)."""
+    if created and not raw:
+        wallet_create_simulation(agent=instance)

@@ -20,7 +20,11 @@ def make_agent(owner, name="Alpha", **fields) -> Agent:
 
 
 def make_wallet(agent, mode="simulation") -> AgentWallet:
-    return AgentWallet.objects.create(agent=agent, mode=mode, address=f"sim-{next(_serial)}")
+    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it."""
+    wallet, _ = AgentWallet.objects.get_or_create(
+        agent=agent, mode=mode, defaults={"address": f"sim-{next(_serial)}"}
+    )
+    return wallet
 
 
 def give_sol(wallet, amount: str) -> Balance:

@@ -1,4 +1,5 @@
-"""A signal's buys in batches: the fan-out dispatches one task per batch of agents. Within a batch every agent is claimed and bought on its own, so one
+"""A signal's buys in batches: the fan-out dispatches one task per batch of agents. Within a
+batch every agent is claimed and bought on its own, so one
 agent's failure, an overlapping or repeated delivery, or a redelivery after a crash never costs
 another agent its buy nor buys twice; the kill switch is read again before every buy."""
 
@@ -19,6 +20,8 @@ from signals_app import services
 from signals_app.models import SignalExecution, TradingSignal
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from signals_app.tasks import signal_execute_batch as signal_execute_batch_task
+from signals_app.tasks import signal_fan_out as signal_fan_out_task
+from signals_app.tasks import signal_received
 from tests.backends import on_postgres
 from tests.trading.ledger import Racers
 from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
@@ -53,12 +56,14 @@ def _agents(owner, count):
     return agents
 
 
-def _signal(owner, token):
-    # Inside a test's transaction its fan-out (on commit) never runs; in a transactional test
-    # it runs at once.
+def _signal(owner, token, *, dispatch: bool = False):
+    """A recorded signal; with `dispatch`, its fan-out runs once the signal commits, as the
+    API has it (in a transactional test at once)."""
     signal, _ = signal_create(
         owner=owner, token_address=token, signal_type="BUY", signal_strength=3
     )
+    if dispatch:
+        signal_received(signal)
     return signal
 
 
@@ -83,57 +88,47 @@ def test_the_fan_out_hands_out_its_batches_in_order_with_the_decimals(
     monkeypatch.setattr(services, "BUY_BATCH_SIZE", 2)
     agents = _agents(user, 5)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks() as callbacks:
-        dispatched = signal_fan_out(signal_id=signal.pk)
-    assert dispatched == [agent.pk for agent in agents]
-    assert len(callbacks) == 1  # one hand-out of every batch, once the decisions commit
-    assert Token.objects.get(mint=token).decimals == decimals  # looked up by the fan-out
-
     with CaptureQueriesContext(connection) as queries:
-        callbacks[0]()  # eager tasks: each batch runs as it is handed out
+        signal_fan_out_task(signal.pk)  # eager tasks: each batch runs as it is handed out
 
     _assert_bought_once_each(signal, agents)
     decided = SignalExecution.objects.filter(signal=signal).order_by("updated_at", "pk")
     assert list(decided.values_list("agent_id", flat=True)) == [agent.pk for agent in agents]
-    # The batches were handed the decimals the fan-out looked up: none read them again.
+    # The fan-out looked the decimals up (and stored them) once; the batches were handed them
+    # and none read them again.
     token_reads = [
         q["sql"]
         for q in queries
         if Token._meta.db_table in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")
     ]
-    assert token_reads == []
+    assert len(token_reads) == 1
+    assert Token.objects.get(mint=token).decimals == decimals
     assert set(Position.objects.filter(signal=signal).values_list("token_decimals", flat=True)) == {
         decimals
     }
 
 
-def test_overlapping_and_repeated_batches_buy_each_agent_once(
-    localnet, user, token, django_capture_on_commit_callbacks
-):
+def test_overlapping_and_repeated_batches_buy_each_agent_once(localnet, user, token):
     agents = _agents(user, 3)
     first, second, third = (agent.pk for agent in agents)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks() as fan_out_batch:
-        signal_fan_out(signal_id=signal.pk)
+    fan_out = signal_fan_out(signal_id=signal.pk)
 
     decided = signal_execute_batch(signal_id=signal.pk, agent_ids=[first, second])
     assert [e.agent_id for e in decided] == [first, second]
     decided = signal_execute_batch(signal_id=signal.pk, agent_ids=[second, third])
     assert [e.agent_id for e in decided] == [third]
     assert signal_execute_batch(signal_id=signal.pk, agent_ids=[first, second, third]) == []
-    (buy,) = fan_out_batch
-    buy()  # the fan-out's own batch, late: every agent was claimed meanwhile
+    # The fan-out's own batch, late: every agent was claimed meanwhile.
+    assert signal_execute_batch(signal_id=signal.pk, agent_ids=fan_out.pending) == []
 
     _assert_bought_once_each(signal, agents)
 
 
-def test_an_agent_claimed_by_a_crashed_delivery_is_left_alone(
-    localnet, user, token, django_capture_on_commit_callbacks
-):
+def test_an_agent_claimed_by_a_crashed_delivery_is_left_alone(localnet, user, token):
     crashed, other = _agents(user, 2)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks():
-        signal_fan_out(signal_id=signal.pk)
+    signal_fan_out(signal_id=signal.pk)
     # A worker claimed this agent and died before recording the outcome.
     SignalExecution.objects.filter(signal=signal, agent=crashed).update(status="executing")
 
@@ -143,13 +138,10 @@ def test_an_agent_claimed_by_a_crashed_delivery_is_left_alone(
     assert not Position.objects.filter(agent=crashed).exists()
 
 
-def test_a_failing_buy_in_a_batch_leaves_the_next_agents_theirs(
-    localnet, market, user, token, django_capture_on_commit_callbacks
-):
+def test_a_failing_buy_in_a_batch_leaves_the_next_agents_theirs(localnet, market, user, token):
     agents = _agents(user, 4)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks():
-        signal_fan_out(signal_id=signal.pk)
+    signal_fan_out(signal_id=signal.pk)
     market.inject_fault("jupiter_quote", status=400, count=1)  # the first agent's quote
 
     signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk for agent in agents])
@@ -186,7 +178,7 @@ def test_a_batch_costs_a_fixed_number_of_queries_plus_a_few_per_buy(
 def test_a_halt_thrown_during_a_batch_stops_every_buy_not_yet_written(
     transactional_db, localnet, market, user, token
 ):
-    # The signal first: its fan-out runs at commit and finds no agent yet.
+    # Decided as a fan-out leaves them, without one.
     signal, agents = _decided(user, token, 3)
     market.inject_delay("jupiter_quote", seconds=1.0)  # the batch's first quote
     batch = threading.Thread(
@@ -273,7 +265,7 @@ def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
     settings.TASK_MODE = "celery"  # .delay publishes to Redis; the workers execute
     agents = _agents(user, WORKER_AGENTS)
     ids = [agent.pk for agent in agents]
-    signal = _signal(user, token)  # its fan-out goes to a worker at commit
+    signal = _signal(user, token, dispatch=True)  # its fan-out goes to a worker at commit
     batches = [
         ids[n : n + services.BUY_BATCH_SIZE] for n in range(0, len(ids), services.BUY_BATCH_SIZE)
     ]
@@ -297,14 +289,11 @@ def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
     _assert_bought_once_each(signal, agents)
 
 
-def test_a_batchs_entries_record_the_sol_usd_of_the_moment(
-    localnet, market, user, token, django_capture_on_commit_callbacks
-):
+def test_a_batchs_entries_record_the_sol_usd_of_the_moment(localnet, market, user, token):
     market.set_sol_usd(Decimal("123.45"))
     agents = _agents(user, 3)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks(execute=True):
-        signal_fan_out(signal_id=signal.pk)
+    signal_fan_out_task(signal.pk)
     _assert_bought_once_each(signal, agents)
     recorded = Transaction.objects.filter(signal=signal).values_list("sol_usd", flat=True)
     assert set(recorded) == {Decimal("123.45")}

@@ -1,15 +1,15 @@
-"""The fan-out: one pass with a bounded number of queries, the eligible agents' buys made in
-batches (tests/signals/test_buy_batches.py), a failing agent never blocking the others, and no
+"""The fan-out: one pass with a bounded number of queries, the eligible agents' buys handed out
+in batches (tests/signals/test_buy_batches.py), a failing agent never blocking the others, and no
 double buy on duplicate delivery."""
 
-import time
 from decimal import Decimal
 
 import pytest
 
 from agents.services import agent_create
+from signals_app import tasks
 from signals_app.models import SignalExecution
-from signals_app.services import signal_create, signal_fan_out
+from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from trading.models import Position
 from trading.services import balance_deposit, position_buy
 
@@ -69,7 +69,7 @@ def _agents(owner, count, *, config=None, held_token=None):
 
 
 def _signal(owner, token, signal_type="BUY"):
-    # Created inside the test's transaction, so its own fan-out (on commit) never runs.
+    # Recorded only: each test runs its fan-out itself.
     signal, _ = signal_create(
         owner=owner, token_address=token, signal_type=signal_type, signal_strength=3
     )
@@ -79,9 +79,9 @@ def _signal(owner, token, signal_type="BUY"):
 def _fan_out_queries(owner, token, assert_max_queries) -> int:
     signal = _signal(owner, token)
     with assert_max_queries(MAX_FAN_OUT_QUERIES) as queries:
-        dispatched = signal_fan_out(signal_id=signal.pk)
+        fan_out = signal_fan_out(signal_id=signal.pk)
     # Every agent eligible: the whole decision path ran for each of them.
-    assert len(dispatched) == owner.agents.count()
+    assert len(fan_out.pending) == owner.agents.count()
     return len(queries)
 
 
@@ -107,18 +107,12 @@ def test_a_second_signal_costs_no_more_queries_than_the_first(
     assert _fan_out_queries(user, held, django_assert_max_num_queries) <= first
 
 
-def test_one_agents_failing_buy_does_not_stop_the_others(
-    localnet, market, user, token, django_capture_on_commit_callbacks
-):
+def test_one_agents_failing_buy_does_not_stop_the_others(localnet, market, user, token):
     agents = _agents(user, 3)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks() as buys:
-        signal_fan_out(signal_id=signal.pk)
-    assert len(buys) == 1  # one batch, which the fan-out buys itself
     # The first buy's quote comes back as a truncated body: that agent's buy raises.
     market.inject_malformed("jupiter_quote", count=1)
-    for buy in buys:
-        buy()
+    tasks.signal_fan_out(signal.pk)  # one batch, bought in order
 
     outcomes = sorted(SignalExecution.objects.filter(signal=signal).values_list("status", "reason"))
     assert outcomes == [("executed", ""), ("executed", ""), ("failed", "venue_error")]
@@ -128,33 +122,27 @@ def test_one_agents_failing_buy_does_not_stop_the_others(
     assert not Position.objects.filter(agent=failed.agent).exists()
 
 
-def test_a_fan_out_delivered_twice_buys_once_per_agent(
-    localnet, user, token, django_capture_on_commit_callbacks
-):
+def test_a_fan_out_delivered_twice_buys_once_per_agent(localnet, user, token):
     agents = _agents(user, 3)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks() as buys:
-        first = signal_fan_out(signal_id=signal.pk)
-        second = signal_fan_out(signal_id=signal.pk)
-    assert sorted(first) == sorted(second) == sorted(a.pk for a in agents)
-    assert len(buys) == 2  # each delivery's batch dispatched, before any buy ran
-    for buy in buys:
-        buy()
+    first = signal_fan_out(signal_id=signal.pk)
+    second = signal_fan_out(signal_id=signal.pk)
+    assert first.pending == second.pending == sorted(a.pk for a in agents)
+    # Each delivery's batch dispatched before any buy ran.
+    for fan_out in (first, second):
+        for batch in fan_out.batches():
+            signal_execute_batch(signal_id=signal.pk, agent_ids=batch, decimals=fan_out.decimals)
 
     assert Position.objects.filter(agent__in=agents).count() == 3
     assert SignalExecution.objects.filter(signal=signal, status="executed").count() == 3
     assert SignalExecution.objects.filter(signal=signal).count() == 3
 
 
-def test_a_redelivered_fan_out_changes_no_recorded_decision(
-    localnet, user, token, django_capture_on_commit_callbacks
-):
+def test_a_redelivered_fan_out_changes_no_recorded_decision(localnet, user, token):
     (agent,) = _agents(user, 1)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks(execute=True):
-        signal_fan_out(signal_id=signal.pk)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert signal_fan_out(signal_id=signal.pk) == []
+    tasks.signal_fan_out(signal.pk)
+    assert signal_fan_out(signal_id=signal.pk).pending == []
     execution = SignalExecution.objects.get(signal=signal)
     assert (execution.agent_id, execution.status) == (agent.pk, "executed")
     assert Position.objects.filter(agent=agent).count() == 1
@@ -165,28 +153,21 @@ def _price_requests_for(market, mint) -> int:
 
 
 def test_a_new_tokens_decimals_are_asked_once_and_stored_for_the_buys(
-    localnet, market, user, token, django_capture_on_commit_callbacks
+    localnet, market, user, token
 ):
     from prices.models import Token
 
     agents = _agents(user, 3)
     signal = _signal(user, token)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert signal_fan_out(signal_id=signal.pk) == [agent.pk for agent in agents]
+    tasks.signal_fan_out(signal.pk)
+    assert SignalExecution.objects.filter(signal=signal).count() == len(agents)
     assert _price_requests_for(market, token) == 1
     assert Token.objects.get(mint=token).decimals == 6
     assert SignalExecution.objects.filter(signal=signal, status="executed").count() == 3
 
 
-def test_no_decimals_request_when_no_agent_could_buy(
-    localnet, market, user, token, django_capture_on_commit_callbacks
-):
+def test_no_decimals_request_when_no_agent_could_buy(localnet, market, user, token):
     _agents(user, 2, config={"signals": {"min_score": 5}})
     signal = _signal(user, token)  # strength 3
-    with django_capture_on_commit_callbacks(execute=True):
-        assert signal_fan_out(signal_id=signal.pk) == []
-    # A lookup would run on another thread, unawaited: give it time to show.
-    deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline and not _price_requests_for(market, token):
-        time.sleep(0.02)
+    assert signal_fan_out(signal_id=signal.pk).pending == []
     assert _price_requests_for(market, token) == 0

@@ -193,14 +193,14 @@ def test_signal_detail_of_another_user_is_404(api_client, api_key, other_user, t
 def test_redelivered_execution_never_buys_twice(
     localnet, api_client, api_key, agent, funded_wallet, token, django_capture_on_commit_callbacks
 ):
-    from signals_app.services import signal_execute, signal_fan_out
+    from signals_app.services import signal_execute
+    from signals_app.tasks import signal_fan_out
 
     with django_capture_on_commit_callbacks(execute=True):
         signal_id = _post(
             api_client, api_key, {"token_address": token, "signal_type": "BUY"}
         ).json()["id"]
-    with django_capture_on_commit_callbacks(execute=True):
-        signal_fan_out(signal_id=signal_id)
+    signal_fan_out(signal_id)
     signal_execute(signal_id=signal_id, agent_id=agent.pk)
     assert Position.objects.filter(agent=agent).count() == 1
     assert SignalExecution.objects.filter(signal_id=signal_id).count() == 1

@@ -15,6 +15,7 @@ from prices import providers
 from prices.services import token_metrics_fetch
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
+from signals_app.tasks import signal_received
 from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,7 @@ def _decisions(owner, token, capture) -> dict[str, tuple[str, str]]:
         signal, _ = signal_create(
             owner=owner, token_address=token, signal_type="BUY", signal_strength=3
         )
+        signal_received(signal)
     return {
         e.agent.name: (e.status, e.reason)
         for e in SignalExecution.objects.filter(signal=signal).select_related("agent")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from agents.services import agent_create
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
+from signals_app.tasks import signal_received
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit, position_buy, position_close
 
@@ -53,4 +54,5 @@ def signal_for(owner, agent, token, capture) -> SignalExecution:
             signal_type=f"BUY{next(_signal_types)}",
             signal_strength=3,
         )
+        signal_received(signal)
     return SignalExecution.objects.get(signal=signal, agent=agent)

@@ -8,7 +8,7 @@ import pytest
 
 from agents.services import api_key_create
 from signals_app.models import SignalExecution
-from signals_app.services import signal_create, signal_fan_out
+from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from tests.trading.risk_support import guarded_agent, open_position, signal_for
 from trading import tasks
 from trading.models import KillSwitch, Position
@@ -107,11 +107,9 @@ def test_a_switch_thrown_after_the_fan_out_stops_the_buy(
 ):
     agent, _ = guarded_agent(user)
     signal, _ = signal_create(owner=user, token_address=token, signal_type="BUY", signal_strength=3)
-    with django_capture_on_commit_callbacks() as buys:
-        signal_fan_out(signal_id=signal.pk)
+    fan_out = signal_fan_out(signal_id=signal.pk)
     _halt()
-    for buy in buys:
-        buy()
+    signal_execute_batch(signal_id=signal.pk, agent_ids=fan_out.pending)
     execution = SignalExecution.objects.get(signal=signal, agent=agent)
     assert (execution.status, execution.reason) == ("skipped", "kill_switch_halt")
     assert not Position.objects.filter(agent=agent).exists()

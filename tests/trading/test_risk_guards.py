@@ -302,14 +302,13 @@ def test_a_paused_agent_does_not_average_down(localnet, market, user, loser, tar
 def test_a_guard_that_trips_after_the_fan_out_stops_a_batch_that_starts_later(
     localnet, market, user, loser, target, django_capture_on_commit_callbacks
 ):
-    """The fan-out's own first batch follows its decisions of a moment before; any batch that
-    starts later (a task, a redelivery) checks the guards again."""
+    """A batch checks the guards again when it starts: a guard tripped since the fan-out
+    decided stops its buys."""
     agent, wallet = guarded_agent(user, {"daily_loss_limit_sol": "0.4"})
     signal, _ = signal_create(
         owner=user, token_address=target, signal_type="BUY", signal_strength=3
     )
-    with django_capture_on_commit_callbacks():  # the fan-out's own batch does not run
-        assert signal_fan_out(signal_id=signal.pk) == [agent.pk]
+    assert signal_fan_out(signal_id=signal.pk).pending == [agent.pk]
     losing_close(market, agent, wallet, loser)
     signal_execute_batch(signal_id=signal.pk, agent_ids=[agent.pk])
 

@@ -1,16 +1,31 @@
-"""Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too."""
+"""Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too.
+
+Lives in trading, the highest app it uses: with --demo it prepares the demo agent (an agent,
+its simulation funds, an API key) before the local market's demo driver posts signals for it.
+"""
 
 import logging
 import threading
+from decimal import Decimal
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
+from agents.management.commands.ensure_demo_operator import DEMO_EMAIL
+from agents.models import Agent, User
+from agents.services import agent_create, api_key_create
 from nexgent.celery import app as celery_app
 from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
+from prices.hermes_stream import HermesStream
+from trading.selectors import sol_balance
+from trading.services import balance_deposit
 
 logger = logging.getLogger(__name__)
+
+DEMO_AGENT_NAME = "Demo agent"
+DEMO_FUNDS_SOL = Decimal(10)
 
 
 class Command(BaseCommand):
@@ -62,13 +77,12 @@ class Command(BaseCommand):
                 stop()
 
     def _start_price_stream(self):
-        from prices.hermes_stream import HermesStream
-
         stream = HermesStream()
         threading.Thread(target=stream.run, name="nexgent-price-stream", daemon=True).start()
         return stream.stop
 
     def _start_localnet(self, *, demo: bool, base_url: str):
+        # Imported only behind --localnet: the engine reaches the local market by URL alone.
         from localnet.demo import DemoDriver
         from localnet.market import SyntheticMarket
         from localnet.serving import LocalnetServer
@@ -78,8 +92,11 @@ class Command(BaseCommand):
         for name, value in server.engine_settings().items():
             setattr(settings, name, value)
         self.stdout.write(f"Local market at {server.url} (every market client points at it)")
-        driver = DemoDriver(market, engine_url=base_url, stdout=self.stdout) if demo else None
-        if driver is not None:
+        driver = None
+        if demo:
+            agent, api_key = demo_prepare()
+            self.stdout.write(f"Demo: agent #{agent.pk} trading on {base_url}/agents/{agent.pk}/")
+            driver = DemoDriver(market, engine_url=base_url, api_key=api_key, stdout=self.stdout)
             driver.start()
 
         def stop():
@@ -88,3 +105,17 @@ class Command(BaseCommand):
             server.stop()
 
         return stop
+
+
+def demo_prepare() -> tuple[Agent, str]:
+    """The demo operator's demo agent, funded, and a new signals API key for the demo stream."""
+    owner = User.objects.get(email=DEMO_EMAIL)
+    agent = Agent.objects.filter(owner=owner, name=DEMO_AGENT_NAME).first()
+    if agent is None:
+        agent = agent_create(owner=owner, name=DEMO_AGENT_NAME)
+    wallet = agent.wallets.get(mode="simulation")
+    if sol_balance(wallet.pk) < DEMO_FUNDS_SOL / 2:
+        balance_deposit(wallet=wallet, amount=DEMO_FUNDS_SOL)
+    _, raw_key = api_key_create(owner=owner, name="demo signal stream", scopes=["signals"])
+    close_old_connections()
+    return agent, raw_key

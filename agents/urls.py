@@ -1,0 +1,34 @@
+"""The agents app's pages (login, logout) and API (auth, agents, their config, API keys)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from agents import api, views
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Routes answer with or without the trailing slash, like the other /api/v1 paths."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("agents", api.AgentViewSet, basename="agent")
+router.register("api-keys", api.ApiKeyViewSet, basename="api-key")
+
+urlpatterns = [
+    path("login/", views.login_view, name="dashboard-login"),
+    path("logout/", views.logout_view, name="dashboard-logout"),
+]
+
+api_urlpatterns = [
+    path("auth/login", api.LoginView.as_view(), name="auth-login"),
+    path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),
+    path("auth/me", api.MeView.as_view(), name="auth-me"),
+    path("agents/config-schema", api.AgentConfigSchemaView.as_view(), name="agent-config-schema"),
+    path("agents/<int:agent_id>/config", api.AgentConfigView.as_view(), name="agent-config"),
+    *router.urls,
+]

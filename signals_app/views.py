@@ -1,0 +1,41 @@
+"""An agent's dashboard page: its balance, live positions (filled from its WebSocket), recent
+closed trades and its decision on every recent signal, with the reason."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from agents.models import Agent
+from nexgent.money import WSOL_MINT, ZERO
+from signals_app.models import SignalExecution
+from trading.models import ClosedTrade
+from trading.views import sol_balances, ws_path
+
+RECENT_ROWS = 20
+
+
+@login_required
+@require_http_methods(["GET"])
+def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
+    # Another user's agent is a 404, never a 403: its existence is not theirs to learn.
+    agent = get_object_or_404(Agent, pk=agent_id, owner=request.user)
+    closed_trades = ClosedTrade.objects.filter(agent=agent).order_by("-closed_at", "-id")[
+        :RECENT_ROWS
+    ]
+    executions = (
+        SignalExecution.objects.filter(agent=agent)
+        .select_related("signal")
+        .order_by("-id")[:RECENT_ROWS]
+    )
+    context = {
+        "agent": agent,
+        "automated_on": agent.automated_trading_on(agent.trading_mode),
+        "sol_balance": sol_balances([agent]).get(agent.pk, ZERO),
+        "sol_mint": WSOL_MINT,
+        "ws_path": ws_path(agent.pk),
+        "closed_trades": closed_trades,
+        "executions": executions,
+        "recent_rows": RECENT_ROWS,
+    }
+    return render(request, "signals_app/agent.html", context)

@@ -1,0 +1,39 @@
+"""The trading app's pages (the overview) and API (balances, ledger, positions, closed trades,
+strategy preview, risk guards and the kill switch)."""
+
+from django.urls import path
+
+from trading import api, risk_api, views
+from trading.strategy_api import StrategyPreviewView
+
+urlpatterns = [
+    path("", views.home, name="dashboard-home"),
+]
+
+api_urlpatterns = [
+    path("agents/<int:agent_id>/balances", api.BalancesView.as_view(), name="agent-balances"),
+    path(
+        "agents/<int:agent_id>/transactions",
+        api.TransactionsView.as_view(),
+        name="agent-transactions",
+    ),
+    path("agents/<int:agent_id>/positions", api.PositionsView.as_view(), name="agent-positions"),
+    path(
+        "agents/<int:agent_id>/positions/<int:position_id>/close",
+        api.PositionCloseView.as_view(),
+        name="position-close",
+    ),
+    path(
+        "agents/<int:agent_id>/closed-trades",
+        api.ClosedTradesView.as_view(),
+        name="agent-closed-trades",
+    ),
+    path("strategy/preview", StrategyPreviewView.as_view(), name="strategy-preview"),
+    path("agents/<int:agent_id>/risk", risk_api.AgentRiskView.as_view(), name="agent-risk"),
+    path(
+        "agents/<int:agent_id>/risk/pauses/<int:pause_id>/end",
+        risk_api.RiskPauseEndView.as_view(),
+        name="agent-risk-pause-end",
+    ),
+    path("risk/kill-switch", risk_api.KillSwitchView.as_view(), name="kill-switch"),
+]
