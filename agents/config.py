@@ -38,6 +38,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from solders.pubkey import Pubkey
 
+from trading.rules import config as rules
+
 # Far beyond any SOL amount, market cap or percentage, yet small enough that writing the value
 # out in plain notation ("1E+999999" would be a million digits) stays cheap.
 _MAX_INTEGER_DIGITS = 30
@@ -422,8 +424,6 @@ def to_rule_config(cfg: AgentConfig):
     """The pure-rule dataclasses of `trading.rules.config` for one effective config. Preset
     modes get no levels: the rules resolve presets from `mode`, and stale custom levels must
     not leak into them."""
-    from trading.rules import config as rules  # the rules package must not be needed to import this
-
     stop_loss, take_profit, dca = cfg.stop_loss, cfg.take_profit, cfg.dca
     thresholds, sizes = cfg.position_sizing.balance_thresholds, cfg.position_sizing.sizes
     return rules.RuleConfig(

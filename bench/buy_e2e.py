@@ -42,7 +42,8 @@ def run() -> list[Measurement]:
 
     from agents.models import User
     from agents.services import agent_create
-    from localnet import LocalnetServer, SyntheticMarket
+    from localnet.market import SyntheticMarket
+    from localnet.serving import LocalnetServer
     from nexgent import realtime
     from trading.models import Position
     from trading.services import balance_deposit, position_buy, position_record_buy

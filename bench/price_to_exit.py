@@ -307,7 +307,7 @@ def start_beat(engine_settings: dict[str, str], log_dir: Path) -> CeleryProcess:
 def wait_for_ticks(count: int, processes: list[CeleryProcess]) -> None:
     """Until beat's poll has priced every token `count` times: the workers' connections,
     caches and imports are warm, and a tick is known to leave the book alone."""
-    from prices.services import poll_tick_last
+    from prices.selectors import poll_tick_last
 
     deadline = time.monotonic() + TICK_TIMEOUT_SECONDS
     seen, last = 0, poll_tick_last()
@@ -397,7 +397,7 @@ def timed_out(since: float, what: str) -> None:
 
 def observation(mint: str, floor: Decimal) -> float | None:
     """When the engine observed a price under the stops, from its latest-price cache."""
-    from prices.services import latest_prices
+    from prices.selectors import latest_prices
 
     latest = latest_prices([mint]).get(mint)
     if latest is None or latest.price_sol >= floor:

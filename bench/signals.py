@@ -72,7 +72,8 @@ def run() -> list[Measurement]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from localnet import LocalnetServer, SyntheticMarket
+    from localnet.market import SyntheticMarket
+    from localnet.serving import LocalnetServer
 
     call_command("migrate", verbosity=0, interactive=False)
     market = SyntheticMarket(seed=4, sol_usd=Decimal("150"))

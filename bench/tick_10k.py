@@ -139,7 +139,7 @@ def seed(rng: random.Random, now: datetime) -> dict:
 
     from agents.config import validate_overrides
     from agents.models import Agent, User
-    from prices.services import LatestPrice
+    from prices.selectors import LatestPrice
     from trading.models import Position
     from wallets.models import AgentWallet
 

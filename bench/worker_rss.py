@@ -147,7 +147,7 @@ def poll(pid: int, workers, period: float) -> tuple[int, float, int]:
     """Send one price poll and wait for its tick record, reading the worker's resident set as
     it runs; then wait out the rest of the period. Returns (highest resident set in bytes,
     seconds the poll took, how many processes the worker's session holds)."""
-    from prices.services import poll_tick_last
+    from prices.selectors import poll_tick_last
     from trading.tasks import price_poll
 
     before = poll_tick_last()

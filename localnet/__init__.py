@@ -1,9 +1,3 @@
-"""A local stand-in for Jupiter, DexScreener and Pyth Hermes, backed by a synthetic market.
-
-Importing binds nothing: a port is taken only when a LocalnetServer is built.
-"""
-
-from localnet.market import SyntheticMarket
-from localnet.serving import LocalnetServer
-
-__all__ = ["LocalnetServer", "SyntheticMarket"]
+"""A local stand-in for Jupiter, DexScreener and Pyth Hermes, backed by a synthetic market
+(localnet.market), served over HTTP by localnet.serving.LocalnetServer. Importing binds
+nothing: a port is taken only when a LocalnetServer is built."""

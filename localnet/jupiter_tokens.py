@@ -15,6 +15,14 @@ import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from localnet.answers import (
+    TOKEN_SUPPLY,
+    iso_millis,
+    json_response,
+    jupiter_error,
+    number,
+    pool_liquidity_usd,
+)
 from localnet.market import SyntheticMarket, Token
 
 MAX_MINTS = 100
@@ -60,15 +68,13 @@ def delay_next(market: SyntheticMarket, seconds: float, count: int = 1) -> None:
 
 
 def search(market: SyntheticMarket, request):
-    # Imported here: localnet.server imports this module to list the route.
-    from localnet.server import _jupiter_error, json_response
 
     query = (request.param("query") or "").strip()
     if not query:
-        raise _jupiter_error("Query parameter query is missing")
+        raise jupiter_error("Query parameter query is missing")
     terms = [term.strip() for term in query.split(",") if term.strip()]
     if len(terms) > MAX_MINTS:
-        raise _jupiter_error(f"Too many mints: {len(terms)}, at most {MAX_MINTS} are allowed")
+        raise jupiter_error(f"Too many mints: {len(terms)}, at most {MAX_MINTS} are allowed")
     knobs = _knobs_of(market)
     with knobs.lock:
         delay = knobs.delays.pop(0) if knobs.delays else 0.0
@@ -98,7 +104,6 @@ def _matches(market: SyntheticMarket, terms: list[str]) -> list[Token]:
 
 
 def _mint_information(token: Token, sol_usd: Decimal, slot: int, holders: dict) -> dict:
-    from localnet.server import TOKEN_SUPPLY, _iso_millis, _number, _pool_liquidity_usd
 
     usd_price = token.price_sol * sol_usd
     market_cap = TOKEN_SUPPLY * usd_price
@@ -110,15 +115,15 @@ def _mint_information(token: Token, sol_usd: Decimal, slot: int, holders: dict) 
         "icon": None,
         "decimals": token.decimals,
         "tokenProgram": TOKEN_PROGRAM,
-        "createdAt": _iso_millis(token.listed_at),
+        "createdAt": iso_millis(token.listed_at),
         "organicScore": 0,
         "isVerified": False,
         "tags": [],
-        "fdv": _number(market_cap, 2),
-        "mcap": _number(market_cap, 2),
-        "usdPrice": _number(usd_price),
+        "fdv": number(market_cap, 2),
+        "mcap": number(market_cap, 2),
+        "usdPrice": number(usd_price),
         "priceBlockId": slot,
-        "liquidity": _number(_pool_liquidity_usd(token.liquidity_sol, sol_usd), 2),
+        "liquidity": number(pool_liquidity_usd(token.liquidity_sol, sol_usd), 2),
     }
     if holder_count is not None:
         entry["holderCount"] = holder_count

@@ -15,9 +15,7 @@ import logging
 import re
 import struct
 import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from http import HTTPStatus
 from typing import NamedTuple
@@ -26,6 +24,18 @@ from urllib.parse import unquote
 from solders.pubkey import Pubkey
 
 from localnet import jupiter_tokens
+from localnet.answers import (
+    TOKEN_SUPPLY,
+    Rejected,
+    Request,
+    Response,
+    iso_millis,
+    json_response,
+    jupiter_error,
+    number,
+    pool_liquidity_usd,
+    text_response,
+)
 from localnet.market import (
     MAIN_POOL_DEX,
     Fault,
@@ -58,7 +68,6 @@ WSOL_SIDE = {"address": WSOL_MINT, "name": "Wrapped SOL", "symbol": "SOL"}
 WSOL_LIQUIDITY_USD = Decimal(600_000_000)
 WSOL_CREATED_AT = "2024-06-05T08:55:25.527Z"
 # pump.fun-style supply, for DexScreener's fdv and marketCap.
-TOKEN_SUPPLY = Decimal(1_000_000_000)
 
 
 class _Listing(NamedTuple):
@@ -80,48 +89,6 @@ DEXSCREENER_LISTINGS = (
 
 
 # Plumbing: requests, responses, routes
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes = b""
-    args: tuple[str, ...] = ()  # the route pattern's groups, percent-decoded
-    headers: Mapping[str, str] = field(default_factory=dict)  # names lowercased
-
-    def param(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else None
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: str
-    headers: dict[str, str] = field(default_factory=dict)
-    # A streamed body: frames written as HTTP chunks as the generator yields them; closed when
-    # the connection ends. It may raise DropConnection to have the connection cut short.
-    stream: Generator[bytes, None, None] | None = None
-
-
-def json_response(payload, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Response(status, body, "application/json", headers or {})
-
-
-def text_response(text: str, status: int) -> Response:
-    return Response(status, text.encode(), "text/plain; charset=utf-8")
-
-
-class Rejected(Exception):
-    """Raised while reading a request; carries the error answer the real service would give."""
-
-    def __init__(self, response: Response):
-        super().__init__(response.status)
-        self.response = response
 
 
 class Route(NamedTuple):
@@ -215,24 +182,8 @@ def _error_response(service: str, status: int) -> Response:
 # Shared formatting
 
 
-def _number(value: Decimal, places: int | None = None) -> float:
-    """A JSON number, as the real APIs send; only ever built at the edge of the response."""
-    if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    return float(value)
-
-
-def _iso_millis(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _change_pct(now: Decimal, then: Decimal) -> float:
-    return _number((now / then - 1) * 100, 4)
-
-
-def _pool_liquidity_usd(liquidity_sol: Decimal, sol_usd: Decimal) -> Decimal:
-    # Both sides of a constant-product pool hold the same value.
-    return 2 * liquidity_sol * sol_usd
+    return number((now / then - 1) * 100, 4)
 
 
 def _csv(text: str) -> list[str]:
@@ -242,15 +193,10 @@ def _csv(text: str) -> list[str]:
 # Jupiter Metis v1 quote
 
 
-def _jupiter_error(message: str, code: str | None = None) -> Rejected:
-    body = {"error": message} if code is None else {"error": message, "errorCode": code}
-    return Rejected(json_response(body, 400))
-
-
 def _required(request: Request, name: str) -> str:
     value = request.param(name)
     if value is None:
-        raise _jupiter_error(f"Query parameter {name} is missing")
+        raise jupiter_error(f"Query parameter {name} is missing")
     return value
 
 
@@ -259,7 +205,7 @@ def _mint_param(request: Request, name: str) -> str:
     try:
         return str(Pubkey.from_string(text))
     except ValueError as exc:
-        raise _jupiter_error(f"Query parameter {name} cannot be parsed: {exc}") from exc
+        raise jupiter_error(f"Query parameter {name} cannot be parsed: {exc}") from exc
 
 
 def _unsigned_param(request: Request, name: str, maximum: int, default: int | None = None) -> int:
@@ -277,7 +223,7 @@ def _unsigned_param(request: Request, name: str, maximum: int, default: int | No
         kind = "PosOverflow"
     else:
         return int(digits)
-    raise _jupiter_error(
+    raise jupiter_error(
         f"Query parameter {name} cannot be parsed: ParseIntError {{ kind: {kind} }}"
     )
 
@@ -291,14 +237,14 @@ def _jupiter_quote(market: SyntheticMarket, request: Request) -> Response:
     slippage_bps = _unsigned_param(request, "slippageBps", U16_MAX, default=50)
     swap_mode = request.param("swapMode") or "ExactIn"
     if swap_mode not in ("ExactIn", "ExactOut"):
-        raise _jupiter_error(
+        raise jupiter_error(
             f"Query parameter swapMode cannot be parsed: unknown variant `{swap_mode}`, "
             "expected `ExactIn` or `ExactOut`"
         )
     try:
         quote = market.quote(input_mint, output_mint, amount, slippage_bps, swap_mode)
     except QuoteError as error:
-        raise _jupiter_error(error.message, error.code) from error
+        raise jupiter_error(error.message, error.code) from error
     return json_response(quote)
 
 
@@ -309,9 +255,9 @@ def _jupiter_price(market: SyntheticMarket, request: Request) -> Response:
     """GET /price/v3?ids=a,b. Mints without a reliable price are omitted, never null."""
     ids = _csv(request.param("ids") or "")
     if not ids:
-        raise _jupiter_error("Query parameter ids is missing")
+        raise jupiter_error("Query parameter ids is missing")
     if len(ids) > PRICE_V3_MAX_IDS:
-        raise _jupiter_error(f"Too many ids: {len(ids)}, at most {PRICE_V3_MAX_IDS} are allowed")
+        raise jupiter_error(f"Too many ids: {len(ids)}, at most {PRICE_V3_MAX_IDS} are allowed")
     sol_usd, slot = market.sol_usd(), market.slot()
     tokens = market.lookup(ids)
     prices = {}
@@ -325,8 +271,8 @@ def _jupiter_price(market: SyntheticMarket, request: Request) -> Response:
 
 def _token_price(token: Token, sol_usd: Decimal, slot: int) -> dict:
     return _price_entry(
-        created_at=_iso_millis(token.listed_at),
-        liquidity_usd=_pool_liquidity_usd(token.liquidity_sol, sol_usd),
+        created_at=iso_millis(token.listed_at),
+        liquidity_usd=pool_liquidity_usd(token.liquidity_sol, sol_usd),
         usd_price=token.price_sol * sol_usd,
         slot=slot,
         decimals=token.decimals,
@@ -357,8 +303,8 @@ def _price_entry(
 ) -> dict:
     return {
         "createdAt": created_at,
-        "liquidity": _number(liquidity_usd, 2),
-        "usdPrice": _number(usd_price),
+        "liquidity": number(liquidity_usd, 2),
+        "usdPrice": number(usd_price),
         "blockId": slot,
         "decimals": decimals,
         "priceChange24h": change_pct,
@@ -414,7 +360,7 @@ def _pair(token: Token, listing: _Listing, sol_usd: Decimal) -> dict:
         base, quote, base_amount, quote_amount = token_side, WSOL_SIDE, tokens, sol
         price_native, price_usd = token.price_sol, token.price_sol * sol_usd
         change = _change_pct(token.price_sol, token.listing_price_sol)
-        market_cap = _number(TOKEN_SUPPLY * price_usd, 2)
+        market_cap = number(TOKEN_SUPPLY * price_usd, 2)
     address = pool_address(token.mint, listing.dex)
     return {
         "chainId": "solana",
@@ -431,9 +377,9 @@ def _pair(token: Token, listing: _Listing, sol_usd: Decimal) -> dict:
         "volume": {"h24": 0},
         "priceChange": {"h24": change},
         "liquidity": {
-            "usd": _number(_pool_liquidity_usd(sol, sol_usd), 2),
-            "base": _number(base_amount),
-            "quote": _number(quote_amount),
+            "usd": number(pool_liquidity_usd(sol, sol_usd), 2),
+            "base": number(base_amount),
+            "quote": number(quote_amount),
         },
         "fdv": market_cap,
         "marketCap": market_cap,

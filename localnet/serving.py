@@ -1,20 +1,17 @@
-"""localnet's HTTP side: a threading HTTP/1.1 server with kept-alive connections, each request
-answered by `localnet.server.dispatch`, and LocalnetServer, which runs it in the background.
-
-Request heads are read by the handler itself (`_Handler.parse_request`): the standard
-library's parser goes through the email package, and was a third of localnet's CPU per quote
-in the benchmarks, where localnet shares the host with the engine it stands in for."""
+"""localnet's HTTP side: the standard library's threading HTTP/1.1 server with kept-alive
+connections, each request answered by `localnet.server.dispatch`, and LocalnetServer, which
+runs it in the background."""
 
 import contextlib
 import logging
 import socket
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from localnet.answers import Response, text_response
 from localnet.market import SyntheticMarket
-from localnet.server import Response, dispatch, text_response
+from localnet.server import dispatch
 from localnet.stream import DropConnection
 
 logger = logging.getLogger(__name__)
@@ -66,30 +63,6 @@ class _Handler(BaseHTTPRequestHandler):
     # A stream's frames are small writes; Nagle's algorithm would hold each back until the
     # client's delayed ACK of the one before.
     disable_nagle_algorithm = True
-
-    def parse_request(self) -> bool:
-        """The request line and headers, as BaseHTTPRequestHandler.parse_request sets them up
-        (command, path, request_version, headers, close_connection), with the head read here:
-        `name: value` lines up to the blank line. Anything but a plain HTTP/1.x request line
-        is left to the standard library, which also answers it with its errors."""
-        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
-        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
-            return super().parse_request()
-        self.command, self.path, self.request_version = words
-        self.requestline = " ".join(words)
-        self.close_connection = True  # until the head is read whole
-        headers = _read_head(self.rfile)
-        if isinstance(headers, HTTPStatus):
-            self.send_error(headers)
-            return False
-        self.headers = headers
-        connection = headers.get("connection", "").lower()
-        self.close_connection = connection == "close" or (
-            self.request_version == "HTTP/1.0" and connection != "keep-alive"
-        )
-        if headers.get("expect", "").lower() == "100-continue":
-            return self.handle_expect_100()
-        return True
 
     def log_request(self, code="-", size="-") -> None:
         # Formatted only when someone reads it: every answer passes here.
@@ -160,35 +133,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
-
-
-# As the standard library's limits: a line of 64 KiB, a hundred headers.
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
-
-
-class _Head(dict):
-    """A request's headers by lowercase name (a repeated header keeps its last value)."""
-
-    def get(self, name: str, default=None):
-        return super().get(name.lower(), default)
-
-
-def _read_head(rfile) -> _Head | HTTPStatus:
-    """The header lines up to the blank line that ends the head, or the status to refuse it
-    with."""
-    head = _Head()
-    for _ in range(_MAX_HEADERS + 1):
-        line = rfile.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-        if line in (b"\r\n", b"\n", b""):
-            return head
-        name, colon, value = str(line, "iso-8859-1").partition(":")
-        if not colon or not name or name != name.strip():
-            return HTTPStatus.BAD_REQUEST  # no name, or a folded or spaced one (RFC 9112)
-        head[name.lower()] = value.strip()
-    return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
 
 
 class LocalnetServer:

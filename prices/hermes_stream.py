@@ -28,7 +28,7 @@ from django.conf import settings
 
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
-from prices import clients, providers, services
+from prices import clients, providers, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class HermesStream:
         self._delivered = True
         self._last_event_at = datetime.now(UTC)
         # An old price flowing is as good as none: only a fresh one keeps the stream alive.
-        if not services.sol_usd_is_stale(value):
+        if not selectors.sol_usd_is_stale(value):
             self._last_fresh = time.monotonic()
 
     def _hang_up(self) -> None:
@@ -276,9 +276,9 @@ class HermesStream:
 
     @staticmethod
     def _rest_fallback(refresh: float) -> None:
-        cached = services.sol_usd_latest()
+        cached = selectors.sol_usd_latest()
         if (
-            not services.sol_usd_is_stale(cached)
+            not selectors.sol_usd_is_stale(cached)
             and (datetime.now(UTC) - cached.received_at).total_seconds() < refresh
         ):
             return
@@ -299,5 +299,5 @@ class HermesStream:
             return
         self._reported = now
         services.hermes_stream_state_store(
-            services.StreamState(self._state, self._since, self._last_event_at)
+            selectors.StreamState(self._state, self._since, self._last_event_at)
         )

@@ -1,13 +1,93 @@
-"""Reads of the market-data state for the API and the metrics: everything here comes from the
-shared cache, so any process answers the same, and nothing here calls a provider."""
+"""Reads of the market-data state: the latest prices, SOL/USD, the last tick, the stream, and
+the status report for the API and the metrics. Everything here comes from the shared cache, so
+any process answers the same, and nothing here calls a provider."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 
-from prices import providers, services
+from prices import clients, providers
+
+# The cache keys of the market-data state (written by prices.services).
+PRICE_KEY = "price:{}"
+SOL_USD_KEY = "price:sol_usd"
+LAST_TICK_KEY = "prices:last_tick"
+STREAM_KEY = "prices:hermes_stream"
+
+
+def too_old(moment: datetime) -> bool:
+    return datetime.now(UTC) - moment > timedelta(seconds=settings.PRICE_STALE_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestPrice:
+    mint: str
+    price_sol: Decimal
+    price_usd: Decimal | None
+    observed_at: datetime
+    source: str
+
+    @property
+    def is_stale(self) -> bool:
+        return too_old(self.observed_at)
+
+
+def latest_prices(mints: list[str]) -> dict[str, LatestPrice]:
+    """The last known price of each mint, fresh or not (check is_stale)."""
+    found = cache.get_many([PRICE_KEY.format(m) for m in mints])
+    return {value.mint: value for value in found.values()}
+
+
+def token_price_fresh(mint: str) -> LatestPrice | None:
+    """The token's price if known and fresh; None otherwise, for the caller to refuse.
+
+    Only tracked tokens (those with open positions) are priced every tick; for any other
+    token this is None, and a buy prices from its own quote instead.
+    """
+    latest = latest_prices([mint]).get(mint)
+    if latest is None or latest.is_stale:
+        return None
+    return latest
+
+
+def sol_usd_latest() -> clients.SolUsd | None:
+    """The last known SOL/USD, fresh or not (see sol_usd_is_stale)."""
+    return cache.get(SOL_USD_KEY)
+
+
+def sol_usd_is_stale(value: clients.SolUsd | None) -> bool:
+    return value is None or too_old(value.published_at)
+
+
+def sol_usd_fresh() -> Decimal | None:
+    """SOL/USD if known and fresh; None otherwise. Never a made-up number."""
+    value = sol_usd_latest()
+    return None if sol_usd_is_stale(value) else value.price
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    finished_at: datetime
+    stale_tokens: int
+    tracked_tokens: int
+
+
+def poll_tick_last() -> TickRecord | None:
+    return cache.get(LAST_TICK_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    state: str  # connecting | connected | reconnecting
+    since: datetime
+    last_event_at: datetime | None
+
+
+def hermes_stream_state() -> StreamState | None:
+    return cache.get(STREAM_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +100,20 @@ class SolUsdStatus:
 
 
 def sol_usd_status() -> SolUsdStatus:
-    value = services.sol_usd_latest()
+    value = sol_usd_latest()
     if value is None:
         return SolUsdStatus(None, None, True, None, None)
     return SolUsdStatus(
         price=value.price,
         updated_at=value.published_at,
-        is_stale=services.sol_usd_is_stale(value),
+        is_stale=sol_usd_is_stale(value),
         source=value.source,
         age_seconds=max(0.0, (datetime.now(UTC) - value.published_at).total_seconds()),
     )
 
 
-def last_tick() -> services.TickRecord | None:
-    return services.poll_tick_last()
+def last_tick() -> TickRecord | None:
+    return poll_tick_last()
 
 
 def provider_statuses() -> list[providers.ProviderStatus]:
@@ -42,7 +122,7 @@ def provider_statuses() -> list[providers.ProviderStatus]:
 
 def data_sources_status() -> dict:
     """What GET /api/v1/data-sources/status reports (see prices.serializers)."""
-    stream = services.hermes_stream_state()
+    stream = hermes_stream_state()
     tick = last_tick()
     return {
         "price_source": settings.PRICE_SOURCE,

@@ -6,7 +6,6 @@ evaluated or bought on it.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple, Protocol
@@ -18,16 +17,25 @@ from nexgent import metrics, money
 from nexgent.http import ExternalServiceError
 from prices import clients
 from prices.models import PriceSample, Token
+from prices.selectors import (
+    LAST_TICK_KEY,
+    PRICE_KEY,
+    SOL_USD_KEY,
+    STREAM_KEY,
+    LatestPrice,
+    StreamState,
+    TickRecord,
+    latest_prices,
+    sol_usd_fresh,
+    sol_usd_is_stale,
+    sol_usd_latest,
+)
 
 logger = logging.getLogger(__name__)
 
-_PRICE_KEY = "price:{}"
-_SOL_USD_KEY = "price:sol_usd"
 _CACHE_SECONDS = 3600
 _STALE_FLAG = "prices:stale:{}"
 _HISTORY_DUE = "prices:history:{}"
-_LAST_TICK_KEY = "prices:last_tick"
-_STREAM_KEY = "prices:hermes_stream"
 # A stale flag outlives any outage worth one warning; when it expires mid-outage the warning
 # is simply repeated once.
 _FLAG_SECONDS = 24 * 3600
@@ -39,46 +47,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _too_old(moment: datetime) -> bool:
-    return _now() - moment > timedelta(seconds=settings.PRICE_STALE_SECONDS)
-
-
 # Token prices
 
 
-@dataclass(frozen=True, slots=True)
-class LatestPrice:
-    mint: str
-    price_sol: Decimal
-    price_usd: Decimal | None
-    observed_at: datetime
-    source: str
-
-    @property
-    def is_stale(self) -> bool:
-        return _too_old(self.observed_at)
-
-
 def price_store(prices: list[LatestPrice]) -> None:
-    cache.set_many({_PRICE_KEY.format(p.mint): p for p in prices}, timeout=_CACHE_SECONDS)
-
-
-def latest_prices(mints: list[str]) -> dict[str, LatestPrice]:
-    """The last known price of each mint, fresh or not (check is_stale)."""
-    found = cache.get_many([_PRICE_KEY.format(m) for m in mints])
-    return {value.mint: value for value in found.values()}
-
-
-def token_price_fresh(mint: str) -> LatestPrice | None:
-    """The token's price if known and fresh; None otherwise, for the caller to refuse.
-
-    Only tracked tokens (those with open positions) are priced every tick; for any other
-    token this is None, and a buy prices from its own quote instead.
-    """
-    latest = latest_prices([mint]).get(mint)
-    if latest is None or latest.is_stale:
-        return None
-    return latest
+    cache.set_many({PRICE_KEY.format(p.mint): p for p in prices}, timeout=_CACHE_SECONDS)
 
 
 class PriceFetch(NamedTuple):
@@ -246,25 +219,10 @@ def token_metrics_fetch(mint: str) -> clients.TokenMetrics | None:
 def sol_usd_store(value: clients.SolUsd) -> None:
     """Cache SOL/USD unless an already cached one is newer: the stream and REST both write
     here, and a slow answer must not replace a fresher price."""
-    current = cache.get(_SOL_USD_KEY)
+    current = cache.get(SOL_USD_KEY)
     if current is not None and current.published_at > value.published_at:
         return
-    cache.set(_SOL_USD_KEY, value, timeout=_CACHE_SECONDS)
-
-
-def sol_usd_latest() -> clients.SolUsd | None:
-    """The last known SOL/USD, fresh or not (see sol_usd_is_stale)."""
-    return cache.get(_SOL_USD_KEY)
-
-
-def sol_usd_is_stale(value: clients.SolUsd | None) -> bool:
-    return value is None or _too_old(value.published_at)
-
-
-def sol_usd_fresh() -> Decimal | None:
-    """SOL/USD if known and fresh; None otherwise. Never a made-up number."""
-    value = sol_usd_latest()
-    return None if sol_usd_is_stale(value) else value.price
+    cache.set(SOL_USD_KEY, value, timeout=_CACHE_SECONDS)
 
 
 def sol_usd_current() -> Decimal | None:
@@ -364,39 +322,17 @@ def tokens_watch(tokens: list[str]) -> int:
     return len(stale)
 
 
-@dataclass(frozen=True, slots=True)
-class TickRecord:
-    finished_at: datetime
-    stale_tokens: int
-    tracked_tokens: int
-
-
 def poll_tick_record(*, tracked_tokens: int, stale_tokens: int) -> None:
     cache.set(
-        _LAST_TICK_KEY,
+        LAST_TICK_KEY,
         TickRecord(_now(), stale_tokens, tracked_tokens),
         timeout=_STATUS_SECONDS,
     )
 
 
-def poll_tick_last() -> TickRecord | None:
-    return cache.get(_LAST_TICK_KEY)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamState:
-    state: str  # connecting | connected | reconnecting
-    since: datetime
-    last_event_at: datetime | None
-
-
 def hermes_stream_state_store(state: StreamState) -> None:
     # Expires when the consumer stops writing, so a dead price_stream shows as not running.
-    cache.set(_STREAM_KEY, state, timeout=2 * settings.PRICE_STALE_SECONDS)
-
-
-def hermes_stream_state() -> StreamState | None:
-    return cache.get(_STREAM_KEY)
+    cache.set(STREAM_KEY, state, timeout=2 * settings.PRICE_STALE_SECONDS)
 
 
 # Price history

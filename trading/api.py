@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from agents.api import owned_agent
 from agents.permissions import scoped
 from nexgent.api import DomainError
-from prices.services import latest_prices
+from prices.selectors import latest_prices
 from trading.models import ClosedTrade, CloseReason, Position, Transaction, TransactionType
 from trading.risk_selectors import trading_halted
 from trading.selectors import open_positions, position_payload, wallet_balances

@@ -32,7 +32,7 @@ from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.http import ExternalServiceError
 from prices import clients, services
-from prices.services import LatestPrice
+from prices.selectors import LatestPrice
 from trading.models import Position, PositionStatus
 from trading.rules.exits import PositionState
 from trading.rules.quiet import QuietRange, quiet_range

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from agents.authentication import KEY_PREFIX, api_key_lookup
 from agents.models import Agent, ApiKeyScope, User
 from nexgent import realtime
-from prices.services import latest_prices
+from prices.selectors import latest_prices
 from trading.selectors import open_positions, position_payload, wallet_balances
 from wallets.models import AgentWallet
 

@@ -11,7 +11,7 @@ from django.db.models import Q
 from agents.config import effective_config
 from agents.models import Agent
 from nexgent import money
-from prices.services import latest_prices
+from prices.selectors import latest_prices
 from trading.models import (
     Balance,
     ClosedTrade,

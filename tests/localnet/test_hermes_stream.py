@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from localnet import LocalnetServer
+from localnet.serving import LocalnetServer
 from tests.localnet.support import SOL_USD_FEED
 
 STREAM = "/v2/updates/price/stream"

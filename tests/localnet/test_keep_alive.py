@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from localnet import LocalnetServer
+from localnet.serving import LocalnetServer
 from tests.localnet.support import SOL_USD_FEED, WSOL
 
 QUOTE = f"/swap/v1/quote?inputMint={WSOL}&outputMint={{token}}&amount=1000000000"

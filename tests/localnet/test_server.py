@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from localnet import LocalnetServer, SyntheticMarket
+from localnet.market import SyntheticMarket
+from localnet.serving import LocalnetServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,8 @@ from django.core.cache import cache
 
 from prices import tasks
 from prices.models import PriceSample
-from prices.services import LatestPrice, latest_prices, price_history_purge, price_store
+from prices.selectors import LatestPrice, latest_prices
+from prices.services import price_history_purge, price_store
 from trading.models import Position
 from trading.tasks import POLL_LOCK
 

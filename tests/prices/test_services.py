@@ -5,17 +5,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from prices import clients, services
-from prices.services import (
-    LatestPrice,
-    PriceFetch,
-    price_store,
-    prices_fetch,
-    sol_usd_current,
-    sol_usd_fresh,
-    sol_usd_latest,
-    sol_usd_store,
-    token_price_fresh,
-)
+from prices.selectors import LatestPrice, sol_usd_fresh, sol_usd_latest, token_price_fresh
+from prices.services import PriceFetch, price_store, prices_fetch, sol_usd_current, sol_usd_store
 
 MINT = "4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from prices.hermes_stream import Event, HermesStream, SseParser
-from prices.services import hermes_stream_state, sol_usd_is_stale, sol_usd_latest
+from prices.selectors import hermes_stream_state, sol_usd_is_stale, sol_usd_latest
 from trading.models import Position
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import pytest
 
 from agents.config import validate_overrides
 from agents.services import agent_create
-from prices.services import LatestPrice
+from prices.selectors import LatestPrice
 from trading.automation import positions_evaluate, tracked_tokens
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit, position_buy

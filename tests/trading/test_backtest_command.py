@@ -9,7 +9,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from prices.services import LatestPrice, price_history_record
+from prices.selectors import LatestPrice
+from prices.services import price_history_record
 
 pytestmark = pytest.mark.django_db
 
