@@ -3,16 +3,16 @@
 Funded agents take turns to buy 0.5 SOL of a token none of them has held, a fresh one each
 time, as a signal for a newly listed token would make them. There are enough agents that none
 holds more open positions than the default limit (risk.max_open_positions, 25), as in a
-real engine. Each buy: the token's decimals are looked up (Jupiter Price, then
-stored), a Jupiter quote is fetched and filled by the SimulatedVenue, and the executor writes
-the position, the ledger entry and both balances in one transaction (on PostgreSQL one
-statement, trading/buy_statement.py), then sends the position and balance events after commit. localnet (LocalnetServer + SyntheticMarket) runs in this
-process on 127.0.0.1; the database is PostgreSQL and the cache and channel layer are Redis.
+real engine. Each buy: the token's decimals are looked up (Jupiter Price, then stored), a
+Jupiter quote is fetched and filled by the SimulatedVenue, and the executor writes the
+position, the ledger entry and both balances in one transaction through the ORM, then sends
+the position and balance events after commit. localnet (LocalnetServer + SyntheticMarket) runs
+in this process on 127.0.0.1; the database is PostgreSQL and the cache and channel layer are
+Redis.
 
-A second row times only the executor's recording step (`position_record_buy`) with fills
-quoted beforehand: the database transaction and the events, without HTTP. A third splits out
-of the whole buy what the events sent after commit cost (handing the position and the balance
-events to the channel layer's sender).
+A second row times position_buy on quotes made beforehand: the database transaction and the
+events, without HTTP. A third splits out of the whole buy what the events sent after commit
+cost (the group_sends to the channel layer).
 """
 
 import itertools
@@ -46,7 +46,7 @@ def run() -> list[Measurement]:
     from localnet.serving import LocalnetServer
     from nexgent import realtime
     from trading.models import Position
-    from trading.services import balance_deposit, position_buy, position_record_buy
+    from trading.services import balance_deposit, position_buy
     from trading.venues import SimulatedVenue
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -88,7 +88,7 @@ def run() -> list[Measurement]:
         tokens = [new_token() for _ in range(ITERATIONS)]
         settle()
         whole, events = [], []
-        with phase_clock(realtime, {"_send_now": "send"}) as sends:
+        with phase_clock(realtime, {"_send": "send"}) as sends:
             for mint in tokens:
                 before = len(sends["send"])
                 started = time.perf_counter()
@@ -97,26 +97,23 @@ def run() -> list[Measurement]:
                 events.append(sum(sends["send"][before:]))
 
         venue = SimulatedVenue()
-        fills = []
+        quoted = []
         for _ in range(RECORD_ITERATIONS):
             mint = new_token()
-            quote = venue.quote_buy(mint=mint, decimals=6, sol_amount=BUY_SOL)
-            fills.append((mint, venue.execute(quote)))
+            quoted.append((mint, venue.quote_buy(mint=mint, decimals=6, sol_amount=BUY_SOL)))
         settle()
         record = []
-        for mint, fill in fills:
+        for mint, quote in quoted:
             agent, wallet = next(turns)
             started = time.perf_counter()
-            position_record_buy(
+            position_buy(
                 agent=agent,
                 wallet=wallet,
                 token_address=mint,
-                token_symbol="",
-                decimals=6,
-                fill=fill,
+                sol_amount=BUY_SOL,
                 stop_loss_percent=STOP_LOSS,
-                signal_id=None,
-                idempotency_key=None,
+                decimals=6,
+                venue=_Quoted(quote),
             )
             record.append(time.perf_counter() - started)
         opened = Position.objects.filter(status="open").count()
@@ -148,11 +145,27 @@ def run() -> list[Measurement]:
         ),
         Measurement(
             "buy_e2e.record",
-            "position_record_buy alone (fill quoted beforehand): the transaction and the events",
+            "position_buy of a quote made beforehand (no HTTP): the transaction and the events",
             record,
             "ms",
         ),
     ]
+
+
+class _Quoted:
+    """A venue that hands back a quote made beforehand and fills it as the simulated venue
+    does: position_buy without its HTTP."""
+
+    def __init__(self, quote):
+        from trading.venues import SimulatedVenue
+
+        self.quote, self.fills = quote, SimulatedVenue()
+
+    def quote_buy(self, **kwargs):
+        return self.quote
+
+    def execute(self, quote):
+        return self.fills.execute(quote)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ CRASH_FACTOR = Decimal("0.9")
 POLL_SECONDS = 0.002
 TICK_TIMEOUT_SECONDS = 60
 SALE_TIMEOUT_SECONDS = 30
-GOAL_MILLISECONDS = 50.0
+GOAL_MILLISECONDS = 100.0
 DECIMALS = 6
 LIQUIDITY_SOL = Decimal("500")
 DEPOSIT_SOL = Decimal("1000")
@@ -142,7 +142,8 @@ def run() -> list[Measurement]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from localnet import LocalnetServer, SyntheticMarket
+    from localnet.market import SyntheticMarket
+    from localnet.serving import LocalnetServer
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)

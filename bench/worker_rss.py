@@ -61,7 +61,9 @@ def run() -> list[Measurement]:
     from django.core.management import call_command
     from django.db import connection
 
-    from localnet import LocalnetServer, SyntheticMarket
+    from localnet.market import SyntheticMarket
+    from localnet.serving import LocalnetServer
+    from nexgent.celery import app as celery_app
 
     call_command("migrate", verbosity=0, interactive=False)
     book = tick_10k.seed(random.Random(tick_10k.SEED), datetime.now(UTC) - timedelta(seconds=5))
@@ -77,6 +79,7 @@ def run() -> list[Measurement]:
         )
     # This process sends the polls to the worker; the driver's default runs tasks inline.
     settings.TASK_MODE = "celery"
+    celery_app.conf.task_always_eager = False
     period = float(settings.PRICE_POLL_INTERVAL_SECONDS)
     server = LocalnetServer(market).start()
     with tempfile.TemporaryDirectory(prefix="nexgent-bench-rss-") as tmp:

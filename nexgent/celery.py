@@ -4,6 +4,8 @@ import gc
 import os
 
 from celery import Celery, signals
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexgent.settings")
 
@@ -13,6 +15,14 @@ app.autodiscover_tasks()
 
 # Connects the worker's own metrics endpoint to worker start-up (NEXGENT_WORKER_METRICS_PORT).
 import nexgent.worker_metrics  # noqa: E402, F401
+
+
+@receiver(setting_changed)
+def _eager_follows_task_mode(setting=None, value=None, **kwargs) -> None:
+    """TASK_MODE changed at run time (a test's override): Celery's eager mode follows it, as
+    the settings module derives it at start."""
+    if setting == "TASK_MODE":
+        app.conf.task_always_eager = value == "eager"
 
 
 @signals.task_prerun.connect

@@ -157,6 +157,9 @@ TASK_MODE = env_choice(
 )
 if TASK_MODE == "celery" and not REDIS_URL:
     raise ImproperlyConfigured("NEXGENT_TASK_MODE=celery needs REDIS_URL for the broker.")
+# Celery's own eager mode; nexgent.celery keeps it in step when a test changes TASK_MODE.
+CELERY_TASK_ALWAYS_EAGER = TASK_MODE == "eager"
+CELERY_TASK_EAGER_PROPAGATES = True
 EMBEDDED_WORKERS = env_int("NEXGENT_EMBEDDED_WORKERS", 4, minimum=1, maximum=64)
 
 PRICE_POLL_INTERVAL_SECONDS = env_decimal(

@@ -3,8 +3,8 @@
 Every task in the project uses NexgentTask, so callers always write `task.delay(...)`. With
 TASK_MODE "celery" that publishes to the broker; with "embedded" (no Redis) it runs the task on
 a thread pool inside this process, and `EmbeddedBeat` drives the same beat schedule. The task
-bodies are identical in every mode; only the transport differs ("eager", for tests, runs the
-task synchronously in the caller).
+bodies are identical in every mode; only the transport differs. "eager" (for tests) is Celery's
+own task_always_eager: the task runs synchronously in the caller.
 """
 
 import logging
@@ -56,40 +56,7 @@ class NexgentTask(Task):
     def apply_async(self, args=None, kwargs=None, **options):
         if settings.TASK_MODE == "embedded":
             return embedded_pool().submit(_run_embedded, self, args or (), kwargs or {})
-        if settings.TASK_MODE == "eager":
-            return self.apply(args=args, kwargs=kwargs, throw=True)
         return super().apply_async(args=args, kwargs=kwargs, **options)
-
-
-def delay_many(task: Task, calls: list[tuple]) -> None:
-    """task.delay(*args) for each args in `calls`, in order.
-
-    On the broker the messages go out in one Redis round trip (kombu's publish batch). Sent one
-    by one, each message is a round trip and a turn for the GIL, which a worker's busy threads
-    hold: forty messages took 300-700 ms inside a busy worker, 30 ms in a quiet one. If the batch
-    fails its delivery is uncertain, so every message is sent again one by one: the task must
-    tolerate being delivered twice, as every task given to a broker with late acks must anyway.
-    A message that still cannot be sent is logged, and the next ones are still sent."""
-    if settings.TASK_MODE != "celery":
-        for args in calls:
-            _delay_logged(task, args)
-        return
-    try:
-        with task.app.producer_or_acquire() as producer, producer.batch():
-            for args in calls:
-                task.apply_async(args, producer=producer)
-    except Exception:
-        logger.exception("%s: a batch of %s messages failed; sending each", task.name, len(calls))
-        for args in calls:
-            _delay_logged(task, args)
-
-
-def _delay_logged(task: Task, args: tuple) -> None:
-    try:
-        task.delay(*args)
-    except Exception:
-        # As a robust on-commit hook would: logged, and the next calls still made.
-        logger.exception("%s%r could not be queued", task.name, args)
 
 
 class EmbeddedBeat:

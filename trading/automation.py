@@ -186,20 +186,31 @@ def positions_evaluate(
     prices: dict[str, LatestPrice], executor: Executor, now: datetime | None = None
 ) -> TickReport:
     now = now or datetime.now(UTC)
+    rows, agents = _open_positions(list(prices))
+    report, changed, watchers = _evaluate(rows, agents, prices, now, executor)
+    if changed:
+        _store_exit_state(changed)
+    _broadcast_prices(watchers, prices)
+    return report
+
+
+def _open_positions(tokens: list[str]) -> tuple[list[tuple], dict[int, Agent]]:
+    """The open positions in these tokens, by primary key, as rows of their head columns and
+    their state as text; and their agents, with only what the tick reads of them."""
     rows = list(
-        Position.objects.filter(status=PositionStatus.OPEN, token_address__in=list(prices))
+        Position.objects.filter(status=PositionStatus.OPEN, token_address__in=tokens)
         .order_by("pk")
         .annotate(**_AS_TEXT)
         .values_list(*_HEAD, *_AS_TEXT)
     )
     agents = Agent.objects.filter(pk__in={row[1] for row in rows}).only(*_AGENT_FIELDS).in_bulk()
-    report, changed, watchers = _evaluate(rows, agents, prices, now, executor)
-    if changed:
-        Position.objects.bulk_update(
-            changed, ["peak_price", "lowest_price", "stop_loss_percent"], batch_size=_WRITE_BATCH
-        )
-    _broadcast_prices(watchers, prices)
-    return report
+    return rows, agents
+
+
+def _store_exit_state(changed: list[Position]) -> None:
+    Position.objects.bulk_update(
+        changed, ["peak_price", "lowest_price", "stop_loss_percent"], batch_size=_WRITE_BATCH
+    )
 
 
 def _evaluate(
