@@ -14,6 +14,7 @@ from django.db import connection
 from nexgent.celery import app as celery_app
 from signals_app.models import TradingSignal
 from signals_app.services import signal_create
+from signals_app.tasks import signal_received
 from tests.harness import celery_worker_argv, current_database_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,8 @@ def _run_a_task(user, n: int) -> None:
     """A fan-out (an owner without agents: it reads and writes, and buys nothing), waited for."""
     signal, _ = signal_create(
         owner=user, token_address=f"Token{n}", signal_type="BUY", signal_strength=3
-    )  # its fan-out goes to the worker at commit
+    )
+    signal_received(signal)  # its fan-out goes to the worker at commit
     deadline = time.monotonic() + 30
     while not TradingSignal.objects.filter(pk=signal.pk, processed_at__isnull=False).exists():
         assert time.monotonic() < deadline, "the fan-out did not run"
