@@ -17,14 +17,21 @@ def signal_received(signal: TradingSignal) -> None:
 
 @shared_task(acks_late=True)
 def signal_fan_out(signal_id: int) -> None:
-    """Decide for every agent, then hand the pending buys out in batches, one task each."""
+    """Decide for every agent, hand every batch of pending buys but the first out, one task
+    each, then buy for the first batch here: a trip through the broker would add its latency
+    to every signal's first buy."""
     fan_out = services.signal_fan_out(signal_id=signal_id)
-    for batch in fan_out.batches():
+    first, *others = fan_out.batches() or [[]]
+    for batch in others:
         try:
             signal_execute_batch.delay(signal_id, batch, fan_out.decimals)
         except Exception:
             # The next batches are still sent; these agents stay pending, for the operator.
             logger.exception("signal %s: a buy batch could not be queued", signal_id)
+    if first:
+        services.signal_execute_batch(
+            signal_id=signal_id, agent_ids=first, decimals=fan_out.decimals
+        )
 
 
 @shared_task(acks_late=True)

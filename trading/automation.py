@@ -6,7 +6,8 @@ on the tokens left without a price, and the staleness watch.
 
 `positions_evaluate` loads the open positions of the priced tokens in one query and their
 agents' configurations in one more. The pure rules decide; position state the rules moved
-(peak, stop, lowest) is written back for the positions where it changed, in one bulk update;
+(peak, stop, lowest) is written back for the positions where it changed, one UPDATE per moved
+value;
 each resulting action is dispatched as its own task, which executes it under a row lock and an
 idempotency guard. bench/tick_10k.py measures this path (docs/benchmarks.md).
 
@@ -17,6 +18,7 @@ query (about 90 ms of 130 ms on the benchmark's machine).
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +42,6 @@ from trading.rules.tick import Action, evaluate_tick
 
 logger = logging.getLogger(__name__)
 
-_WRITE_BATCH = 100
 _AGENT_FIELDS = ["automated_trading_simulation", "automated_trading_live", "config"]
 
 
@@ -207,10 +208,16 @@ def _open_positions(tokens: list[str]) -> tuple[list[tuple], dict[int, Agent]]:
     return rows, agents
 
 
-def _store_exit_state(changed: list[Position]) -> None:
-    Position.objects.bulk_update(
-        changed, ["peak_price", "lowest_price", "stop_loss_percent"], batch_size=_WRITE_BATCH
-    )
+def _store_exit_state(changed: list[tuple[int, str, Decimal]]) -> None:
+    """Write the moved (position, column, value) back: one UPDATE per column and value, since
+    the positions of a token move to the same new peak or low together. bulk_update builds a
+    CASE expression per row and column, and compiling them cost about 0.7 ms a position (a
+    tick with 954 new lows took 670 ms; this way a few tens, docs/benchmarks.md)."""
+    by_value: dict[tuple[str, Decimal], list[int]] = defaultdict(list)
+    for pk, column, value in changed:
+        by_value[(column, value)].append(pk)
+    for (column, value), pks in by_value.items():
+        Position.objects.filter(pk__in=pks).update(**{column: value})
 
 
 def _evaluate(
@@ -257,14 +264,13 @@ def _evaluate(
         state = _state(text, rules)
         result = evaluate_tick(rules, state, price, now)
         moved = _moved(pk, state, result)
-        if moved is not None:
-            changed.append(moved)
+        changed += moved
         for action in result.actions:
             report.actions.append((pk, action.kind))
             executor.act(
                 Order(pk, action, state.take_profit_levels_hit, state.dca_count, _levels(rules))
             )
-        if moved is None and not result.actions:
+        if not moved and not result.actions:
             quiet = quiet_range(rules, state, price, now)
             if quiet is not None:
                 kept[pk] = (text, rules, quiet)
@@ -285,17 +291,21 @@ def _levels(rules) -> int:
     return len(rules.take_profit.resolved()[0])
 
 
-def _moved(pk: int, state: PositionState, result) -> Position | None:
-    """The exit state to store, rounded as the columns hold it, or None if nothing moved."""
-    moved = (
-        money.price(result.peak_price),
-        money.price(result.lowest_price),
-        money.percent(result.stop_loss_percent),
+def _moved(pk: int, state: PositionState, result) -> list[tuple[int, str, Decimal]]:
+    """The exit state to store, as (pk, column, value) of each column that moved, rounded as
+    the column holds it."""
+    if (
+        result.peak_price is state.peak_price
+        and result.lowest_price is state.lowest_price
+        and result.stop_loss_percent is state.stop_loss_percent
+    ):
+        return []  # the rules hand back the very values they were given for what did not move
+    stored = (
+        ("peak_price", money.price(result.peak_price), state.peak_price),
+        ("lowest_price", money.price(result.lowest_price), state.lowest_price),
+        ("stop_loss_percent", money.percent(result.stop_loss_percent), state.stop_loss_percent),
     )
-    if moved == (state.peak_price, state.lowest_price, state.stop_loss_percent):
-        return None
-    peak, lowest, stop = moved
-    return Position(pk=pk, peak_price=peak, lowest_price=lowest, stop_loss_percent=stop)
+    return [(pk, column, new) for column, new, old in stored if new != old]
 
 
 def _broadcast_prices(watchers: dict[int, set[str]], prices: dict[str, LatestPrice]) -> None:

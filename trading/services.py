@@ -106,6 +106,7 @@ def _ledger_write(
     balances = _lock_balances(wallet, [leg.mint for leg, _ in legs])
     for leg, sign in legs:
         _apply(balances[leg.mint], sign * leg.amount, symbol=leg.symbol)
+    Balance.objects.bulk_update(balances.values(), ["amount", "token_symbol", "updated_at"])
     realtime.balance_update(wallet.agent_id, [balance_payload(b) for b in balances.values()])
     if position is not None and position.pk is None:
         position.save(force_insert=True)  # a buy's new position, once the balances allow it
@@ -148,8 +149,8 @@ def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
 
 
 def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
-    """Add `delta` to the balance, refusing to take it below zero; record the token's symbol on
-    a row that has none yet."""
+    """Add `delta` to the balance (saved by the caller), refusing to take it below zero; record
+    the token's symbol on a row that has none yet."""
     new_amount = balance.amount + delta
     if new_amount < 0:
         if balance.token_address == SOL:
@@ -162,9 +163,9 @@ def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
             code=code,
         )
     balance.amount = new_amount
+    balance.updated_at = datetime.now(UTC)  # bulk_update sets no auto_now field itself
     if symbol and not balance.token_symbol:
         balance.token_symbol = symbol
-    balance.save(update_fields=["amount", "token_symbol", "updated_at"])
 
 
 # --- Deposits and withdrawals of simulation funds -----------------------------------------------

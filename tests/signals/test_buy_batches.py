@@ -1,5 +1,5 @@
-"""A signal's buys in batches: the fan-out dispatches one task per batch of agents. Within a
-batch every agent is claimed and bought on its own, so one
+"""A signal's buys in batches: the fan-out buys for its first batch itself and dispatches one
+task per further batch. Within a batch every agent is claimed and bought on its own, so one
 agent's failure, an overlapping or repeated delivery, or a redelivery after a crash never costs
 another agent its buy nor buys twice; the kill switch is read again before every buy."""
 
@@ -33,10 +33,10 @@ pytestmark = pytest.mark.django_db
 
 # Measured on both backends, for a token whose decimals are known. A buy: its transaction (a
 # savepoint here, inside the test's transaction), the SOL balance it is sized on, the kill
-# switch, the position, the token's balance row, the locking read, two balances, the ledger
-# entry and the execution it records. A batch: its executions, the wallets, SOL balances and
+# switch, the position, the token's balance row, the locking read, both balances (one
+# statement), the ledger entry and the execution it records. A batch: its executions, the wallets, SOL balances and
 # open positions, the kill switch, the pauses, the wallet rows and the token's decimals.
-QUERIES_PER_BUY = 11
+QUERIES_PER_BUY = 10
 QUERIES_PER_BATCH = 8
 
 
@@ -79,7 +79,7 @@ def _assert_bought_once_each(signal, agents) -> None:
 
 
 @pytest.mark.parametrize("decimals", [6, 0])
-def test_the_fan_out_hands_out_its_batches_in_order_with_the_decimals(
+def test_the_fan_out_hands_out_the_other_batches_then_buys_the_first_with_the_decimals(
     localnet, market, user, monkeypatch, django_capture_on_commit_callbacks, decimals
 ):
     token = market.add_token(
@@ -93,7 +93,10 @@ def test_the_fan_out_hands_out_its_batches_in_order_with_the_decimals(
 
     _assert_bought_once_each(signal, agents)
     decided = SignalExecution.objects.filter(signal=signal).order_by("updated_at", "pk")
-    assert list(decided.values_list("agent_id", flat=True)) == [agent.pk for agent in agents]
+    first, second, *others = [agent.pk for agent in agents]
+    # Eager tasks: the handed-out batches (agents 3-4, agent 5) ran as they were handed out,
+    # then the fan-out bought its own (agents 1-2).
+    assert list(decided.values_list("agent_id", flat=True)) == [*others, first, second]
     # The fan-out looked the decimals up (and stored them) once; the batches were handed them
     # and none read them again.
     token_reads = [
@@ -274,7 +277,7 @@ def test_duplicate_batch_tasks_on_two_workers_buy_each_agent_once(
         for batch in batches:
             signal_execute_batch_task.delay(signal.pk, batch)
 
-    expected_tasks = (DUPLICATES + 1) * len(batches)  # and the fan-out's own hand-out
+    expected_tasks = (DUPLICATES + 1) * len(batches) - 1  # the fan-out buys one itself
     deadline = time.monotonic() + 120
     while True:
         done = _statuses(signal) == dict.fromkeys(ids, "executed")
