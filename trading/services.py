@@ -2,7 +2,8 @@
 
 Each trade is ONE database transaction that writes the ledger entry, its balance changes and
 the position change; a refusal writes nothing. Swaps (HTTP, possibly on-chain) happen before
-the transaction opens, never while a row lock is held. Events go out after commit. A position
+the transaction opens, never while a row lock is held. Events go out after commit, a trade's
+together (`realtime.batched`: one trip to the channel layer, not one per event). A position
 is sold at most once: the sale re-reads the position under a row lock and proceeds only if it
 is still open with exactly the amount that was quoted, and every ledger entry carries a unique
 idempotency key naming the action.
@@ -106,7 +107,6 @@ def _ledger_write(
     balances = _lock_balances(wallet, [leg.mint for leg, _ in legs])
     for leg, sign in legs:
         _apply(balances[leg.mint], sign * leg.amount, symbol=leg.symbol)
-    Balance.objects.bulk_update(balances.values(), ["amount", "token_symbol", "updated_at"])
     realtime.balance_update(wallet.agent_id, [balance_payload(b) for b in balances.values()])
     if position is not None and position.pk is None:
         position.save(force_insert=True)  # a buy's new position, once the balances allow it
@@ -149,8 +149,8 @@ def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
 
 
 def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
-    """Add `delta` to the balance (saved by the caller), refusing to take it below zero; record
-    the token's symbol on a row that has none yet."""
+    """Add `delta` to the balance, refusing to take it below zero; record the token's symbol on
+    a row that has none yet."""
     new_amount = balance.amount + delta
     if new_amount < 0:
         if balance.token_address == SOL:
@@ -163,9 +163,9 @@ def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
             code=code,
         )
     balance.amount = new_amount
-    balance.updated_at = datetime.now(UTC)  # bulk_update sets no auto_now field itself
     if symbol and not balance.token_symbol:
         balance.token_symbol = symbol
+    balance.save(update_fields=["amount", "token_symbol", "updated_at"])
 
 
 # --- Deposits and withdrawals of simulation funds -----------------------------------------------
@@ -179,6 +179,7 @@ def balance_withdraw(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
     return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.WITHDRAWAL)
 
 
+@realtime.batched()
 def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: TransactionType) -> Transaction:
     amount = money.amount(amount)
     if amount <= 0:
@@ -192,6 +193,7 @@ def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: TransactionType
 # --- Buy ----------------------------------------------------------------------------------------
 
 
+@realtime.batched()
 def position_buy(
     *,
     agent: Agent,
@@ -348,6 +350,7 @@ def _record_buy(
 # --- Full sale ------------------------------------------------------------------------------------
 
 
+@realtime.batched()
 def position_close(
     *,
     position_id: int,
@@ -489,6 +492,7 @@ def _close_position(
 # --- Rug write-off ---------------------------------------------------------------------------------
 
 
+@realtime.batched()
 def position_write_off(*, position_id: int) -> ClosedTrade | None:
     """BURN what remains of a rugged token and close the position as a rug_pull loss."""
     now, sol_usd = _now(), sol_usd_current()
@@ -517,6 +521,7 @@ def position_write_off(*, position_id: int) -> ClosedTrade | None:
 # --- Partial take-profit sale -------------------------------------------------------------------
 
 
+@realtime.batched()
 def position_take_profit(
     *,
     position_id: int,
@@ -607,6 +612,7 @@ def position_take_profit(
 # --- DCA buy ----------------------------------------------------------------------------------------
 
 
+@realtime.batched()
 def position_dca_buy(
     *,
     position_id: int,
