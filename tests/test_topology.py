@@ -172,8 +172,12 @@ def test_signal_to_stop_loss_close_across_processes(
     assert trade.profit_loss_sol < 0
 
     # The tick ran in the worker, and so did its counting: the worker serves its own metrics.
-    worker_metrics = _samples(f"http://127.0.0.1:{worker_metrics_port}/metrics")
-    assert worker_metrics[("nexgent_price_poll_ticks_total", (("outcome", "priced"),))] >= 1
+    # A tick is counted once it is over, which can be after the sale it dispatched committed.
+    priced = ("nexgent_price_poll_ticks_total", (("outcome", "priced"),))
+    metrics_url = f"http://127.0.0.1:{worker_metrics_port}/metrics"
+    _wait(lambda: priced in _samples(metrics_url), 10, "the tick's count", running, logs)
+    worker_metrics = _samples(metrics_url)
+    assert worker_metrics[priced] >= 1
     jupiter_ok = (("outcome", "ok"), ("provider", "jupiter_price"))
     assert worker_metrics[("nexgent_price_provider_requests_total", jupiter_ok)] >= 1
 
