@@ -38,7 +38,7 @@ from trading.risk_selectors import (
 from trading.risk_services import buy_guards_check_many, risk_guards_apply
 from trading.rules.risk import KILL_SWITCH_REASONS
 from trading.rules.sizing import SizingError
-from trading.services import BuyResult, TradeRefused, position_buy
+from trading.services import BuyBlocked, BuyResult, TradeRefused, position_buy
 from wallets.models import AgentWallet
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ DUPLICATE_WINDOW = timedelta(seconds=60)
 # costs 40 broker messages and guard re-checks instead of 1,000, and its batches still
 # outnumber the worker threads.
 BUY_BATCH_SIZE = 25
-_KILL_SWITCH_MODES = {reason: mode for mode, reason in KILL_SWITCH_REASONS.items()}
 
 
 def signal_create(
@@ -188,7 +187,7 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     if kill_switch in KILL_SWITCH_REASONS or not any(agent_could_buy(early, f) for f in facts):
         return _Decided(early, facts)
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
-    pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets, configs), now=now)
+    pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets), now=now)
     facts = [
         replace(fact, risk_pause=pause_payload(pauses[fact.agent.pk]))
         if fact.agent.pk in pauses
@@ -264,12 +263,7 @@ def signal_execute_batch(
     agents = [execution.agent for execution in executions]
     wallets = wallet_facts_load(agents)
     # A guard may have tripped since the fan-out decided.
-    blocks = buy_guards_check_many(
-        agents=agents,
-        wallets=wallets,
-        configs={agent.pk: agent_config(agent.config) for agent in agents},
-        opens_position=True,
-    )
+    blocks = buy_guards_check_many(agents=agents, wallets=wallets, opens_position=True)
     rows = AgentWallet.objects.in_bulk([facts.wallet_id for facts in wallets.values()])
     if decimals is None:
         decimals = _decimals(executions[0].signal.token_address)
@@ -280,23 +274,26 @@ def signal_execute_batch(
             if _execute(
                 execution,
                 blocks.get(execution.agent_id),
-                _wallet(wallets, rows, execution),
+                wallets.get(execution.agent_id),
+                rows,
                 decimals,
             )
         ]
-
-
-def _wallet(wallets: dict[int, WalletFacts], rows: dict, execution) -> AgentWallet | None:
-    facts = wallets.get(execution.agent_id)
-    return rows.get(facts.wallet_id) if facts is not None else None
 
 
 class _AlreadyDecided(Exception):
     """Another delivery decided this agent's execution first: its buy must not be written."""
 
 
-def _execute(execution: SignalExecution, block, wallet: AgentWallet | None, decimals) -> bool:
-    """Buy for one agent, or record why not; False when another delivery had decided it."""
+def _execute(
+    execution: SignalExecution,
+    block,
+    facts: WalletFacts | None,
+    rows: dict[int, AgentWallet],
+    decimals: int | None,
+) -> bool:
+    """Buy for one agent, or record why not; False when another delivery had decided it.
+    `facts`: its wallet as the batch read it (`rows`: the wallets by id)."""
     try:
         expired = _expiry(execution.signal)
         if expired is not None:
@@ -307,14 +304,15 @@ def _execute(execution: SignalExecution, block, wallet: AgentWallet | None, deci
             return _finish(
                 execution, ExecutionStatus.SKIPPED, reason=block.reason, details=block.details
             )
-        if wallet is None:
+        if facts is None:
             return _finish(execution, ExecutionStatus.SKIPPED, reason="no_wallet")
         signal = execution.signal
         position_buy(
             agent=execution.agent,
-            wallet=wallet,
+            wallet=rows[facts.wallet_id],
             token_address=signal.token_address,
             token_symbol=signal.symbol,
+            sol_balance=facts.sol_balance,
             decimals=decimals,
             signal_id=signal.pk,
             idempotency_key=f"buy:{signal.pk}:{execution.agent_id}",
@@ -323,11 +321,12 @@ def _execute(execution: SignalExecution, block, wallet: AgentWallet | None, deci
         return True
     except _AlreadyDecided:
         return False
+    except BuyBlocked as blocked:
+        return _finish(
+            execution, ExecutionStatus.SKIPPED, reason=blocked.code, details=blocked.block.details
+        )
     except (SizingError, TradeRefused) as refusal:
-        details = {}
-        if refusal.code in _KILL_SWITCH_MODES:
-            details = {"kill_switch": _KILL_SWITCH_MODES[refusal.code]}
-        return _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code, details=details)
+        return _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code)
     except ExternalServiceError as exc:
         return _finish(execution, ExecutionStatus.FAILED, reason="venue_error", error=str(exc))
     except Exception as exc:

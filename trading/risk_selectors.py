@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from agents.config import effective_config
+from agents.config import agent_config
 from agents.models import Agent
 from nexgent import money
 from prices.selectors import latest_prices
@@ -118,18 +118,10 @@ class RiskSubject:
     wallet: WalletFacts
 
 
-def risk_subjects(
-    agents: list[Agent], wallets: dict[int, WalletFacts], configs: dict | None = None
-) -> list[RiskSubject]:
-    """Subjects for the agents that have a wallet of their mode (others cannot buy anyway).
-    `configs` maps agent id to an effective config the caller already built."""
-    configs = configs or {}
+def risk_subjects(agents: list[Agent], wallets: dict[int, WalletFacts]) -> list[RiskSubject]:
+    """Subjects for the agents that have a wallet of their mode (others cannot buy anyway)."""
     return [
-        RiskSubject(
-            agent.pk,
-            (configs.get(agent.pk) or effective_config(agent.config)).risk,
-            wallets[agent.pk],
-        )
+        RiskSubject(agent.pk, agent_config(agent.config).risk, wallets[agent.pk])
         for agent in agents
         if agent.pk in wallets
     ]
@@ -273,7 +265,7 @@ def risk_report(*, agent: Agent, now: datetime) -> dict:
     """What the operator sees in GET agents/{id}/risk: the kill switch, the agent's pauses
     (active and recent) and the state of every guard as of `now`. Read-only: a guard found
     tripped here is recorded as a pause by the next fan-out or buy that evaluates it."""
-    config = effective_config(agent.config)
+    config = agent_config(agent.config)
     wallet = wallet_facts_load([agent]).get(agent.pk)
     switch = kill_switch_get()
     pauses = list(RiskPause.objects.filter(agent=agent)[:RECENT_PAUSES])

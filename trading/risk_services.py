@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.db.models import F
 
-from agents.config import effective_config
+from agents.config import agent_config
 from agents.models import Agent, User
 from nexgent import money
 from nexgent.api import DomainError
@@ -230,23 +230,18 @@ def buy_guards_check_many(
     agents: list[Agent],
     wallets: dict[int, WalletFacts],
     opens_position: bool,
-    configs: dict | None = None,
     now: datetime | None = None,
 ) -> dict[int, BuyBlock]:
     """buy_guards_check for several agents at once, in a number of queries that does not grow
     with them: what blocks each blocked agent, keyed by agent id. `wallets` are the agents'
     wallet facts (wallet_facts_load); an agent without one is not blocked here, since its buy
-    reports the missing wallet. `configs` maps agent id to an effective config already built."""
+    reports the missing wallet."""
     now = now or _now()
     switched = kill_switch_block()
     if switched is not None:
         return {agent.pk: switched for agent in agents}
-    configs = {
-        agent.pk: (configs or {}).get(agent.pk) or effective_config(agent.config)
-        for agent in agents
-        if agent.pk in wallets
-    }
-    pauses = risk_guards_apply(subjects=risk_subjects(agents, wallets, configs), now=now)
+    configs = {agent.pk: agent_config(agent.config) for agent in agents if agent.pk in wallets}
+    pauses = risk_guards_apply(subjects=risk_subjects(agents, wallets), now=now)
     blocks = {
         agent_id: BuyBlock("risk_paused", pause_payload(pause))
         for agent_id, pause in pauses.items()

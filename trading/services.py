@@ -28,6 +28,7 @@ from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
+from trading import selectors
 from trading.models import (
     Balance,
     ClosedTrade,
@@ -37,14 +38,13 @@ from trading.models import (
     Transaction,
     TransactionType,
 )
-from trading.risk_selectors import kill_switch_mode
+from trading.risk_services import BuyBlock, kill_switch_block
 from trading.rules.dca import average_after_buy
 from trading.rules.fees import network_fee_sol
 from trading.rules.pnl import full_close_pnl, partial_sale_pnl
-from trading.rules.risk import KILL_SWITCH_REASONS
 from trading.rules.sizing import impact_ladder, impact_ok, position_size
 from trading.rules.take_profit import reset_after_dca
-from trading.selectors import balance_payload, position_payload, sol_balance
+from trading.selectors import balance_payload, position_payload
 from trading.venues import Fill, Venue, venue_for
 from wallets.models import AgentWallet
 
@@ -53,6 +53,14 @@ logger = logging.getLogger(__name__)
 
 class TradeRefused(DomainError):
     status_code = status.HTTP_409_CONFLICT
+
+
+class BuyBlocked(TradeRefused):
+    """A guard stops the buy (the kill switch): its reason is the code, its figures `block`."""
+
+    def __init__(self, block: BuyBlock):
+        super().__init__(f"buy refused: {block.reason}", code=block.reason)
+        self.block = block
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +209,7 @@ def position_buy(
     token_address: str,
     token_symbol: str = "",
     sol_amount: Decimal | None = None,
+    sol_balance: Decimal | None = None,
     stop_loss_percent: Decimal | None = None,
     decimals: int | None = None,
     signal_id: int | None = None,
@@ -212,7 +221,8 @@ def position_buy(
 
     `sol_amount` None sizes the buy by the agent's rules from its SOL balance, and shrinks it
     down the price-impact ladder until a quote's impact is under the agent's limit
-    (trading-rules.md section 3); an explicit amount is bought as it is. `stop_loss_percent`
+    (trading-rules.md section 3); an explicit amount is bought as it is. `sol_balance`: the
+    balance to size on when the caller has just read it (None: read now). `stop_loss_percent`
     None is the agent's default stop. `decimals`: the token's, if the caller knows them.
     `record_with` runs inside the buy's transaction once its rows are written (a signal records
     its execution there): if it raises, nothing of the buy is written.
@@ -226,7 +236,9 @@ def position_buy(
     if decimals is None:
         decimals = token_decimals(token_address)
     if sol_amount is None:
-        quote = _sized_quote(rules, venue, wallet, token_address, decimals)
+        if sol_balance is None:
+            sol_balance = selectors.sol_balance(wallet.pk)
+        quote = _sized_quote(rules, venue, sol_balance, token_address, decimals)
     else:
         quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
     fill = venue.execute(quote)
@@ -262,10 +274,8 @@ def position_buy(
     return result
 
 
-def _sized_quote(rules, venue: Venue, wallet: AgentWallet, token_address: str, decimals: int):
-    size = position_size(
-        rules.sizing, rules.purchase_limits, sol_balance(wallet.pk), rng=_sizes_random()
-    )
+def _sized_quote(rules, venue: Venue, sol_balance: Decimal, token_address: str, decimals: int):
+    size = position_size(rules.sizing, rules.purchase_limits, sol_balance, rng=_sizes_random())
     limit = rules.purchase_limits.max_price_impact
     for candidate in impact_ladder(size.size_sol):
         quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=candidate)
@@ -289,13 +299,9 @@ def _sizes_random() -> random.Random:
 
 
 def _buys_allowed() -> None:
-    mode = kill_switch_mode()
-    if mode in KILL_SWITCH_REASONS:
-        raise TradeRefused(
-            f"the operator's kill switch is on ({mode}): no buys",
-            code=KILL_SWITCH_REASONS[mode],
-            details=[{"field": None, "message": f"kill switch {mode}"}],
-        )
+    block = kill_switch_block()
+    if block is not None:
+        raise BuyBlocked(block)
 
 
 def _record_buy(
@@ -685,4 +691,4 @@ def _affordable_swap(wallet_id: int) -> Decimal:
         settings.SIM_RENT_FEE_LAMPORTS,
     )
     fee_rate = Decimal(settings.SIM_PROTOCOL_FEE_BPS) / 10_000
-    return money.amount((sol_balance(wallet_id) - network) / (1 + fee_rate))
+    return money.amount((selectors.sol_balance(wallet_id) - network) / (1 + fee_rate))

@@ -31,12 +31,12 @@ from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 
-# Measured on both backends, for a token whose decimals are known. A buy: its transaction (a
-# savepoint here, inside the test's transaction), the SOL balance it is sized on, the kill
-# switch, the position, the token's balance row, the locking read, two balances, the ledger
+# Measured on both backends, for a token whose decimals are known. A buy (sized on the SOL
+# balance the batch read): its transaction (a savepoint here, inside the test's transaction),
+# the kill switch, the position, the token's balance row, the locking read, two balances, the ledger
 # entry and the execution it records. A batch: its executions, the wallets, SOL balances and
 # open positions, the kill switch, the pauses, the wallet rows and the token's decimals.
-QUERIES_PER_BUY = 11
+QUERIES_PER_BUY = 10
 QUERIES_PER_BATCH = 8
 
 
