@@ -3,23 +3,27 @@
 Consumers only authenticate, join `agent_group(id)` and forward. Decimals travel as strings.
 
 An event goes out once the transaction that produced it commits, with the channel layer's own
-`group_send`. From a plain thread that means `async_to_sync`, which starts an event loop and
-opens a Redis connection for every call: about 3 ms of CPU. Work that emits many events (a
-batch of buys, a price tick) runs inside `batched()`, so what it commits goes out in one such
-call at its end, a fraction of a millisecond per event. In a process that also serves sockets
-(the embedded default, `manage.py serve`) events are handed to the serving loop instead: the
-in-memory channel layer's queues belong to it.
+`group_send`, run on the process's event loop: the loop that serves sockets in a process that
+serves them (the in-memory layer's queues belong to it), else one loop this module starts on a
+thread of its own the first time it sends. A caller waits until its events are handed over, so
+a unit of work has sent what it committed when it returns. Why not `async_to_sync`: it starts
+an event loop, and the channel layer opens a Redis connection for it, on every call, about 3 ms
+of CPU, which was most of what a buy's events cost (docs/benchmarks.md).
+
+Work that emits many events (a trade, a batch of buys, a price tick) runs inside `batched()`:
+what it commits goes out at its end in one hand-over, with one channel message per agent
+carrying that agent's events in commit order; the consumer sends each as its own frame.
 """
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal, TypedDict
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -37,7 +41,7 @@ EventType = Literal[
     "error",
 ]
 PositionEvent = Literal["position_created", "position_updated", "position_closed"]
-# How long a worker waits for the serving loop to take its events before giving up on them.
+# How long a caller waits for its events to be sent before giving up on them.
 SEND_TIMEOUT_SECONDS = 5
 
 
@@ -62,6 +66,8 @@ def message(event_type: EventType, data) -> Message:
 
 
 _server_loop: asyncio.AbstractEventLoop | None = None
+_own_loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (the pid it runs in, the loop)
+_own_loop_lock = threading.Lock()
 _outbox = threading.local()
 
 
@@ -69,6 +75,21 @@ def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     """The loop this process serves sockets on (called by the consumer as a socket connects)."""
     global _server_loop
     _server_loop = loop
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The serving loop if this process has one running, else this module's own: started on
+    first use, and again in a forked child, which inherits the loop but not its thread."""
+    global _own_loop
+    serving = _server_loop
+    if serving is not None and serving.is_running():
+        return serving
+    with _own_loop_lock:
+        if _own_loop is None or _own_loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-events", daemon=True).start()
+            _own_loop = (os.getpid(), loop)
+        return _own_loop[1]
 
 
 @contextmanager
@@ -101,27 +122,28 @@ def _committed(event: tuple[str, Message]) -> None:
 
 
 def _send(events: list[tuple[str, Message]]) -> None:
-    """A lost live update must never undo or fail a committed trade: failures are logged."""
+    """Hand the events to the event loop and wait until they are sent. A lost live update must
+    never undo or fail a committed trade: failures are logged."""
     layer = get_channel_layer()
     if layer is None or not events:
         return
-    loop = _server_loop
-    if loop is not None and loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(_group_sends(layer, events), loop)
-        try:
-            future.result(timeout=SEND_TIMEOUT_SECONDS)
-        except Exception:
-            logger.exception("could not hand %s events to the serving loop", len(events))
-        return
-    async_to_sync(_group_sends)(layer, events)
-
-
-async def _group_sends(layer, events: list[tuple[str, Message]]) -> None:
+    by_group: dict[str, list[Message]] = {}
     for group, payload in events:
+        by_group.setdefault(group, []).append(payload)
+    future = asyncio.run_coroutine_threadsafe(_group_sends(layer, by_group), _event_loop())
+    try:
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+    except Exception:
+        logger.exception("could not hand %s events to the event loop", len(events))
+
+
+async def _group_sends(layer, by_group: dict[str, list[Message]]) -> None:
+    for group, messages in by_group.items():
         try:
-            await layer.group_send(group, {"type": "agent.event", "message": payload})
+            await layer.group_send(group, {"type": "agent.events", "messages": messages})
         except Exception:
-            logger.exception("could not send %s to %s", payload["type"], group)
+            kinds = ", ".join(dict.fromkeys(payload["type"] for payload in messages))
+            logger.exception("could not send %s to %s", kinds, group)
 
 
 def position_update(agent_id: int, event: PositionEvent, position: dict) -> None:

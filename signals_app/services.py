@@ -115,10 +115,13 @@ def signal_create(
 @dataclass(frozen=True)
 class FanOut:
     """The agents whose buys are pending after a fan-out, by agent id, and the token's
-    decimals (None if unknown: each batch asks again)."""
+    decimals (None if unknown: each batch asks again). `decided`: the pending executions as the
+    fan-out decided them, with the wallets it read, for the batch it buys for at once."""
 
+    signal_id: int
     pending: list[int]
     decimals: int | None
+    decided: dict[int, tuple[SignalExecution, WalletFacts | None]]
 
     def batches(self) -> list[list[int]]:
         """The pending agents in batches of BUY_BATCH_SIZE, each for one buy task."""
@@ -153,7 +156,17 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:
             .order_by("agent_id")
             .values_list("agent_id", flat=True)
         )
-    return FanOut(pending, decimals)
+    by_agent = {execution.agent_id: execution for execution in executions}
+    return FanOut(
+        signal.pk,
+        pending,
+        decimals,
+        {
+            agent_id: (by_agent[agent_id], decided.wallets.get(agent_id))
+            for agent_id in pending
+            if agent_id in by_agent  # else an agent a concurrent delivery found and decided
+        },
+    )
 
 
 def _decimals(mint: str) -> int | None:
@@ -168,10 +181,11 @@ def _decimals(mint: str) -> int | None:
 
 @dataclass(frozen=True)
 class _Decided:
-    """What the fan-out read to decide: the signal's facts and each agent's."""
+    """What the fan-out read to decide: the signal's facts, each agent's, and their wallets."""
 
     signal: SignalFacts
     agents: list[AgentFacts]
+    wallets: dict[int, WalletFacts]
 
 
 def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
@@ -185,7 +199,7 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     kill_switch = kill_switch_mode()
     early = _signal_facts(signal, None, kill_switch)
     if kill_switch in KILL_SWITCH_REASONS or not any(agent_could_buy(early, f) for f in facts):
-        return _Decided(early, facts)
+        return _Decided(early, facts, wallets)
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
     pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets), now=now)
     facts = [
@@ -198,7 +212,7 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
         metric_bounds_set(configs[agent.pk]) for agent in candidates if agent.pk not in pauses
     )
     metrics = token_metrics_fetch(signal.token_address) if wants_metrics else None
-    return _Decided(_signal_facts(signal, metrics, kill_switch), facts)
+    return _Decided(_signal_facts(signal, metrics, kill_switch), facts, wallets)
 
 
 def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFacts:
@@ -264,9 +278,39 @@ def signal_execute_batch(
     wallets = wallet_facts_load(agents)
     # A guard may have tripped since the fan-out decided.
     blocks = buy_guards_check_many(agents=agents, wallets=wallets, opens_position=True)
-    rows = AgentWallet.objects.in_bulk([facts.wallet_id for facts in wallets.values()])
     if decimals is None:
         decimals = _decimals(executions[0].signal.token_address)
+    return _execute_all(executions, blocks, wallets, decimals)
+
+
+def signal_execute_decided(fan_out: FanOut, agent_ids: list[int]) -> list[SignalExecution]:
+    """Buy for these pending agents of a fan-out at once, on what the fan-out just read and
+    decided: the batch its own task buys for. Guards are not checked again here (they were a
+    moment ago; the kill switch is read again inside every buy), which takes the batch's
+    re-reads off the way to a signal's first buy."""
+    decided = [fan_out.decided[agent_id] for agent_id in agent_ids if agent_id in fan_out.decided]
+    executions = [execution for execution, _ in decided]
+    for execution in executions:
+        execution.status = ExecutionStatus.PENDING  # as stored, whichever delivery decided it
+    wallets = {execution.agent_id: facts for execution, facts in decided if facts is not None}
+    executed = _execute_all(executions, {}, wallets, fan_out.decimals)
+    others = [agent_id for agent_id in agent_ids if agent_id not in fan_out.decided]
+    if others:
+        executed += signal_execute_batch(
+            signal_id=fan_out.signal_id, agent_ids=others, decimals=fan_out.decimals
+        )
+    return executed
+
+
+def _execute_all(
+    executions: list[SignalExecution],
+    blocks: dict,
+    wallets: dict[int, WalletFacts],
+    decimals: int | None,
+) -> list[SignalExecution]:
+    """Buy for each execution in turn (`blocks`: the guards' refusals by agent id); the
+    executions this call decided, with their events sent together at the end."""
+    rows = AgentWallet.objects.in_bulk([facts.wallet_id for facts in wallets.values()])
     with realtime.batched():
         return [
             execution
@@ -380,7 +424,9 @@ def _record(execution: SignalExecution, status_value: str, **outcome) -> bool:
         "updated_at": datetime.now(UTC),
     }
     outcome["error"] = outcome["error"][:2000]
-    pending = SignalExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.PENDING)
+    pending = SignalExecution.objects.filter(
+        signal_id=execution.signal_id, agent_id=execution.agent_id, status=ExecutionStatus.PENDING
+    )
     if not pending.update(**outcome):
         return False
     for name, value in outcome.items():

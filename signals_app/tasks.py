@@ -18,8 +18,8 @@ def signal_received(signal: TradingSignal) -> None:
 @shared_task(acks_late=True)
 def signal_fan_out(signal_id: int) -> None:
     """Decide for every agent, hand every batch of pending buys but the first out, one task
-    each, then buy for the first batch here: a trip through the broker would add its latency
-    to every signal's first buy."""
+    each, then buy for the first batch here, on what the fan-out just read: a trip through the
+    broker and the batch's re-reads would add their latency to every signal's first buy."""
     fan_out = services.signal_fan_out(signal_id=signal_id)
     first, *others = fan_out.batches() or [[]]
     for batch in others:
@@ -29,9 +29,7 @@ def signal_fan_out(signal_id: int) -> None:
             # The next batches are still sent; these agents stay pending, for the operator.
             logger.exception("signal %s: a buy batch could not be queued", signal_id)
     if first:
-        services.signal_execute_batch(
-            signal_id=signal_id, agent_ids=first, decimals=fan_out.decimals
-        )
+        services.signal_execute_decided(fan_out, first)
 
 
 @shared_task(acks_late=True)

@@ -156,15 +156,18 @@ def test_a_rolled_back_transactions_events_are_never_sent(socket_for, agent):
 
 
 @pytest.mark.postgres
-def test_a_batch_is_one_group_send_per_event(socket_for, agent, group_sends):
-    socket = socket_for(agent)
-    events = _buy_events(agent, 5)
+def test_a_batch_is_one_group_send_per_agent(socket_for, agent, other_agent, group_sends):
+    mine_socket, their_socket = socket_for(agent), socket_for(other_agent)
+    mine, theirs = _buy_events(agent, 5), _buy_events(other_agent, 3)
 
     with realtime.batched():
-        _send(events)
+        _send(mine + theirs)
 
-    assert _as_sent(_frames(socket, len(events))) == _expected(events)
-    assert group_sends == [(realtime.agent_group(agent.pk), "agent.event")] * len(events)
+    assert _as_sent(_frames(mine_socket, len(mine))) == _expected(mine)
+    assert _as_sent(_frames(their_socket, len(theirs))) == _expected(theirs)
+    assert sorted(group_sends) == sorted(
+        (realtime.agent_group(a.pk), "agent.events") for a in (agent, other_agent)
+    )
 
 
 @pytest.mark.postgres

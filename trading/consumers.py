@@ -97,8 +97,10 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json(realtime.message("pong", {}))
 
-    async def agent_event(self, event):
-        await self.send_json(event["message"])
+    async def agent_events(self, event):
+        # One channel message per agent and unit of work; one frame per event.
+        for payload in event["messages"]:
+            await self.send_json(payload)
 
     async def _heartbeat(self):
         while True:

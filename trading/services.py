@@ -115,6 +115,7 @@ def _ledger_write(
     balances = _lock_balances(wallet, [leg.mint for leg, _ in legs])
     for leg, sign in legs:
         _apply(balances[leg.mint], sign * leg.amount, symbol=leg.symbol)
+    _balances_save(list(balances.values()))
     realtime.balance_update(wallet.agent_id, [balance_payload(b) for b in balances.values()])
     if position is not None and position.pk is None:
         position.save(force_insert=True)  # a buy's new position, once the balances allow it
@@ -142,18 +143,20 @@ def _ledger_write(
 
 
 def _lock_balances(wallet: AgentWallet, mints: list[str]) -> dict[str, Balance]:
-    """The wallet's balance rows of these mints, created where missing and locked, in one order
-    for every trade so two trades on the same wallet can never deadlock: SOL first, then by
-    primary key. A row created concurrently by another trade is simply found."""
-    Balance.objects.bulk_create(
-        [Balance(wallet=wallet, token_address=mint) for mint in mints], ignore_conflicts=True
-    )
+    """The wallet's balance rows of these mints, locked in one order for every trade so two
+    trades on the same wallet can never deadlock: SOL first, then by primary key. A mint the
+    wallet has no row for yet comes back as a new, unsaved row at zero, written by
+    `_balances_save` (a trade that credits a token for the first time: one statement, not an
+    insert and a second locking read)."""
     rows = (
         Balance.objects.select_for_update()
         .filter(wallet=wallet, token_address__in=mints)
         .order_by(Case(When(token_address=SOL, then=0), default=1), "pk")
     )
-    return {row.token_address: row for row in rows}
+    balances = {row.token_address: row for row in rows}
+    for mint in mints:
+        balances.setdefault(mint, Balance(wallet=wallet, token_address=mint))
+    return balances
 
 
 def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
@@ -173,7 +176,19 @@ def _apply(balance: Balance, delta: Decimal, *, symbol: str) -> None:
     balance.amount = new_amount
     if symbol and not balance.token_symbol:
         balance.token_symbol = symbol
-    balance.save(update_fields=["amount", "token_symbol", "updated_at"])
+
+
+def _balances_save(balances: list[Balance]) -> None:
+    """Write the changed rows: an update each (one statement per row is cheaper than
+    bulk_update's CASE expression for one or two rows), the new ones in one insert. A new
+    row that a concurrent trade inserted first raises IntegrityError: that trade's caller
+    refuses or retries it, nothing of it written."""
+    new = [balance for balance in balances if balance.pk is None]
+    for balance in balances:
+        if balance.pk is not None:
+            balance.save(update_fields=["amount", "token_symbol", "updated_at"])
+    if new:
+        Balance.objects.bulk_create(new)
 
 
 # --- Deposits and withdrawals of simulation funds -----------------------------------------------
@@ -194,6 +209,15 @@ def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: TransactionType
         raise DomainError("amount must be greater than 0", code="invalid_amount")
     if wallet.mode != "simulation":
         raise DomainError("only simulation wallets take virtual deposits", code="live_wallet")
+    try:
+        return _sol_transfer_once(wallet, amount, kind)
+    except IntegrityError:
+        # A transfer into the same new wallet created its SOL row first (its first deposits,
+        # at the same moment): the row is there now, and this transfer wrote nothing.
+        return _sol_transfer_once(wallet, amount, kind)
+
+
+def _sol_transfer_once(wallet: AgentWallet, amount: Decimal, kind: TransactionType):
     with transaction.atomic():
         return _ledger_write(wallet=wallet, kind=kind, spent=Leg(SOL, "SOL", amount), now=_now())
 

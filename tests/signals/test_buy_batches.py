@@ -33,10 +33,11 @@ pytestmark = pytest.mark.django_db
 
 # Measured on both backends, for a token whose decimals are known. A buy (sized on the SOL
 # balance the batch read): its transaction (a savepoint here, inside the test's transaction),
-# the kill switch, the position, the token's balance row, the locking read, two balances, the ledger
-# entry and the execution it records. A batch: its executions, the wallets, SOL balances and
-# open positions, the kill switch, the pauses, the wallet rows and the token's decimals.
-QUERIES_PER_BUY = 10
+# the kill switch, the locking read of the balances, the SOL balance, the token's new balance
+# row, the position, the ledger entry and the execution it records. A batch: its executions,
+# the wallets, SOL balances and open positions, the kill switch, the pauses, the wallet rows
+# and the token's decimals.
+QUERIES_PER_BUY = 9
 QUERIES_PER_BATCH = 8
 
 
@@ -124,6 +125,7 @@ def test_overlapping_and_repeated_batches_buy_each_agent_once(localnet, user, to
     assert signal_execute_batch(signal_id=signal.pk, agent_ids=[first, second, third]) == []
     # The fan-out's own batch, late: every agent was claimed meanwhile.
     assert signal_execute_batch(signal_id=signal.pk, agent_ids=fan_out.pending) == []
+    assert services.signal_execute_decided(fan_out, fan_out.pending) == []
 
     _assert_bought_once_each(signal, agents)
 
@@ -176,6 +178,20 @@ def test_a_batch_costs_a_fixed_number_of_queries_plus_a_few_per_buy(
         _assert_bought_once_each(signal, agents)
         counts.append(len(queries))
     assert counts == [QUERIES_PER_BATCH + QUERIES_PER_BUY, QUERIES_PER_BATCH + 4 * QUERIES_PER_BUY]
+
+
+def test_the_fan_outs_own_batch_buys_on_what_the_fan_out_read(localnet, user, token):
+    """No re-reads between the decisions and the first buy: the wallet rows, then each buy."""
+    agents = _agents(user, 3)
+    signal = _signal(user, token)
+    fan_out = signal_fan_out(signal_id=signal.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        decided = services.signal_execute_decided(fan_out, fan_out.pending)
+
+    assert [execution.agent_id for execution in decided] == [agent.pk for agent in agents]
+    _assert_bought_once_each(signal, agents)
+    assert len(queries) == 1 + 3 * QUERIES_PER_BUY
 
 
 def test_a_halt_thrown_during_a_batch_stops_every_buy_not_yet_written(

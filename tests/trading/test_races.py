@@ -277,6 +277,23 @@ def test_racing_closes_sell_each_position_exactly_once(market, agent, wallet):
     assert_ledger_consistent(wallet)
 
 
+@on_postgres
+def test_racing_first_deposits_into_new_wallets_all_land(user):
+    """A new wallet has no SOL row until its first deposit creates it: racers that all make
+    the first deposit of a wallet at once each land exactly once."""
+    from agents.services import agent_create
+
+    amount = Decimal("1.25")
+    with Racers(RACERS) as racers:
+        for round_number in range(20):
+            agent = agent_create(owner=user, name=f"Fresh {round_number:02d}")
+            wallet = agent.wallets.get(mode="simulation")
+            outcomes = racers.run(functools.partial(balance_deposit, wallet=wallet, amount=amount))
+            assert [o.error for o in outcomes if o.error is not None] == []
+            assert balance(wallet, WSOL) == RACERS * amount
+            assert Transaction.objects.filter(wallet=wallet, type="DEPOSIT").count() == RACERS
+
+
 def _race_levels(agent, wallet, fill, step):
     """LEVEL_POSITIONS positions (one token each), each raced on LEVELS successive levels:
     `step(position_id, level, venue)` is what every racer calls."""
