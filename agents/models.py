@@ -1,8 +1,11 @@
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator
 from django.db import models
 from django.db.models import Q
+
+from agents.config import ConfigValidationError, effective_config
 
 
 class TradingMode(models.TextChoices):
@@ -48,6 +51,17 @@ class User(AbstractUser):
         return self.email
 
 
+def validate_agent_config(value) -> None:
+    """The one schema every saved config goes through (agents.config), as a field validator:
+    the admin's form and `full_clean` report each bad field on `config`."""
+    try:
+        effective_config(value)
+    except ConfigValidationError as error:
+        raise ValidationError(
+            [f"{detail['field'] or 'config'}: {detail['message']}" for detail in error.details]
+        ) from None
+
+
 class Agent(models.Model):
     """One strategy configuration with its wallets. `config` holds only what differs from the
     defaults; the effective config is the defaults deep-merged with it."""
@@ -59,7 +73,7 @@ class Agent(models.Model):
     )
     automated_trading_simulation = models.BooleanField(default=True)
     automated_trading_live = models.BooleanField(default=False)
-    config = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True, validators=[validate_agent_config])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,6 +84,17 @@ class Agent(models.Model):
 
     def __str__(self):
         return f"{self.name} (#{self.pk})"
+
+    def save(self, *args, **kwargs):
+        # Every way a config is saved (the API, the admin, a shell through the model) goes
+        # through the same schema: a config the engine cannot read never reaches the table.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "config" in update_fields:
+            try:
+                validate_agent_config(self.config)
+            except ValidationError as error:
+                raise ValidationError({"config": error.messages}) from None
+        super().save(*args, **kwargs)
 
     def automated_trading_on(self, mode: str) -> bool:
         if mode == TradingMode.LIVE:

@@ -204,6 +204,21 @@ SWAP_SLIPPAGE_BPS = env_int("SWAP_SLIPPAGE_BPS", 100, minimum=1, maximum=5000)
 # task redelivered after a crash (the broker's visibility timeout is an hour) or stuck behind
 # a backlog must not buy on old news.
 SIGNAL_BUY_MAX_AGE_SECONDS = env_int("SIGNAL_BUY_MAX_AGE_SECONDS", 60, minimum=1, maximum=86400)
+# Committed work a crash lost (a signal whose fan-out never ran, buys left pending when a
+# worker died) is dispatched again by signals_app.tasks.signals_resume once it has waited this
+# long; signals older than the window are left as they are (docs/decisions.md).
+SIGNAL_RESUME_INTERVAL_SECONDS = env_int(
+    "SIGNAL_RESUME_INTERVAL_SECONDS", 10, minimum=1, maximum=3600
+)
+SIGNAL_RESUME_AFTER_SECONDS = env_int("SIGNAL_RESUME_AFTER_SECONDS", 15, minimum=1, maximum=3600)
+SIGNAL_RESUME_WINDOW_SECONDS = env_int(
+    "SIGNAL_RESUME_WINDOW_SECONDS", 86400, minimum=60, maximum=30 * 86400
+)
+CELERY_BEAT_SCHEDULE["signals-resume"] = {
+    "task": "signals_app.tasks.signals_resume",
+    "schedule": float(SIGNAL_RESUME_INTERVAL_SECONDS),
+    "options": {"expires": float(SIGNAL_RESUME_INTERVAL_SECONDS) * 0.9},
+}
 # What a simulated fill charges, as a live Jupiter swap would (trading-rules.md section 7).
 SIM_PROTOCOL_FEE_BPS = env_int("SIM_PROTOCOL_FEE_BPS", 10, minimum=0, maximum=1000)
 SIM_SIGNATURE_FEE_LAMPORTS = env_int("SIM_SIGNATURE_FEE_LAMPORTS", 5000, minimum=0)

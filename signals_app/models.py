@@ -31,7 +31,15 @@ class TradingSignal(models.Model):
                 name="one_signal_per_idempotency_key",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "token_address", "created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "token_address", "created_at"]),
+            # The resume sweep's read of signals never fanned out: only those are in it.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(processed_at__isnull=True),
+                name="signal_not_fanned_out",
+            ),
+        ]
 
     def __str__(self):
         return (
@@ -78,6 +86,13 @@ class SignalExecution(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["signal", "agent"], name="one_execution_per_agent"),
+        ]
+        indexes = [
+            # The resume sweep's read of buys still pending (signals_app.tasks.signals_resume):
+            # only the few rows in flight are in it.
+            models.Index(
+                fields=["updated_at"], condition=Q(status="pending"), name="execution_pending"
+            ),
         ]
 
     def __str__(self):

@@ -1,5 +1,7 @@
-"""Reads of signals: the filtered list (JSON and CSV share it)."""
+"""Reads of signals: the filtered list (JSON and CSV share it), and the work committed signals
+still wait for."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -62,3 +64,40 @@ def signals_list(
 
 def execution_summary(signal: TradingSignal) -> dict[str, int]:
     return {name: getattr(signal, f"{name}_count") for name in _SUMMARY}
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """Work committed signals still wait for: signals never fanned out, and the agents whose
+    buys are still pending, by signal."""
+
+    signals: list[int]
+    pending: dict[int, list[int]]
+
+
+def signals_unfinished(*, waited_since: datetime, window_start: datetime, limit: int) -> Unfinished:
+    """What has waited since before `waited_since`, of signals created after `window_start`;
+    at most `limit` signals of each kind, oldest first."""
+    in_window = {"created_at__gte": window_start, "created_at__lt": waited_since}
+    signals = TradingSignal.objects.filter(processed_at__isnull=True, **in_window)
+    stuck_signals = (
+        SignalExecution.objects.filter(
+            status=ExecutionStatus.PENDING,
+            updated_at__lt=waited_since,
+            signal__created_at__gte=window_start,
+        )
+        .order_by("signal_id")
+        .values_list("signal_id", flat=True)
+        .distinct()[:limit]
+    )
+    pending: dict[int, list[int]] = {}
+    stuck = SignalExecution.objects.filter(
+        signal_id__in=list(stuck_signals),
+        status=ExecutionStatus.PENDING,
+        updated_at__lt=waited_since,
+    ).order_by("signal_id", "agent_id")
+    for signal_id, agent_id in stuck.values_list("signal_id", "agent_id"):
+        pending.setdefault(signal_id, []).append(agent_id)
+    return Unfinished(
+        list(signals.order_by("created_at", "pk").values_list("pk", flat=True)[:limit]), pending
+    )

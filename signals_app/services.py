@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework import status
 
-from agents.config import agent_config
+from agents.config import ConfigValidationError, agent_config
 from agents.models import Agent, ApiKey, User
 from nexgent import money, realtime
 from nexgent.api import DomainError
@@ -48,6 +48,8 @@ DUPLICATE_WINDOW = timedelta(seconds=60)
 # costs 40 broker messages and guard re-checks instead of 1,000, and its batches still
 # outnumber the worker threads.
 BUY_BATCH_SIZE = 25
+# The reason of an execution that failed because its agent's stored config cannot be read.
+INVALID_CONFIG = "invalid_config"
 
 
 def signal_create(
@@ -144,6 +146,9 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:
     signal = TradingSignal.objects.get(pk=signal_id)
     decided = _decision_facts(signal, now)
     executions = [_decision(signal, decided.signal, facts) for facts in decided.agents]
+    executions += [
+        _config_failure(signal, agent_id, error) for agent_id, error in decided.unreadable.items()
+    ]
     # Looked up before the decisions' transaction: no HTTP call while it holds its locks.
     buying = any(execution.status == ExecutionStatus.PENDING for execution in executions)
     decimals = _decimals(signal.token_address) if buying else None
@@ -186,20 +191,22 @@ class _Decided:
     signal: SignalFacts
     agents: list[AgentFacts]
     wallets: dict[int, WalletFacts]
+    unreadable: dict[int, ConfigValidationError]  # agents whose config cannot be read
 
 
 def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     """Everything the eligibility rules read, for all the owner's agents at once. Risk guards
     are evaluated (and pauses recorded) only for agents that could otherwise trade, and token
     metrics fetched only if one of those that is not paused sets a bound."""
-    agents = list(Agent.objects.filter(owner_id=signal.owner_id).order_by("pk"))
-    configs = {agent.pk: agent_config(agent.config) for agent in agents}
+    agents, configs, unreadable = _readable(
+        list(Agent.objects.filter(owner_id=signal.owner_id).order_by("pk"))
+    )
     wallets = wallet_facts_load(agents)
     facts = [_agent_facts(agent, configs[agent.pk], wallets.get(agent.pk)) for agent in agents]
     kill_switch = kill_switch_mode()
     early = _signal_facts(signal, None, kill_switch)
     if kill_switch in KILL_SWITCH_REASONS or not any(agent_could_buy(early, f) for f in facts):
-        return _Decided(early, facts, wallets)
+        return _Decided(early, facts, wallets, unreadable)
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
     pauses = risk_guards_apply(subjects=risk_subjects(candidates, wallets), now=now)
     facts = [
@@ -212,7 +219,22 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
         metric_bounds_set(configs[agent.pk]) for agent in candidates if agent.pk not in pauses
     )
     metrics = token_metrics_fetch(signal.token_address) if wants_metrics else None
-    return _Decided(_signal_facts(signal, metrics, kill_switch), facts, wallets)
+    return _Decided(_signal_facts(signal, metrics, kill_switch), facts, wallets, unreadable)
+
+
+def _readable(agents: list[Agent]) -> tuple[list[Agent], dict, dict[int, ConfigValidationError]]:
+    """The agents whose stored config the engine can read, with their configs by agent id, and
+    why each of the others cannot be read: one agent's bad config (saved past the schema, by
+    raw SQL or an old version) fails that agent's execution, never the signal's fan-out."""
+    readable, configs, unreadable = [], {}, {}
+    for agent in agents:
+        try:
+            configs[agent.pk] = agent_config(agent.config)
+        except ConfigValidationError as error:
+            unreadable[agent.pk] = error
+            continue
+        readable.append(agent)
+    return readable, configs, unreadable
 
 
 def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFacts:
@@ -232,6 +254,23 @@ def _agent_facts(agent: Agent, config, wallet: WalletFacts | None) -> AgentFacts
         has_wallet=wallet is not None,
         sol_balance=wallet.sol_balance if wallet else money.ZERO,
         open_tokens=wallet.open_tokens if wallet else frozenset(),
+    )
+
+
+def _config_failure(signal: TradingSignal, agent_id: int, error: ConfigValidationError):
+    return SignalExecution(
+        signal=signal,
+        agent_id=agent_id,
+        status=ExecutionStatus.FAILED,
+        reason=INVALID_CONFIG,
+        error=_config_error_text(error),
+        details={"fields": error.details},
+    )
+
+
+def _config_error_text(error: ConfigValidationError) -> str:
+    return "agent config cannot be read: " + "; ".join(
+        f"{detail['field'] or 'config'}: {detail['message']}" for detail in error.details
     )
 
 
@@ -274,13 +313,22 @@ def signal_execute_batch(
     )
     if not executions:
         return []
-    agents = [execution.agent for execution in executions]
+    agents, _, unreadable = _readable([execution.agent for execution in executions])
+    failed = [
+        execution
+        for execution in executions
+        if execution.agent_id in unreadable
+        and _config_failed(execution, unreadable[execution.agent_id])
+    ]
+    executions = [execution for execution in executions if execution.agent_id not in unreadable]
+    if not executions:
+        return failed
     wallets = wallet_facts_load(agents)
     # A guard may have tripped since the fan-out decided.
     blocks = buy_guards_check_many(agents=agents, wallets=wallets, opens_position=True)
     if decimals is None:
         decimals = _decimals(executions[0].signal.token_address)
-    return _execute_all(executions, blocks, wallets, decimals)
+    return failed + _execute_all(executions, blocks, wallets, decimals)
 
 
 def signal_execute_decided(fan_out: FanOut, agent_ids: list[int]) -> list[SignalExecution]:
@@ -369,6 +417,8 @@ def _execute(
         return _finish(
             execution, ExecutionStatus.SKIPPED, reason=blocked.code, details=blocked.block.details
         )
+    except ConfigValidationError as error:
+        return _config_failed(execution, error)
     except (SizingError, TradeRefused) as refusal:
         return _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code)
     except ExternalServiceError as exc:
@@ -398,6 +448,16 @@ def _executed(execution: SignalExecution, bought: BuyResult) -> None:
     )
     if not recorded:
         raise _AlreadyDecided
+
+
+def _config_failed(execution: SignalExecution, error: ConfigValidationError) -> bool:
+    return _finish(
+        execution,
+        ExecutionStatus.FAILED,
+        reason=INVALID_CONFIG,
+        error=_config_error_text(error),
+        details={"fields": error.details},
+    )
 
 
 def _finish(

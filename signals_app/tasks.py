@@ -1,9 +1,11 @@
 import logging
+from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
-from signals_app import services
+from signals_app import selectors, services
 from signals_app.models import TradingSignal
 
 logger = logging.getLogger(__name__)
@@ -42,3 +44,37 @@ def signal_execute_batch(signal_id: int, agent_ids: list[int], decimals: int | N
 @shared_task(acks_late=True)
 def signal_execute(signal_id: int, agent_id: int) -> None:
     services.signal_execute(signal_id=signal_id, agent_id=agent_id)
+
+
+# Signals (and signals with pending buys) resumed per sweep, at most: a long outage is
+# worked off over a few sweeps rather than in one burst.
+RESUME_LIMIT = 200
+
+
+@shared_task(ignore_result=True)
+def signals_resume() -> None:
+    """Dispatch again the work committed signals still wait for: the fan-out of a signal that
+    was never fanned out, the buys of agents still pending. Both are idempotent (decisions
+    already recorded stand; a buy is claimed by a conditional update and keyed
+    `buy:<signal>:<agent>`), so a sweep that overlaps a slow worker buys nothing twice; buys
+    of a signal past SIGNAL_BUY_MAX_AGE_SECONDS are recorded as `signal_expired`. Each
+    message expires before the next sweep, which sends it again if it is still needed."""
+    now = datetime.now(UTC)
+    unfinished = selectors.signals_unfinished(
+        waited_since=now - timedelta(seconds=settings.SIGNAL_RESUME_AFTER_SECONDS),
+        window_start=now - timedelta(seconds=settings.SIGNAL_RESUME_WINDOW_SECONDS),
+        limit=RESUME_LIMIT,
+    )
+    expires = float(settings.SIGNAL_RESUME_INTERVAL_SECONDS)
+    for signal_id in unfinished.signals:
+        signal_fan_out.apply_async((signal_id,), expires=expires)
+    for signal_id, agent_ids in unfinished.pending.items():
+        for start in range(0, len(agent_ids), services.BUY_BATCH_SIZE):
+            batch = agent_ids[start : start + services.BUY_BATCH_SIZE]
+            signal_execute_batch.apply_async((signal_id, batch), expires=expires)
+    if unfinished.signals or unfinished.pending:
+        logger.warning(
+            "resumed %s signal(s) never fanned out and the pending buys of %s signal(s)",
+            len(unfinished.signals),
+            len(unfinished.pending),
+        )

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Cast
 
-from agents.config import agent_rules
+from agents.config import ConfigValidationError, agent_rules
 from agents.models import Agent
 from nexgent import money, realtime
 from nexgent.http import ExternalServiceError
@@ -244,7 +244,7 @@ def _evaluate(
         if key not in decisions:
             agent = agents.get(agent_id)
             automated = agent is not None and agent.automated_trading_on(mode)
-            decisions[key] = agent_rules(agent.config) if automated else None
+            decisions[key] = _rules_or_none(agent) if automated else None
         rules = decisions[key]
         if rules is None:
             continue
@@ -276,6 +276,20 @@ def _evaluate(
                 kept[pk] = (text, rules, quiet)
     _quiet_ranges = kept
     return report, changed, watchers
+
+
+def _rules_or_none(agent: Agent):
+    """The agent's rules, or None (its positions left alone this tick, and said so) when its
+    stored config cannot be read: one agent's bad config must never stop every exit."""
+    try:
+        return agent_rules(agent.config)
+    except ConfigValidationError as error:
+        logger.error(
+            "agent %s: config cannot be read, its positions are not evaluated: %s",
+            agent.pk,
+            error.details,
+        )
+        return None
 
 
 def _state(text: tuple, rules) -> PositionState:
