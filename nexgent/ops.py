@@ -8,6 +8,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from nexgent.health import readiness
+
 
 def health(request):
     return JsonResponse({"status": "ok"})
@@ -18,6 +20,8 @@ def health_live(request):
 
 
 def health_ready(request):
+    """Ready: the database and the cache answer, and every check the apps registered passes
+    (the tick is on time with fresh prices, signals are not left waiting)."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -30,6 +34,7 @@ def health_ready(request):
         checks["cache"] = "ok" if cache.get("health:ready") == "1" else "error: round trip"
     except Exception as exc:
         checks["cache"] = f"error: {exc.__class__.__name__}"
+    checks.update(readiness())
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

@@ -214,6 +214,8 @@ SIGNAL_RESUME_AFTER_SECONDS = env_int("SIGNAL_RESUME_AFTER_SECONDS", 15, minimum
 SIGNAL_RESUME_WINDOW_SECONDS = env_int(
     "SIGNAL_RESUME_WINDOW_SECONDS", 86400, minimum=60, maximum=30 * 86400
 )
+# /health/ready fails when the last price tick finished longer ago than this.
+HEALTH_TICK_LATE_SECONDS = env_int("HEALTH_TICK_LATE_SECONDS", 30, minimum=2, maximum=3600)
 CELERY_BEAT_SCHEDULE["signals-resume"] = {
     "task": "signals_app.tasks.signals_resume",
     "schedule": float(SIGNAL_RESUME_INTERVAL_SECONDS),

@@ -1,16 +1,78 @@
 """Health and metrics endpoints."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from prices.selectors import LAST_TICK_KEY, TickRecord
+from signals_app.models import TradingSignal
+from signals_app.services import signal_create
+from signals_app.tasks import signals_resume
+from tests.localnet.support import WSOL
+from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
 
 
-def test_health_endpoints_need_no_auth(client):
+def test_health_endpoints_need_no_auth(localnet, client):
+    price_poll()  # the engine's tick has run: nothing is tracked, nothing is late
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/health/live").status_code == 200
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "cache": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "tick": "ok",
+        "signals": "ok",
+    }
+
+
+def _not_ready(client, check: str) -> str:
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not_ready"
+    assert [name for name, verdict in body["checks"].items() if verdict != "ok"] == [check]
+    return body["checks"][check]
+
+
+def test_not_ready_before_the_first_tick(client):
+    assert _not_ready(client, "tick") == "no price tick has run yet"
+
+
+def test_not_ready_when_the_tick_is_late(localnet, client, settings):
+    settings.HEALTH_TICK_LATE_SECONDS = 30
+    price_poll()
+    late = datetime.now(UTC) - timedelta(seconds=45)
+    cache.set(LAST_TICK_KEY, TickRecord(late, 0, 0))
+
+    assert _not_ready(client, "tick") == "the last price tick finished 45 s ago"
+
+
+def test_not_ready_while_tracked_tokens_have_no_fresh_price(localnet, client):
+    price_poll()
+    cache.set(LAST_TICK_KEY, TickRecord(datetime.now(UTC), 2, 5))
+
+    assert "2 of 5 tracked tokens had no fresh price" in _not_ready(client, "tick")
+
+
+def test_not_ready_while_a_signal_waits_past_the_resume_sweep(localnet, client, user, settings):
+    settings.SIGNAL_RESUME_AFTER_SECONDS = 15
+    settings.SIGNAL_RESUME_INTERVAL_SECONDS = 10
+    price_poll()
+    signal, _ = signal_create(owner=user, token_address=WSOL, signal_type="BUY", signal_strength=3)
+    TradingSignal.objects.filter(pk=signal.pk).update(
+        created_at=timezone.now() - timedelta(seconds=40)
+    )
+
+    assert _not_ready(client, "signals") == "1 signal(s) not fanned out after more than 35 s"
+
+    signals_resume()  # the sweep catches up: the signal is decided (no agents to buy)
+
+    assert client.get("/health/ready").status_code == 200
 
 
 def test_metrics_from_an_allowed_network(client):
