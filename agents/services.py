@@ -15,6 +15,7 @@ def agent_create(
     trading_mode: str = TradingMode.SIMULATION,
     automated_trading_simulation: bool = True,
     automated_trading_live: bool = False,
+    is_active: bool = True,
     config: dict | None = None,
 ) -> Agent:
     """Create an agent. Its simulation wallet is opened in the same transaction by the wallets
@@ -26,6 +27,7 @@ def agent_create(
             trading_mode=trading_mode,
             automated_trading_simulation=automated_trading_simulation,
             automated_trading_live=automated_trading_live,
+            is_active=is_active,
             config=config or {},
         )
         agent.full_clean()

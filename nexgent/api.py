@@ -1,8 +1,10 @@
 """One exception handler turns every error into {"error", "code", "details"}."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,5 +76,62 @@ def exception_handler(exc, context):
         return error_response(message, "validation_error", response.status_code, details)
     code = getattr(exc, "default_code", "error")
     detail = getattr(exc, "detail", str(exc))
+    if isinstance(detail, dict) and "detail" in detail:
+        # simplejwt's token errors carry {"detail", "code", "messages"}: its own words.
+        code, detail = detail.get("code", code), detail["detail"]
     headers = {k: v for k, v in response.items()}
     return error_response(str(detail), str(code), response.status_code, headers=headers)
+
+
+# Errors Django answers before or outside DRF (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+# many fields, an unknown URL, a crash): JSON in the one shape under /api/, Django's own pages
+# elsewhere.
+_DJANGO_ERRORS = {
+    400: ("Bad request.", "bad_request"),
+    403: ("Permission denied.", "permission_denied"),
+    404: ("Not found.", "not_found"),
+    500: ("Server error.", "server_error"),
+}
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json_error(status_code: int):
+    message, code = _DJANGO_ERRORS[status_code]
+    return JsonResponse({"error": message, "code": code, "details": []}, status=status_code)
+
+
+def bad_request(request, exception=None):
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {
+                "error": "Request body is larger than "
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                "code": "request_too_large",
+                "details": [],
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return _json_error(400)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return _json_error(403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return _json_error(404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return _json_error(500)
+    return defaults.server_error(request)

@@ -11,7 +11,8 @@ from rest_framework.utils.json import strict_constant
 
 class DecimalJSONParser(JSONParser):
     """JSON bodies with numbers parsed as Decimal, so no digit of an amount is lost to float.
-    NaN and Infinity are refused, as DRF's strict JSON parser refuses them."""
+    NaN and Infinity are refused, as DRF's strict JSON parser refuses them, and so is a document
+    nested too deeply to read."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         # DRF's get_encoding refuses bytes-to-bytes codecs (bz2_codec...) that could expand a
@@ -25,3 +26,7 @@ class DecimalJSONParser(JSONParser):
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError:
+            # A few kilobytes of brackets nest deeper than the parser can go: bad input like
+            # any other, never a server error.
+            raise ParseError("JSON parse error - nested too deeply") from None

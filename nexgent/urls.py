@@ -17,6 +17,12 @@ api_urlpatterns = [
     *prices_urls.api_urlpatterns,
 ]
 
+# Under /api/, Django's own error pages answer JSON in the API's one shape (nexgent.api).
+handler400 = "nexgent.api.bad_request"
+handler403 = "nexgent.api.permission_denied"
+handler404 = "nexgent.api.page_not_found"
+handler500 = "nexgent.api.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
