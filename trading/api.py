@@ -11,7 +11,7 @@ from trading.models import ClosedTrade, CloseReason, Position, Transaction, Tran
 from trading.risk_selectors import trading_halted
 from trading.selectors import open_positions, position_payload, wallet_balances
 from trading.serializers import ClosedTradeSerializer, TransactionSerializer, TransferSerializer
-from trading.services import balance_deposit, balance_withdraw, position_close
+from trading.services import TRANSFER_KEY_MAX_LENGTH, balance_transfer, position_close
 from wallets.models import AgentWallet
 
 MAX_LIMIT = 1000
@@ -76,13 +76,29 @@ class TransactionsView(APIView):
         agent = owned_agent(request, agent_id)
         body = TransferSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        transfer = (
-            balance_deposit
-            if body.validated_data["type"] == TransactionType.DEPOSIT
-            else balance_withdraw
+        entry, created = balance_transfer(
+            wallet=_wallet(agent),
+            kind=body.validated_data["type"],
+            amount=body.validated_data["amount"],
+            idempotency_key=_idempotency_key(request),
         )
-        entry = transfer(wallet=_wallet(agent), amount=body.validated_data["amount"])
-        return Response(TransactionSerializer(entry).data, status=status.HTTP_201_CREATED)
+        return Response(
+            TransactionSerializer(entry).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers={} if created else {"Idempotent-Replayed": "true"},
+        )
+
+
+def _idempotency_key(request) -> str | None:
+    """The client's Idempotency-Key header, if any (a retried transfer writes nothing twice)."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > TRANSFER_KEY_MAX_LENGTH:
+        raise DomainError(
+            f"Idempotency-Key must be at most {TRANSFER_KEY_MAX_LENGTH} characters",
+            code="validation_error",
+            details=[{"field": "Idempotency-Key", "message": "too long"}],
+        )
+    return key
 
 
 class PositionsView(APIView):

@@ -195,31 +195,65 @@ def _balances_save(balances: list[Balance]) -> None:
 
 
 def balance_deposit(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
-    return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.DEPOSIT)
+    return balance_transfer(wallet=wallet, kind=TransactionType.DEPOSIT, amount=amount)[0]
 
 
 def balance_withdraw(*, wallet: AgentWallet, amount: Decimal) -> Transaction:
-    return _sol_transfer(wallet=wallet, amount=amount, kind=TransactionType.WITHDRAWAL)
+    return balance_transfer(wallet=wallet, kind=TransactionType.WITHDRAWAL, amount=amount)[0]
+
+
+# The longest client idempotency key a transfer takes: with its prefix and the wallet's id it
+# must fit the ledger's idempotency_key column (100).
+TRANSFER_KEY_MAX_LENGTH = 64
 
 
 @realtime.batched()
-def _sol_transfer(*, wallet: AgentWallet, amount: Decimal, kind: TransactionType) -> Transaction:
+def balance_transfer(
+    *,
+    wallet: AgentWallet,
+    kind: TransactionType,
+    amount: Decimal,
+    idempotency_key: str | None = None,
+) -> tuple[Transaction, bool]:
+    """Deposit or withdraw simulated SOL. Returns (the ledger entry, whether this call wrote it).
+
+    With an `idempotency_key` (the client's Idempotency-Key), a repeat of the same transfer on
+    the same wallet returns the entry the first one wrote and writes nothing; the same key for
+    a different transfer is refused (409 idempotency_key_reused).
+    """
     amount = money.amount(amount)
     if amount <= 0:
         raise DomainError("amount must be greater than 0", code="invalid_amount")
     if wallet.mode != "simulation":
         raise DomainError("only simulation wallets take virtual deposits", code="live_wallet")
+    key = f"transfer:{wallet.pk}:{idempotency_key}" if idempotency_key else None
     try:
-        return _sol_transfer_once(wallet, amount, kind)
+        return _transfer_once(wallet, amount, kind, key)
     except IntegrityError:
-        # A transfer into the same new wallet created its SOL row first (its first deposits,
-        # at the same moment): the row is there now, and this transfer wrote nothing.
-        return _sol_transfer_once(wallet, amount, kind)
+        # A concurrent call got there first: it created this new wallet's SOL row (its first
+        # deposits, at the same moment), or wrote this key's entry. This call wrote nothing;
+        # now it finds what the other wrote.
+        return _transfer_once(wallet, amount, kind, key)
 
 
-def _sol_transfer_once(wallet: AgentWallet, amount: Decimal, kind: TransactionType):
+def _transfer_once(wallet, amount: Decimal, kind: TransactionType, key: str | None):
     with transaction.atomic():
-        return _ledger_write(wallet=wallet, kind=kind, spent=Leg(SOL, "SOL", amount), now=_now())
+        earlier = Transaction.objects.filter(idempotency_key=key).first() if key else None
+        if earlier is not None:
+            if (earlier.type, earlier.input_amount) != (kind, amount):
+                raise TradeRefused(
+                    "this Idempotency-Key was used for a different transfer",
+                    code="idempotency_key_reused",
+                )
+            return earlier, False
+        entry = _ledger_write(
+            wallet=wallet,
+            kind=kind,
+            spent=Leg(SOL, "SOL", amount),
+            now=_now(),
+            idempotency_key=key,
+        )
+        return entry, True
 
 
 # --- Buy ----------------------------------------------------------------------------------------
