@@ -10,3 +10,8 @@ class AgentWalletAdmin(admin.ModelAdmin):
     search_fields = ["address", "agent__name"]
     list_select_related = ["agent"]
     readonly_fields = ["agent", "mode", "address", "created_at"]
+
+    def has_add_permission(self, request):
+        # Wallets are opened by the engine with their agent (wallets.services); an empty form
+        # with every field read-only could only save a wallet of no agent.
+        return False

@@ -1,0 +1,44 @@
+"""The admin goes through the same paths as the API: an agent created there gets its
+simulation wallet and can trade; a wallet cannot be added from an empty read-only form."""
+
+import pytest
+
+from agents.models import Agent
+from wallets.models import AgentWallet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    admin = django_user_model.objects.create_user(
+        email="ops@example.com", password="pw-12345678", is_staff=True, is_superuser=True
+    )
+    client.force_login(admin)
+    return admin
+
+
+def test_an_agent_added_in_the_admin_gets_its_simulation_wallet(client, staff, user):
+    page = client.post(
+        "/admin/agents/agent/add/",
+        {
+            "owner": user.pk,
+            "name": "Admin Made",
+            "trading_mode": "simulation",
+            "automated_trading_simulation": "on",
+            "config": "{}",
+            "is_active": "on",
+            "risk_pauses-TOTAL_FORMS": "0",
+            "risk_pauses-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert page.status_code == 302
+    agent = Agent.objects.get(name="Admin Made")
+    assert list(agent.wallets.values_list("mode", flat=True)) == ["simulation"]
+
+
+def test_a_wallet_cannot_be_added_from_the_admin(client, staff):
+    assert client.get("/admin/wallets/agentwallet/add/").status_code == 403
+    assert client.post("/admin/wallets/agentwallet/add/", {}).status_code == 403
+    assert not AgentWallet.objects.exists()
