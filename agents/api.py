@@ -1,6 +1,6 @@
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -59,7 +59,9 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticated]
+    # The operator's own account (email, staff flag): an API key, whatever its scopes, is a
+    # provider's credential and reads nothing of it.
+    permission_classes = [NoApiKeys]
 
     def get(self, request):
         user = request.user

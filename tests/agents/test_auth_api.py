@@ -69,3 +69,15 @@ def test_me_without_credentials_is_401(api_client):
     response = api_client.get("/api/v1/auth/me")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("scopes", [["signals"], ["full_access"]])
+def test_an_api_key_reads_nothing_of_the_operators_account(api_client, user, scopes):
+    from agents.services import api_key_create
+
+    _, raw_key = api_key_create(owner=user, name="provider", scopes=scopes)
+
+    response = api_client.get("/api/v1/auth/me", HTTP_X_API_KEY=raw_key)
+
+    assert response.status_code == 403
+    assert user.email not in response.content.decode()
