@@ -269,6 +269,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "nexgent.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key on the client address the ASGI server decided (uvicorn believes
+    # X-Forwarded-For only from FORWARDED_ALLOW_IPS, 127.0.0.1 by default), never on a
+    # forwarded header any client can write (docs/decisions.md).
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "login": "5/min",
         "refresh": "10/min",

@@ -42,6 +42,21 @@ def test_login_is_throttled_per_ip(api_client, user):
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
 
 
+def test_a_new_forwarded_for_header_per_request_does_not_escape_the_throttle(api_client, user):
+    # Any client can write X-Forwarded-For: the throttle keys on the address the server saw.
+    statuses = [
+        api_client.post(
+            LOGIN,
+            {"email": "nobody@example.com", "password": "x"},
+            format="json",
+            REMOTE_ADDR="10.9.8.7",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+
+
 def test_bad_login_body_is_400(api_client):
     response = api_client.post(LOGIN, {"email": "not-an-email"}, format="json")
     assert response.status_code == 400
