@@ -3,6 +3,8 @@ import warnings
 
 from django.core.asgi import get_asgi_application
 
+from nexgent.logs import redact_web_server_logs
+
 # WhiteNoise serves static files with a sync iterator; under ASGI Django says so on every file.
 warnings.filterwarnings(
     "ignore", message="StreamingHttpResponse must consume synchronous iterators"
@@ -10,6 +12,8 @@ warnings.filterwarnings(
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexgent.settings")
 django_asgi_app = get_asgi_application()
+# The server logs every path with its query, WebSocket credentials (?token=) included.
+redact_web_server_logs()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
