@@ -103,10 +103,17 @@ def _json_error(status_code: int):
     return JsonResponse({"error": message, "code": code, "details": []}, status=status_code)
 
 
+def _api_json_else(page, status_code: int):
+    """A Django error handler: JSON in the one shape under /api/, Django's `page` elsewhere."""
+
+    def handler(request, *args, **kwargs):  # Django passes `exception` by keyword
+        return _json_error(status_code) if _is_api(request) else page(request, *args, **kwargs)
+
+    return handler
+
+
 def bad_request(request, exception=None):
-    if not _is_api(request):
-        return defaults.bad_request(request, exception)
-    if isinstance(exception, RequestDataTooBig):
+    if _is_api(request) and isinstance(exception, RequestDataTooBig):
         return JsonResponse(
             {
                 "error": "Request body is larger than "
@@ -116,22 +123,9 @@ def bad_request(request, exception=None):
             },
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
-    return _json_error(400)
+    return _api_json_else(defaults.bad_request, 400)(request, exception)
 
 
-def permission_denied(request, exception=None):
-    if _is_api(request):
-        return _json_error(403)
-    return defaults.permission_denied(request, exception)
-
-
-def page_not_found(request, exception=None):
-    if _is_api(request):
-        return _json_error(404)
-    return defaults.page_not_found(request, exception)
-
-
-def server_error(request):
-    if _is_api(request):
-        return _json_error(500)
-    return defaults.server_error(request)
+permission_denied = _api_json_else(defaults.permission_denied, 403)
+page_not_found = _api_json_else(defaults.page_not_found, 404)
+server_error = _api_json_else(defaults.server_error, 500)

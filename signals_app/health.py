@@ -1,7 +1,5 @@
 """Signals' readiness: no committed signal waits for work the resume sweep should have done."""
 
-from datetime import UTC, datetime, timedelta
-
 from django.conf import settings
 
 from nexgent.health import readiness_check
@@ -13,12 +11,7 @@ def signals_keep_up() -> str | None:
     # Past the sweep's own wait and two of its runs: the fan-out or the buys keep failing, or
     # no worker takes them.
     waited = settings.SIGNAL_RESUME_AFTER_SECONDS + 2 * settings.SIGNAL_RESUME_INTERVAL_SECONDS
-    now = datetime.now(UTC)
-    unfinished = signals_unfinished(
-        waited_since=now - timedelta(seconds=waited),
-        window_start=now - timedelta(seconds=settings.SIGNAL_RESUME_WINDOW_SECONDS),
-        limit=100,
-    )
+    unfinished = signals_unfinished(waited_seconds=waited, limit=100)
     problems = []
     if unfinished.signals:
         problems.append(f"{len(unfinished.signals)} signal(s) not fanned out")

@@ -2,8 +2,9 @@
 still wait for."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from agents.models import User
@@ -75,9 +76,12 @@ class Unfinished:
     pending: dict[int, list[int]]
 
 
-def signals_unfinished(*, waited_since: datetime, window_start: datetime, limit: int) -> Unfinished:
-    """What has waited since before `waited_since`, of signals created after `window_start`;
-    at most `limit` signals of each kind, oldest first."""
+def signals_unfinished(*, waited_seconds: float, limit: int) -> Unfinished:
+    """What has waited more than `waited_seconds`, of signals of the resume window
+    (SIGNAL_RESUME_WINDOW_SECONDS); at most `limit` signals of each kind, oldest first."""
+    now = datetime.now(UTC)
+    waited_since = now - timedelta(seconds=waited_seconds)
+    window_start = now - timedelta(seconds=settings.SIGNAL_RESUME_WINDOW_SECONDS)
     in_window = {"created_at__gte": window_start, "created_at__lt": waited_since}
     signals = TradingSignal.objects.filter(processed_at__isnull=True, **in_window)
     stuck_signals = (

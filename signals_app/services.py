@@ -127,10 +127,15 @@ class FanOut:
 
     def batches(self) -> list[list[int]]:
         """The pending agents in batches of BUY_BATCH_SIZE, each for one buy task."""
-        return [
-            self.pending[start : start + BUY_BATCH_SIZE]
-            for start in range(0, len(self.pending), BUY_BATCH_SIZE)
-        ]
+        return in_batches(self.pending)
+
+
+def in_batches(agent_ids: list[int]) -> list[list[int]]:
+    """Agents in batches of BUY_BATCH_SIZE, each for one buy task."""
+    return [
+        agent_ids[start : start + BUY_BATCH_SIZE]
+        for start in range(0, len(agent_ids), BUY_BATCH_SIZE)
+    ]
 
 
 def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:

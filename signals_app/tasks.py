@@ -1,5 +1,4 @@
 import logging
-from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -59,18 +58,14 @@ def signals_resume() -> None:
     `buy:<signal>:<agent>`), so a sweep that overlaps a slow worker buys nothing twice; buys
     of a signal past SIGNAL_BUY_MAX_AGE_SECONDS are recorded as `signal_expired`. Each
     message expires before the next sweep, which sends it again if it is still needed."""
-    now = datetime.now(UTC)
     unfinished = selectors.signals_unfinished(
-        waited_since=now - timedelta(seconds=settings.SIGNAL_RESUME_AFTER_SECONDS),
-        window_start=now - timedelta(seconds=settings.SIGNAL_RESUME_WINDOW_SECONDS),
-        limit=RESUME_LIMIT,
+        waited_seconds=settings.SIGNAL_RESUME_AFTER_SECONDS, limit=RESUME_LIMIT
     )
     expires = float(settings.SIGNAL_RESUME_INTERVAL_SECONDS)
     for signal_id in unfinished.signals:
         signal_fan_out.apply_async((signal_id,), expires=expires)
     for signal_id, agent_ids in unfinished.pending.items():
-        for start in range(0, len(agent_ids), services.BUY_BATCH_SIZE):
-            batch = agent_ids[start : start + services.BUY_BATCH_SIZE]
+        for batch in services.in_batches(agent_ids):
             signal_execute_batch.apply_async((signal_id, batch), expires=expires)
     if unfinished.signals or unfinished.pending:
         logger.warning(
