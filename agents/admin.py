@@ -1,21 +1,31 @@
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
 
+from agents.backends import login_refusal_of
 from agents.models import Agent, ApiKey, User
-from agents.services import api_key_revoke
+from agents.services import AGENT_EDITABLE_FIELDS, agent_create, agent_update, api_key_revoke
+
+
+class GuardedAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login behind the same guard as the API and the dashboard, saying so when
+    the guard refused."""
+
+    def get_invalid_login_error(self):
+        refusal = login_refusal_of(self.request)
+        if refusal is not None:
+            return ValidationError(refusal.message, code=refusal.code)
+        return super().get_invalid_login_error()
+
+
+admin.site.login_form = GuardedAdminAuthenticationForm
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = [
-        "email",
-        "is_staff",
-        "is_active",
-        "failed_login_count",
-        "locked_until",
-        "last_login",
-    ]
+    list_display = ["email", "is_staff", "is_active", "last_login"]
     search_fields = ["email"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
@@ -25,7 +35,7 @@ class UserAdmin(BaseUserAdmin):
         ),
         (
             "Security",
-            {"fields": ("failed_login_count", "locked_until", "last_login", "date_joined")},
+            {"fields": ("last_login", "date_joined")},
         ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
@@ -54,19 +64,39 @@ class AgentAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     actions = ["pause_automation", "resume_automation"]
 
+    def save_model(self, request, obj, form, change):
+        # Through the same services as the API: an added agent gets its wallet in the same
+        # transaction, and both validate the same way.
+        fields = {name: form.cleaned_data[name] for name in form.cleaned_data}
+        editable = {name: value for name, value in fields.items() if name in AGENT_EDITABLE_FIELDS}
+        if change:
+            changed = {name: editable[name] for name in form.changed_data if name in editable}
+            agent_update(agent=obj, **changed)
+        else:
+            created = agent_create(owner=fields["owner"], **editable)
+            obj.pk, obj.created_at, obj.updated_at = (
+                created.pk,
+                created.created_at,
+                created.updated_at,
+            )
+
     @admin.action(description="Pause automated trading (both modes)")
     def pause_automation(self, request, queryset):
-        count = queryset.update(automated_trading_simulation=False, automated_trading_live=False)
+        for agent in queryset:
+            agent_update(
+                agent=agent, automated_trading_simulation=False, automated_trading_live=False
+            )
         self.message_user(
             request,
-            f"Paused {count} agent(s); open positions are no longer managed.",
+            f"Paused {len(queryset)} agent(s); open positions are no longer managed.",
             messages.WARNING,
         )
 
     @admin.action(description="Resume automated trading (simulation)")
     def resume_automation(self, request, queryset):
-        count = queryset.update(automated_trading_simulation=True)
-        self.message_user(request, f"Resumed simulation trading for {count} agent(s).")
+        for agent in queryset:
+            agent_update(agent=agent, automated_trading_simulation=True)
+        self.message_user(request, f"Resumed simulation trading for {len(queryset)} agent(s).")
 
 
 @admin.register(ApiKey)

@@ -4,14 +4,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from agents import config as agent_config
-from agents.auth_services import auth_login
+from agents.auth_services import auth_login, auth_logout, auth_refresh
 from agents.models import Agent, ApiKey
 from agents.permissions import NoApiKeys, scoped
+from agents.selectors import SESSION_CLAIM
 from agents.serializers import (
     AgentSerializer,
     ApiKeyCreateSerializer,
@@ -19,7 +17,7 @@ from agents.serializers import (
     LoginSerializer,
     RefreshSerializer,
 )
-from agents.services import agent_create, api_key_create, api_key_revoke
+from agents.services import agent_create, agent_update, api_key_create, api_key_revoke
 from nexgent.api import DomainError
 
 
@@ -29,32 +27,42 @@ def owned_agent(request, agent_id) -> Agent:
 
 
 class LoginView(APIView):
+    # Throttled and locked by the login guard, the same one the dashboard and admin use.
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
 
     def post(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(auth_login(**body.validated_data))
+        return Response(auth_login(request=request, **body.validated_data))
 
 
-class RefreshView(TokenRefreshView):
+class RefreshView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "refresh"
 
+    def post(self, request):
+        body = RefreshSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(auth_refresh(body.validated_data["refresh"]))
+
 
 class LogoutView(APIView):
+    """End the login session of the refresh token given, and of the access token used."""
+
     permission_classes = [NoApiKeys]
 
     def post(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            RefreshToken(body.validated_data["refresh"]).blacklist()
-        except TokenError as exc:
-            raise DomainError(str(exc), code="invalid_token") from exc
+        access_session = request.auth.get(SESSION_CLAIM) if hasattr(request.auth, "get") else None
+        auth_logout(
+            user=request.user,
+            raw_refresh=body.validated_data["refresh"],
+            access_session_id=access_session,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -77,6 +85,9 @@ class AgentViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.instance = agent_create(owner=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = agent_update(agent=serializer.instance, **serializer.validated_data)
 
 
 class AgentConfigView(APIView):

@@ -1,12 +1,16 @@
-"""API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
+"""API authentication: API keys (`X-API-Key: <key>` or `Authorization: Bearer <key>`) and the
+operator's JWT access tokens, which are good only while their login session lasts."""
 
 import hashlib
 from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from agents.models import ApiKey
+from agents.selectors import SESSION_CLAIM, auth_session_active
 
 KEY_PREFIX = "nxg_"
 # How stale a key's last_used_at may get: a minute tells an operator whether a key is in use,
@@ -56,3 +60,14 @@ def _note_use(key: ApiKey) -> None:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    """simplejwt's access-token check, plus: the token's login session is still live (not
+    logged out, not ended by a replayed refresh token)."""
+
+    def get_validated_token(self, raw_token):
+        token = super().get_validated_token(raw_token)
+        if not auth_session_active(token.get(SESSION_CLAIM)):
+            raise InvalidToken("Token's session has ended: log in again.")
+        return token

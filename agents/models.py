@@ -36,12 +36,10 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractUser):
-    """An operator. Logs in by email; locked for a while after repeated failed logins."""
+    """An operator. Logs in by email, through the login guard (agents.login_guard)."""
 
     username = None
     email = models.EmailField(unique=True)
-    failed_login_count = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -49,6 +47,37 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.email
+
+
+class LoginCounter(models.Model):
+    """One counter of the login guard (agents.login_guard): attempts per address, failures per
+    email and address or per email, or an address an account logged in from. The key is a
+    keyed hash: no email or address is stored in clear."""
+
+    key = models.CharField(max_length=64, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"login counter {self.key[:8]}"
+
+
+class AuthSession(models.Model):
+    """One API login. Its refresh and access tokens carry the session's id (claim `sid`), so
+    logging out ends every token of the login at once; only the current refresh token's id is
+    kept (never a token), and a refresh token used twice ends the session (agents.auth_services).
+    """
+
+    id = models.CharField(max_length=32, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_sessions")
+    refresh_jti = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"session {self.id[:8]} of {self.user_id}"
 
 
 def validate_agent_config(value) -> None:

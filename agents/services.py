@@ -5,7 +5,19 @@ from django.utils import timezone
 
 from agents.authentication import KEY_PREFIX, hash_api_key
 from agents.models import Agent, ApiKey, ApiKeyScope, TradingMode, User
+from nexgent import realtime
 from nexgent.api import DomainError
+
+AGENT_EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "trading_mode",
+        "automated_trading_simulation",
+        "automated_trading_live",
+        "is_active",
+        "config",
+    }
+)
 
 
 def agent_create(
@@ -32,6 +44,23 @@ def agent_create(
         )
         agent.full_clean()
         agent.save()
+    return agent
+
+
+def agent_update(*, agent: Agent, **changes) -> Agent:
+    """Change an agent's fields, validated by the model as a whole (the config by its schema),
+    and save only what changed."""
+    unknown = sorted(set(changes) - AGENT_EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(
+            "Not editable: " + ", ".join(unknown),
+            code="validation_error",
+            details=[{"field": name, "message": "not an editable field"} for name in unknown],
+        )
+    for name, value in changes.items():
+        setattr(agent, name, value)
+    agent.full_clean()
+    agent.save(update_fields=[*changes, "updated_at"] if changes else None)
     return agent
 
 
@@ -62,4 +91,9 @@ def api_key_create(*, owner: User, name: str, scopes: list[str]) -> tuple[ApiKey
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the key: refused on every request from now on, its open WebSockets closed."""
+    revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        realtime.credential_revoked(realtime.credential_group("apikey", key.pk))

@@ -3,7 +3,7 @@ data they show: trading.views, signals_app.views)."""
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model, login, logout
+from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,8 +12,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from agents.auth_services import auth_check_credentials
-from nexgent.api import DomainError
+from agents.backends import login_refusal_of
 
 INVALID_LOGIN = "Invalid email or password."
 
@@ -27,8 +26,9 @@ class LoginForm(forms.Form):
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, request: HttpRequest, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.request = request
         self.user = None
 
     def clean(self):
@@ -36,27 +36,14 @@ class LoginForm(forms.Form):
         email, password = cleaned.get("email"), cleaned.get("password")
         if not email or not password:
             return cleaned
-        email = email.strip().lower()
-        # The same check as the REST login, so dashboard failures count towards the lockout too.
-        try:
-            user = auth_check_credentials(email=email, password=password)
-        except DomainError as error:
-            if error.code == "account_locked":
-                raise forms.ValidationError(
-                    "Too many failed logins: this account is locked until %(until)s UTC.",
-                    code="locked",
-                    params={"until": _locked_until(email)},
-                ) from error
-            raise forms.ValidationError(INVALID_LOGIN, code="invalid_login") from error
-        self.user = user
+        # The same guard as the REST login and the admin: one throttle, one lockout.
+        self.user = authenticate(self.request, username=email, password=password)
+        if self.user is None:
+            refusal = login_refusal_of(self.request)
+            if refusal is not None:
+                raise forms.ValidationError(refusal.message, code=refusal.code)
+            raise forms.ValidationError(INVALID_LOGIN, code="invalid_login")
         return cleaned
-
-
-def _locked_until(email: str) -> str:
-    until = (
-        get_user_model().objects.filter(email=email).values_list("locked_until", flat=True).first()
-    )
-    return f"{until:%H:%M}" if until else "later"
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -74,14 +61,14 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = LoginForm(data=request.POST)
+        form = LoginForm(request, data=request.POST)
         if form.is_valid():
             login(request, form.user)
             return redirect(_safe_next(request))
     elif request.user.is_authenticated:
         return redirect(_safe_next(request))
     else:
-        form = LoginForm()
+        form = LoginForm(request)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     return render(request, "agents/login.html", {"form": form, "next": next_url})
 

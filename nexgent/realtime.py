@@ -61,6 +61,11 @@ def agent_group(agent_id: int) -> str:
     return f"agent.{agent_id}"
 
 
+def credential_group(kind: str, ident) -> str:
+    """The group of every socket opened with one credential (an API key, a login session)."""
+    return f"credential.{kind}.{ident}"
+
+
 def message(event_type: EventType, data) -> Message:
     return {"type": event_type, "data": data, "timestamp": datetime.now(UTC).isoformat()}
 
@@ -144,6 +149,26 @@ async def _group_sends(layer, by_group: dict[str, list[Message]]) -> None:
         except Exception:
             kinds = ", ".join(dict.fromkeys(payload["type"] for payload in messages))
             logger.exception("could not send %s to %s", kinds, group)
+
+
+def credential_revoked(group: str) -> None:
+    """Close every socket of a credential group once the revocation commits."""
+    transaction.on_commit(lambda: _send_revocation(group))
+
+
+def _send_revocation(group: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    future = asyncio.run_coroutine_threadsafe(
+        layer.group_send(group, {"type": "credential.revoked"}), _event_loop()
+    )
+    try:
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+    except Exception:
+        # The credential is already refused on every new request; an open socket it opened
+        # then lives until its next reconnect.
+        logger.exception("could not close the sockets of %s", group)
 
 
 def position_update(agent_id: int, event: PositionEvent, position: dict) -> None:

@@ -49,8 +49,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "corsheaders",
     "channels",
     "django_prometheus",
@@ -73,12 +74,29 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "nexgent.urls"
 ASGI_APPLICATION = "nexgent.asgi.application"
 AUTH_USER_MODEL = "agents.User"
+# Every password login (API, dashboard, admin) goes through the login guard (agents.login_guard,
+# docs/security.md).
+AUTHENTICATION_BACKENDS = ["agents.backends.GuardedModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+]
+LOGIN_ATTEMPTS_PER_MINUTE = env_int("LOGIN_ATTEMPTS_PER_MINUTE", 5, minimum=1, maximum=1000)
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1, maximum=1000)
+LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 15, minimum=1, maximum=24 * 60)
+LOGIN_ACCOUNT_MAX_FAILURES = env_int("LOGIN_ACCOUNT_MAX_FAILURES", 50, minimum=1, maximum=100000)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=1, maximum=3650)
 LOGIN_URL = "dashboard-login"
 LOGIN_REDIRECT_URL = "dashboard-home"
 LOGOUT_REDIRECT_URL = "dashboard-login"
@@ -93,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "nexgent.context_processors.engine_problems",
             ],
         },
     },
@@ -189,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+CELERY_BEAT_SCHEDULE["auth-records-purge"] = {
+    "task": "agents.tasks.auth_records_purge",
+    "schedule": 3600.0,
+    "options": {"expires": 1800.0},
+}
+
 # --- Market data and venues -------------------------------------------------------------------
 JUPITER_BASE_URL = env_url("JUPITER_BASE_URL", "https://api.jup.ag/swap/v1")
 JUPITER_PRICE_URL = env_url("JUPITER_PRICE_URL", "https://api.jup.ag/price/v3")
@@ -256,7 +281,7 @@ CELERY_BEAT_SCHEDULE["price-history-purge"] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "agents.authentication.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "agents.authentication.SessionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -273,24 +298,30 @@ REST_FRAMEWORK = {
     # X-Forwarded-For only from FORWARDED_ALLOW_IPS, 127.0.0.1 by default), never on a
     # forwarded header any client can write (docs/decisions.md).
     "NUM_PROXIES": 0,
+    # Password logins are throttled by the login guard (agents.login_guard) on every door.
     "DEFAULT_THROTTLE_RATES": {
-        "login": "5/min",
         "refresh": "10/min",
         "signals": "120/min",
         "wallet": "5/min",
     },
 }
+# Tokens belong to a login session (agents.auth_services): refresh rotates them, logout ends
+# them all; no token is ever stored.
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=24),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nexgent trading engine API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs are for operators: logged in (dashboard cookie or token).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from the installed sidecar package: works offline and under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Static files, i18n, logging -------------------------------------------------------------
@@ -325,8 +356,44 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", 
 WORKER_METRICS_PORT = env_int("NEXGENT_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535) or None
 WORKER_METRICS_ADDR = env_str("NEXGENT_WORKER_METRICS_ADDR", "127.0.0.1")
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# --- HTTPS and browser security (docs/security.md) ---------------------------------------------
+# HTTPS=true says the engine is served behind a TLS proxy: the proxy forwards
+# X-Forwarded-Proto, and uvicorn believes it from FORWARDED_ALLOW_IPS only. Then cookies are
+# Secure, plain HTTP is redirected (health and metrics excepted, for probes inside the network)
+# and browsers are told to use HTTPS only (HSTS). Off by default: `make run` serves plain HTTP
+# on 127.0.0.1, where a Secure cookie would never be sent back.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0, maximum=63072000
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Everything the dashboard, the admin and the API docs load comes from this origin: no inline
+# script or style, no CDN. WebSockets to the same host are 'self' too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Signals and risk (issue 4) ---
 # Jupiter Tokens v2 search (token metrics for the eligibility bounds): requests go to

@@ -2,10 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import urls as agents_urls
-from nexgent import ops
+from nexgent import api_docs, ops
 from prices import urls as prices_urls
 from signals_app import urls as signals_urls
 from trading import urls as trading_urls
@@ -26,8 +25,8 @@ handler500 = "nexgent.api.server_error"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", api_docs.SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs.swagger_ui, name="api-docs"),
     path("health", ops.health, name="health"),
     path("health/live", ops.health_live, name="health-live"),
     path("health/ready", ops.health_ready, name="health-ready"),

@@ -100,3 +100,16 @@ def test_openapi_schema_and_docs_are_served(client, user):
     assert schema.status_code == 200
     assert b"/api/v1/trading-signals" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_the_dashboard_shows_what_readiness_says_is_wrong(localnet, client, user):
+    client.force_login(user)
+    cache.set(LAST_TICK_KEY, TickRecord(datetime.now(UTC) - timedelta(seconds=300), 0, 0))
+
+    late = client.get("/").content.decode()
+    price_poll()  # a tick on time: the banner goes away
+    healthy = client.get("/").content.decode()
+
+    assert "The engine is not working normally" in late
+    assert "tick: the last price tick finished 300 s ago" in late
+    assert "engine-problems" not in healthy

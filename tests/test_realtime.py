@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
+from agents.auth_services import auth_session_open
 from agents.services import agent_create
 from nexgent import realtime
 
@@ -33,7 +33,7 @@ def other_agent(user):
 def socket_for(live_engine, user):
     """Opens an agent's socket and reads past `connected` and `initial_data`: from then on the
     consumer is in the agent's group and every frame is a live event."""
-    access = str(AccessToken.for_user(user))
+    access = auth_session_open(user)["access"]
     with ExitStack() as sockets:
 
         def socket_for(agent):

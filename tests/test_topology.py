@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
+from agents.auth_services import auth_session_open
 from tests.harness import (
     celery_beat_argv,
     celery_worker_argv,
@@ -140,7 +140,7 @@ def test_signal_to_stop_loss_close_across_processes(
         symbol="TOPO", price_sol=Decimal("0.003"), decimals=6, liquidity_sol=Decimal("4000")
     )
     balance_deposit(wallet=wallet, amount=Decimal("5"))
-    access = str(AccessToken.for_user(user))
+    access = auth_session_open(user)["access"]
     with connect(
         f"ws://{base}/ws/agents/{agent.pk}/?token={access}",
         additional_headers={"Origin": f"http://{base}"},

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 import requests
-from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
+from agents.auth_services import auth_session_open
 from nexgent import money
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit
@@ -36,7 +36,7 @@ def test_signal_to_stop_loss_close_streams_live(live_engine, market, user, agent
         symbol="SKEL", price_sol=Decimal("0.002"), decimals=6, liquidity_sol=Decimal("3000")
     )
     balance_deposit(wallet=wallet, amount=Decimal("5"))
-    access = str(AccessToken.for_user(user))
+    access = auth_session_open(user)["access"]
     origin = f"http://{live_engine}"
     with connect(
         f"ws://{live_engine}/ws/agents/{agent.pk}/?token={access}",
@@ -77,7 +77,7 @@ def test_signal_to_stop_loss_close_streams_live(live_engine, market, user, agent
 
 
 def test_websocket_refuses_someone_elses_agent(live_engine, other_user, agent):
-    access = str(AccessToken.for_user(other_user))
+    access = auth_session_open(other_user)["access"]
     with (
         connect(
             f"ws://{live_engine}/ws/agents/{agent.pk}/?token={access}",

@@ -40,6 +40,8 @@ def browser():
         "--window-size=1400,900",
     ):
         options.add_argument(flag)
+    # The console, to catch anything the content security policy blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
@@ -57,6 +59,26 @@ def _wait(driver, condition, what):
         ignored_exceptions=[StaleElementReferenceException],
     )
     return wait.until(condition, message=what)
+
+
+def _policy_violations(driver) -> list[str]:
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]
+    ]
+
+
+def _log_in(driver, base, user):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/login/")
+    driver.find_element(By.NAME, "email").send_keys(user.email)
+    driver.find_element(By.NAME, "password").send_keys("pw-12345678")
+    driver.find_element(
+        By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]"
+    ).click()
+    _wait(driver, lambda d: d.current_url.rstrip("/") == base, "the login to land on the home page")
 
 
 def _first_row(driver, selector):
@@ -80,15 +102,7 @@ def test_position_appears_and_closes_live(
     balance_deposit(wallet=wallet, amount=Decimal("5"))
     base = f"http://{live_engine}"
 
-    browser.get(f"{base}/login/")
-    browser.find_element(By.NAME, "email").send_keys(user.email)
-    browser.find_element(By.NAME, "password").send_keys("pw-12345678")
-    browser.find_element(
-        By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]"
-    ).click()
-    _wait(
-        browser, lambda d: d.current_url.rstrip("/") == base, "the login to land on the home page"
-    )
+    _log_in(browser, base, user)
 
     browser.get(f"{base}/agents/{agent.pk}/")
     status = browser.find_element(By.ID, "ws-status")
@@ -131,3 +145,26 @@ def test_position_appears_and_closes_live(
     screenshots.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(screenshots / "agent-closed.png"))
     assert ClosedTrade.objects.get(position_id=int(position_id)).close_reason == "stop_loss"
+    assert _policy_violations(browser) == []
+
+
+def test_admin_and_api_docs_work_under_the_content_security_policy(
+    browser, live_engine, user, agent
+):
+    from selenium.webdriver.common.by import By
+
+    user.is_staff = user.is_superuser = True
+    user.save(update_fields=["is_staff", "is_superuser"])
+    base = f"http://{live_engine}"
+    _log_in(browser, base, user)
+
+    browser.get(f"{base}/admin/agents/agent/{agent.pk}/change/")
+    _wait(browser, lambda d: d.find_elements(By.NAME, "name"), "the admin's agent form")
+    browser.get(f"{base}/api/docs/")
+    _wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"),
+        "Swagger UI to render the operations",
+    )
+
+    assert _policy_violations(browser) == []
