@@ -39,6 +39,17 @@ def _database_connections_recycle(sender=None, **kwargs) -> None:
     close_old_connections()
 
 
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _celery_logs_redacted(logger=None, **kwargs) -> None:
+    """Celery's worker and beat log through handlers of their own (a task's failure, with its
+    exception's text): they redact secrets like the project's own handler."""
+    from nexgent.logs import redact_handlers
+
+    if logger is not None:
+        redact_handlers(logger)
+
+
 @signals.worker_ready.connect
 @signals.worker_process_init.connect
 def _startup_objects_frozen(**kwargs) -> None:

@@ -72,7 +72,64 @@ def test_the_access_log_never_holds_a_credential(web):
         ("/x?a=1&key=ngt_1&b=2", "/x?a=1&key=[redacted]&b=2"),
         ("/x?REFRESH=abc", "/x?REFRESH=[redacted]"),
         ("/x?tokens=1&monkey=2", "/x?tokens=1&monkey=2"),  # other names are left alone
+        ("https://rpc.example/?api-key=abc123", "https://rpc.example/?api-key=[redacted]"),
+        ("redis://:pa55@cache:6379/0", "redis://:[redacted]@cache:6379/0"),
+        ("postgres://app:pa55@db/x", "postgres://app:[redacted]@db/x"),
+        ("postgres://db/x", "postgres://db/x"),
+        ("Authorization: Bearer eyJ.a.b", "Authorization: Bearer [redacted]"),
+        ("key nxg_0a1b2c3d_s3cr3t-Key was refused", "key nxg_[redacted] was refused"),
     ],
 )
 def test_redaction_keeps_everything_but_the_secret(line, expected):
     assert redact(line) == expected
+
+
+class _Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("logger_name", ["prices", "trading", "signals_app", "nexgent"])
+def test_the_projects_handler_redacts_messages_arguments_and_tracebacks(logger_name):
+    """What every process (web, worker, beat) writes through the project's console handler."""
+    import logging
+
+    (handler,) = [
+        h for h in logging.getLogger(logger_name).handlers if type(h) is logging.StreamHandler
+    ]
+    url = "https://rpc.example/?api-key=s3cr3t-rpc-key"
+    try:
+        raise _Boom(f"GET {url} failed")
+    except _Boom as error:
+        record = logging.LogRecord(
+            logger_name,
+            logging.WARNING,
+            __file__,
+            1,
+            "call to %s failed: %s",
+            (url, error),
+            exc_info=sys.exc_info(),
+        )
+    assert handler.filter(record)
+    written = handler.format(record)
+
+    assert "s3cr3t" not in written
+    assert written.count("api-key=[redacted]") == 3  # message argument, exception, traceback
+
+
+def test_celerys_own_handlers_are_redacted_when_it_sets_up_logging():
+    import logging
+
+    from celery import signals
+
+    logger = logging.getLogger("celery-under-test")
+    handler = logging.StreamHandler()
+    logger.addHandler(handler)
+    try:
+        signals.after_setup_logger.send(sender=None, logger=logger)
+        record = logging.LogRecord(
+            "celery", logging.ERROR, __file__, 1, "Task failed: %s", ("Bearer abc.def",), None
+        )
+        assert handler.filter(record)
+        assert handler.format(record) == "Task failed: Bearer [redacted]"
+    finally:
+        logger.removeHandler(handler)
