@@ -12,6 +12,10 @@ def engine_problems(request) -> dict:
         return {"engine_problems": {}}
     return {
         "engine_problems": SimpleLazyObject(
-            lambda: {name: verdict for name, verdict in readiness().items() if verdict != "ok"}
+            lambda: {
+                name.replace("_", " ").capitalize(): verdict
+                for name, verdict in readiness().items()
+                if verdict != "ok"
+            }
         )
     }

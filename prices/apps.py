@@ -12,3 +12,5 @@ class PricesConfig(AppConfig):
 
         # Once per process: a second registration of the same names would be refused.
         REGISTRY.register(MarketDataCollector())
+        # Registers this app's readiness checks (nexgent.health).
+        from prices import health  # noqa: F401

@@ -27,6 +27,7 @@ def test_health_endpoints_need_no_auth(localnet, client):
         "cache": "ok",
         "tick": "ok",
         "signals": "ok",
+        "market_data": "ok",
     }
 
 
@@ -41,6 +42,20 @@ def _not_ready(client, check: str) -> str:
 
 def test_not_ready_before_the_first_tick(client):
     assert _not_ready(client, "tick") == "no price tick has run yet"
+
+
+def test_not_ready_while_a_data_source_keeps_failing(localnet, market, client):
+    from nexgent.http import ExternalServiceError
+    from prices import clients
+
+    price_poll()
+    market.inject_fault("hermes", status=500, count=100)
+    for _ in range(3):  # three calls, each retried by the client, each failing
+        with pytest.raises(ExternalServiceError):
+            clients.hermes_sol_usd()
+
+    verdict = _not_ready(client, "market_data")
+    assert verdict.startswith("hermes failing (3 in a row")
 
 
 def test_not_ready_when_the_tick_is_late(localnet, client, settings):
@@ -111,5 +126,5 @@ def test_the_dashboard_shows_what_readiness_says_is_wrong(localnet, client, user
     healthy = client.get("/").content.decode()
 
     assert "The engine is not working normally" in late
-    assert "tick: the last price tick finished 300 s ago" in late
+    assert "Tick: the last price tick finished 300 s ago" in late
     assert "engine-problems" not in healthy
