@@ -177,7 +177,9 @@ def topology(localnet, tmp_path):
 class Load:
     """Signals posted by a few clients at once, one token each, until the tokens run out or
     the web stops answering. `created`: signal id -> token of each POST answered 201;
-    `unanswered`: tokens whose POST got no answer (committed or not, the database says)."""
+    `unanswered`: tokens whose POST got no answer (committed or not, the database says).
+    Each signal carries an Idempotency-Key of its token, as a client that may have to ask
+    again sends."""
 
     def __init__(self, base: str, api_key: str, tokens: list[str]):
         self.url = f"{base}/api/v1/trading-signals"
@@ -208,12 +210,7 @@ class Load:
                 except queue.Empty:
                     return
                 try:
-                    response = session.post(
-                        self.url,
-                        json={"token_address": token, "signal_type": "BUY", "signal_strength": 5},
-                        headers={"X-API-Key": self.api_key},
-                        timeout=10,
-                    )
+                    response = self.post(session, token)
                 except requests.RequestException:
                     with self._lock:
                         self.unanswered.append(token)
@@ -224,6 +221,14 @@ class Load:
                     else:
                         self.refused.append((token, response.status_code, response.text))
                 time.sleep(CLIENT_PAUSE_SECONDS)
+
+    def post(self, session: requests.Session, token: str) -> requests.Response:
+        return session.post(
+            self.url,
+            json={"token_address": token, "signal_type": "BUY", "signal_strength": 5},
+            headers={"X-API-Key": self.api_key, "Idempotency-Key": f"crash-{token}"},
+            timeout=10,
+        )
 
 
 def test_every_committed_signal_and_exit_is_processed_once_across_kills(
@@ -273,6 +278,20 @@ def test_every_committed_signal_and_exit_is_processed_once_across_kills(
 
     market.clear_faults("jupiter_quote")
     topology.start("web", "worker", "beat")
+    # A client whose POST got no answer asks again with the same Idempotency-Key: a signal the
+    # dead web had committed is answered as it was (200, replayed), one it had not is recorded.
+    with requests.Session() as session:
+        for token in load.unanswered:
+            response = load.post(session, token)
+            assert response.status_code in (200, 201), response.text
+            signal_id = response.json()["id"]
+            if token in committed.values():
+                assert response.status_code == 200
+                assert response.headers["Idempotent-Replayed"] == "true"
+                assert committed[signal_id] == token
+            else:
+                assert response.status_code == 201
+                committed[signal_id] = token
     topology.wait(
         lambda: _all_decided(committed, AGENTS),
         RECOVERY_SECONDS,
