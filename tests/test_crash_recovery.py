@@ -53,7 +53,8 @@ pytestmark = [
 AGENTS = 5
 TOKENS = 60
 DEPOSIT = Decimal("200")  # SOL: a buy is at most 2 SOL, so every agent can buy every token
-WORKER_THREADS = 4
+# A prefork worker, as the Procfile runs it; a kill takes its whole process group.
+WORKER_CONCURRENCY = 4
 # Long enough that a few buys or sales are always in flight when the kill comes, short enough
 # that the load before it takes a few seconds.
 QUOTE_DELAY_SECONDS = 0.3
@@ -94,7 +95,7 @@ class Topology:
         self.base = f"http://127.0.0.1:{port}"
         self.argv = {
             "web": web_argv(port),
-            "worker": celery_worker_argv(WORKER_THREADS, pool="prefork"),
+            "worker": celery_worker_argv(WORKER_CONCURRENCY, pool="prefork"),
             "beat": celery_beat_argv(directory / "celerybeat-schedule"),
         }
         self.running: dict[str, subprocess.Popen] = {}
