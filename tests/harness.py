@@ -418,6 +418,24 @@ def current_database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
+def web_argv(port: int) -> list[str]:
+    """The production web process (uvicorn serving the ASGI app) on 127.0.0.1:`port`, quiet."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "nexgent.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+    ]
+
+
 def celery_worker_argv(concurrency: int, *extra: str, pool: str = "threads") -> list[str]:
     """A real Celery worker (on threads unless `pool` says otherwise), quiet, without the
     cluster chatter tests don't need."""

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.harness import (
     celery_worker_argv,
     current_database_url,
     free_port,
+    web_argv,
 )
 from trading.models import ClosedTrade, Position
 from trading.services import balance_deposit
@@ -51,20 +51,7 @@ def processes(localnet, tmp_path):
         **localnet.engine_settings(),
     }
     commands = {
-        "web": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "nexgent.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
+        "web": web_argv(port),
         "worker": celery_worker_argv(4),
         "beat": celery_beat_argv(tmp_path / "celerybeat-schedule"),
     }
