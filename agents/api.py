@@ -1,4 +1,6 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -12,13 +14,17 @@ from agents.permissions import NoApiKeys, scoped
 from agents.selectors import SESSION_CLAIM
 from agents.serializers import (
     AgentSerializer,
+    ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     LoginSerializer,
+    MeSerializer,
     RefreshSerializer,
+    TokenPairSerializer,
 )
 from agents.services import agent_create, agent_update, api_key_create, api_key_revoke
 from nexgent.api import DomainError
+from nexgent.schema import error
 
 
 def owned_agent(request, agent_id) -> Agent:
@@ -31,6 +37,17 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(
+        request=LoginSerializer,
+        responses={
+            200: TokenPairSerializer,
+            401: error("Wrong email or password."),
+            423: error(
+                "Too many failed logins for this email from this address (details: locked_until)."
+            ),
+            429: error("Too many login attempts from this address (Retry-After)."),
+        },
+    )
     def post(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -43,6 +60,13 @@ class RefreshView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "refresh"
 
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={
+            200: TokenPairSerializer,
+            401: error("Not a valid refresh token, or its session has ended."),
+        },
+    )
     def post(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -54,6 +78,7 @@ class LogoutView(APIView):
 
     permission_classes = [NoApiKeys]
 
+    @extend_schema(request=RefreshSerializer, responses={204: None})
     def post(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -71,6 +96,7 @@ class MeView(APIView):
     # provider's credential and reads nothing of it.
     permission_classes = [NoApiKeys]
 
+    @extend_schema(responses=MeSerializer)
     def get(self, request):
         user = request.user
         return Response({"id": user.pk, "email": user.email, "is_staff": user.is_staff})
@@ -78,6 +104,7 @@ class MeView(APIView):
 
 class AgentViewSet(viewsets.ModelViewSet):
     serializer_class = AgentSerializer
+    lookup_value_regex = "[0-9]+"
     permission_classes = [scoped("agents")]
 
     def get_queryset(self):
@@ -96,15 +123,18 @@ class AgentConfigView(APIView):
 
     permission_classes = [scoped("agents")]
 
+    @extend_schema(responses=agent_config.AgentConfig)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
         return Response(agent_config.effective_config_json(agent.config))
 
+    @extend_schema(request=agent_config.AgentConfig, responses=agent_config.AgentConfig)
     def put(self, request, agent_id):
         return self._store(
             request, agent_id, lambda stored: agent_config.merge_overrides({}, request.data)
         )
 
+    @extend_schema(request=agent_config.AgentConfig, responses=agent_config.AgentConfig)
     def patch(self, request, agent_id):
         return self._store(
             request, agent_id, lambda stored: agent_config.merge_overrides(stored, request.data)
@@ -131,6 +161,7 @@ class AgentConfigSchemaView(APIView):
 
     permission_classes = [scoped("agents")]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response(agent_config.config_json_schema())
 
@@ -138,10 +169,12 @@ class AgentConfigSchemaView(APIView):
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = ApiKeySerializer
     permission_classes = [NoApiKeys]
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         return ApiKey.objects.filter(owner=self.request.user, revoked_at__isnull=True)
 
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def create(self, request):
         body = ApiKeyCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

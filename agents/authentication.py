@@ -5,6 +5,8 @@ import hashlib
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -71,3 +73,19 @@ class SessionJWTAuthentication(JWTAuthentication):
         if not auth_session_active(token.get(SESSION_CLAIM)):
             raise InvalidToken("Token's session has ended: log in again.")
         return token
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema names API-key authentication (registered on import)."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The schema names the session-checked JWT like simplejwt's own (registered on import)."""
+
+    target_class = SessionJWTAuthentication

@@ -18,7 +18,7 @@ import copy
 import json
 import types
 import typing
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -38,39 +38,25 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from solders.pubkey import Pubkey
 
+from nexgent import inputs
 from trading.rules import config as rules
-
-# Far beyond any SOL amount, market cap or percentage, yet small enough that writing the value
-# out in plain notation ("1E+999999" would be a million digits) stays cheap.
-_MAX_INTEGER_DIGITS = 30
-_MAX_DECIMAL_PLACES = 30
 
 
 def _parse_decimal(value: object) -> Decimal:
-    if isinstance(value, bool):  # bool is an int subclass; `true` is never a number here
-        raise PydanticCustomError("decimal_type", "must be a number, not a boolean")
-    if isinstance(value, float):
-        value = str(value)
-    if not isinstance(value, Decimal | int | str):
-        raise PydanticCustomError("decimal_type", "must be a number or a numeric string")
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise PydanticCustomError("decimal_parsing", "must be a number") from None
-    if not number.is_finite():
-        raise PydanticCustomError("decimal_finite", "must be a finite number")
-    if (
-        number.adjusted() >= _MAX_INTEGER_DIGITS
-        or -number.as_tuple().exponent > _MAX_DECIMAL_PLACES
-    ):
-        raise PydanticCustomError("decimal_range", "is too large or has too many decimal places")
-    return number
+        return inputs.parse_number(value)
+    except ValueError as problem:
+        raise PydanticCustomError("decimal_parsing", str(problem)) from None
 
 
-def _reject_bool(value: object) -> object:
+def _parse_integer(value: object) -> object:
     # Pydantic's lax int mode would read `true` as 1 (a min_score of 1, say) without a word.
     if isinstance(value, bool):
         raise PydanticCustomError("int_type", "must be an integer, not a boolean")
+    # A JSON number arrives as Decimal; its size is checked before pydantic turns it into an
+    # int, which for 1E+99999999 would take seconds and a lot of memory.
+    if isinstance(value, Decimal):
+        return _parse_decimal(value)
     return value
 
 
@@ -99,13 +85,21 @@ def _decimal(**bounds: Any) -> Any:
     ]
 
 
+# Every number has both bounds (nexgent.inputs): the schema tells a client the range, and
+# nothing absurd (1e20 open positions) is stored as a setting.
+SOL = inputs.MAX_SOL
+USD = inputs.MAX_USD
+
+
 def _integer(**bounds: Any) -> Any:
-    return Annotated[int, Field(**bounds), BeforeValidator(_reject_bool)]
+    return Annotated[int, Field(**bounds), BeforeValidator(_parse_integer)]
 
 
 MintAddress = Annotated[StrictStr, Field(min_length=32, max_length=44), AfterValidator(_valid_mint)]
 SignalType = Annotated[StrictStr, Field(min_length=1, max_length=50)]
-SizeRange = Annotated[tuple[_decimal(gt=0), _decimal(gt=0)], AfterValidator(_ordered_pair)]
+SizeRange = Annotated[
+    tuple[_decimal(gt=0, le=SOL), _decimal(gt=0, le=SOL)], AfterValidator(_ordered_pair)
+]
 LevelMode = Literal["aggressive", "moderate", "conservative", "custom"]
 
 
@@ -134,8 +128,8 @@ class _Section(BaseModel):
 
 
 class PurchaseLimitsConfig(_Section):
-    minimum_agent_balance: _decimal(ge=Decimal("0.1")) = Decimal("0.5")
-    max_purchase_per_token: _decimal(gt=0) = Decimal("2.0")
+    minimum_agent_balance: _decimal(ge=Decimal("0.1"), le=SOL) = Decimal("0.5")
+    max_purchase_per_token: _decimal(gt=0, le=SOL) = Decimal("2.0")
     # A limit of 0 would refuse every quote (impact >= limit), so it is not accepted; null
     # switches the check off instead.
     max_price_impact: _decimal(gt=0, le=1) | None = Decimal("0.05")
@@ -146,12 +140,12 @@ class SignalsConfig(_Section):
     allowed_signal_types: tuple[SignalType, ...] = ()
     token_filter_mode: Literal["none", "blacklist", "whitelist"] = "none"
     token_list: tuple[MintAddress, ...] = ()
-    market_cap_min: _decimal(ge=0) | None = None
-    market_cap_max: _decimal(ge=0) | None = None
-    liquidity_min: _decimal(ge=0) | None = None
-    liquidity_max: _decimal(ge=0) | None = None
-    holder_count_min: _integer(ge=0) | None = None
-    holder_count_max: _integer(ge=0) | None = None
+    market_cap_min: _decimal(ge=0, le=USD) | None = None
+    market_cap_max: _decimal(ge=0, le=USD) | None = None
+    liquidity_min: _decimal(ge=0, le=USD) | None = None
+    liquidity_max: _decimal(ge=0, le=USD) | None = None
+    holder_count_min: _integer(ge=0, le=inputs.MAX_COUNT) | None = None
+    holder_count_max: _integer(ge=0, le=inputs.MAX_COUNT) | None = None
 
     @field_validator("market_cap_max", "liquidity_max", "holder_count_max")
     @classmethod
@@ -161,7 +155,7 @@ class SignalsConfig(_Section):
 
 
 class TrailingLevelConfig(_Section):
-    change: _decimal(gt=0)
+    change: _decimal(gt=0, le=inputs.MAX_PERCENT_CHANGE)
     stop_loss: _decimal(gt=0, le=1000)
 
 
@@ -176,9 +170,9 @@ _THRESHOLDS = ("minimum", "medium", "large")
 
 
 class BalanceThresholdsConfig(_Section):
-    minimum: _decimal(ge=0) = Decimal("0.2")
-    medium: _decimal(gt=0) = Decimal(5)
-    large: _decimal(gt=0) = Decimal(10)
+    minimum: _decimal(ge=0, le=SOL) = Decimal("0.2")
+    medium: _decimal(gt=0, le=SOL) = Decimal(5)
+    large: _decimal(gt=0, le=SOL) = Decimal(10)
 
     @field_validator("medium", "large")
     @classmethod
@@ -207,10 +201,10 @@ class PositionSizingConfig(_Section):
 
 class StaleTradeConfig(_Section):
     enabled: StrictBool = True
-    min_hold_minutes: _integer(ge=0) = 60
+    min_hold_minutes: _integer(ge=0, le=inputs.MAX_MINUTES) = 60
     # A position cannot lose more than everything, so -100 is the floor of both ends.
-    min_profit_percent: _decimal(ge=-100) = Decimal(1)
-    max_profit_percent: _decimal(ge=-100) = Decimal(10)
+    min_profit_percent: _decimal(ge=-100, le=inputs.MAX_PERCENT_CHANGE) = Decimal(1)
+    max_profit_percent: _decimal(ge=-100, le=inputs.MAX_PERCENT_CHANGE) = Decimal(10)
 
     @field_validator("max_profit_percent")
     @classmethod
@@ -302,14 +296,14 @@ def _moon_bag_problems(
 
 
 class StopLossCooldownConfig(_Section):
-    count: _integer(ge=1)
-    window_minutes: _integer(ge=1)
-    pause_minutes: _integer(ge=1)
+    count: _integer(ge=1, le=inputs.MAX_COUNT)
+    window_minutes: _integer(ge=1, le=inputs.MAX_MINUTES)
+    pause_minutes: _integer(ge=1, le=inputs.MAX_MINUTES)
 
 
 class RiskConfig(_Section):
-    max_open_positions: _integer(ge=1) = 25
-    daily_loss_limit_sol: _decimal(gt=0) | None = None
+    max_open_positions: _integer(ge=1, le=inputs.MAX_OPEN_POSITIONS) = 25
+    daily_loss_limit_sol: _decimal(gt=0, le=SOL) | None = None
     max_drawdown_percent: _decimal(gt=0, le=100) | None = None
     cooldown_after_stop_losses: StopLossCooldownConfig | None = None
 

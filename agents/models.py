@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from agents.config import ConfigValidationError, effective_config
+from nexgent.inputs import validate_has_a_letter
 
 
 class TradingMode(models.TextChoices):
@@ -96,7 +97,9 @@ class Agent(models.Model):
     defaults; the effective config is the defaults deep-merged with it."""
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agents")
-    name = models.CharField(max_length=50, validators=[MinLengthValidator(3)])
+    name = models.CharField(
+        max_length=50, validators=[MinLengthValidator(3), validate_has_a_letter]
+    )
     trading_mode = models.CharField(
         max_length=16, choices=TradingMode.choices, default=TradingMode.SIMULATION
     )
@@ -145,7 +148,7 @@ class ApiKey(models.Model):
     """An API key. Only its SHA-256 is stored; the key itself is shown once at creation."""
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_has_a_letter])
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list)

@@ -285,13 +285,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "nexgent.schema.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "nexgent.parsers.DecimalJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "nexgent.api.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "nexgent.negotiation.ContentNegotiation",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles key on the client address the ASGI server decided (uvicorn believes
@@ -322,6 +323,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # 3.1 for JSON Schema's prefixItems: the agent config's [min, max] pairs.
+    "OAS_VERSION": "3.1.0",
+    # Request bodies get components of their own (no read-only fields), marked strict: the
+    # API refuses unknown fields (nexgent.inputs, nexgent.schema).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "KillSwitchModeEnum": "trading.models.KillSwitchMode",
+        "TradingModeEnum": "agents.models.TradingMode",
+        "LevelModeEnum": ["aggressive", "moderate", "conservative", "custom"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "nexgent.schema.strict_request_bodies",
+    ],
 }
 
 # --- Static files, i18n, logging -------------------------------------------------------------

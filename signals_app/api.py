@@ -1,4 +1,6 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -7,15 +9,18 @@ from rest_framework.views import APIView
 
 from agents.models import ApiKey
 from agents.permissions import scoped
+from nexgent.inputs import MAX_LIMIT
+from nexgent.schema import error
 from signals_app.exports import CsvRenderer, signal_rows
 from signals_app.models import TradingSignal
 from signals_app.selectors import signals_list
 from signals_app.serializers import (
-    MAX_LIMIT,
     SignalCreateSerializer,
     SignalDetailSerializer,
     SignalFilterSerializer,
+    SignalListResponseSerializer,
     SignalListSerializer,
+    SignalSerializer,
     normalise_keys,
     signal_payload,
 )
@@ -24,6 +29,15 @@ from signals_app.tasks import signal_received
 
 DEFAULT_LIMIT = 100
 CSV_LIMIT = MAX_LIMIT
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="A retry with the same key answers the first signal (200) instead of a new one.",
+)
+CSV = OpenApiTypes.STR
 
 
 class SignalCreateThrottle(SimpleRateThrottle):
@@ -46,6 +60,15 @@ class SignalListView(APIView):
     # ?format=csv answers the same list as CSV.
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
 
+    @extend_schema(
+        operation_id="v1_trading_signals_list",
+        parameters=[SignalFilterSerializer],
+        responses={
+            (200, "application/json"): SignalListResponseSerializer,
+            (200, "text/csv"): CSV,
+        },
+        description="The caller's signals, newest first; ?format=csv or Accept: text/csv for CSV.",
+    )
     def get(self, request):
         as_csv = request.accepted_renderer.format == CsvRenderer.format
         query = SignalFilterSerializer(data=request.query_params)
@@ -61,6 +84,17 @@ class SignalListView(APIView):
             )
         return Response({"signals": SignalListSerializer(rows, many=True).data})
 
+    @extend_schema(
+        request=SignalCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: SignalSerializer,
+            200: SignalSerializer,
+            409: error("An identical signal within 60 seconds."),
+        },
+        description="201 with the new signal (processed asynchronously); 200 with the first "
+        "when a retry repeats an Idempotency-Key.",
+    )
     def post(self, request):
         body = SignalCreateSerializer(data=normalise_keys(request.data))
         body.is_valid(raise_exception=True)
@@ -68,7 +102,9 @@ class SignalListView(APIView):
         signal, created = signal_create(
             owner=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
-            idempotency_key=idempotency_key[:200] if idempotency_key else None,
+            idempotency_key=idempotency_key[:IDEMPOTENCY_KEY_MAX_LENGTH]
+            if idempotency_key
+            else None,
             **body.validated_data,
         )
         if created:
@@ -86,10 +122,15 @@ class SignalExportView(SignalListView):
     http_method_names = ["get", "head", "options"]
     renderer_classes = [CsvRenderer]
 
+    @extend_schema(parameters=[SignalFilterSerializer], responses={(200, "text/csv"): CSV})
+    def get(self, request):
+        return super().get(request)
+
 
 class SignalDetailView(APIView):
     permission_classes = [scoped("signals")]
 
+    @extend_schema(responses=SignalDetailSerializer)
     def get(self, request, signal_id):
         signal = get_object_or_404(
             TradingSignal.objects.prefetch_related("executions__agent"),

@@ -1,10 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from solders.pubkey import Pubkey
 
+from nexgent.inputs import MINT_PATTERN, CountField, IdField, InputSerializer, LimitField
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.selectors import execution_summary
-
-MAX_LIMIT = 1000
 
 # Existing providers post the reference engine's camelCase bodies; both spellings are accepted.
 CAMEL_TO_SNAKE = {
@@ -31,11 +31,14 @@ def validate_mint(value: str) -> str:
     return value
 
 
-class SignalCreateSerializer(serializers.Serializer):
-    token_address = serializers.CharField(max_length=64, validators=[validate_mint])
+class SignalCreateSerializer(InputSerializer):
+    """The body of POST trading-signals. The camelCase spellings of CAMEL_TO_SNAKE are
+    accepted too (normalise_keys), so existing providers work unchanged."""
+
+    token_address = serializers.RegexField(MINT_PATTERN, validators=[validate_mint])
     signal_type = serializers.CharField(max_length=50)
     # Absent strength counts as the weakest signal (1), which only default-scored agents take.
-    signal_strength = serializers.IntegerField(min_value=1, max_value=5, default=1)
+    signal_strength = CountField(min_value=1, max_value=5, default=1)
     symbol = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     activation_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=2000
@@ -117,6 +120,7 @@ class SignalListSerializer(SignalSerializer):
     class Meta(SignalSerializer.Meta):
         fields = [*SignalSerializer.Meta.fields, "executions_summary"]
 
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
     def get_executions_summary(self, signal) -> dict:
         return execution_summary(signal)
 
@@ -128,6 +132,22 @@ class SignalListSerializer(SignalSerializer):
         return data
 
 
+class _ListedSignalSchema(SignalListSerializer):
+    """For the OpenAPI schema only: a listed signal, whose agent_execution is there only
+    when the list is filtered by agent (SignalListSerializer.to_representation)."""
+
+    agent_execution = SignalExecutionSerializer(
+        required=False, allow_null=True, help_text="The filtered agent's decision, or null."
+    )
+
+    class Meta(SignalListSerializer.Meta):
+        fields = [*SignalListSerializer.Meta.fields, "agent_execution"]
+
+
+class SignalListResponseSerializer(serializers.Serializer):
+    signals = _ListedSignalSchema(many=True)
+
+
 class SignalFilterSerializer(serializers.Serializer):
     """GET trading-signals query parameters. Times are ISO 8601; created_before is exclusive."""
 
@@ -137,8 +157,8 @@ class SignalFilterSerializer(serializers.Serializer):
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.values, required=False)
-    agent = serializers.IntegerField(min_value=1, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
+    agent = IdField(required=False)
+    limit = LimitField(required=False)
 
     def validate(self, attrs):
         after, before = attrs.get("created_after"), attrs.get("created_before")

@@ -10,6 +10,7 @@ from agents.models import Agent
 pytestmark = pytest.mark.django_db
 
 NESTED = "[" * 1000 + "]" * 1000  # 2 KB
+ARABIC_ONE = "\u0661"  # an Arabic-Indic digit: Python's int() reads it as 1
 
 
 @pytest.fixture
@@ -67,3 +68,39 @@ def test_an_agent_can_be_created_inactive(api):
     response = api.post("/api/v1/agents", {"name": "Alpha", "is_active": False}, format="json")
     assert response.status_code == 201
     assert Agent.objects.get(pk=response.json()["id"]).is_active is False
+
+
+def test_too_many_form_fields_is_json(api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    fields = "&".join(f"f{i}=1" for i in range(10))
+    response = api.post("/api/v1/agents", fields, content_type="application/x-www-form-urlencoded")
+    _error(response, 400, "bad_request")
+    assert not Agent.objects.exists()
+
+
+def test_too_many_query_fields_is_json(api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    _error(
+        api.get("/api/v1/trading-signals?" + "&".join(f"f{i}=1" for i in range(10))),
+        400,
+        "bad_request",
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/agents/abc/config",
+        "/api/v1/agents/1.5/",
+        "/api/v1/agents/-1/balances",
+        "/api/v1/api-keys/abc/",
+        "/api/v1/trading-signals/abc",
+        f"/api/v1/agents/{ARABIC_ONE}/transactions",
+    ],
+)
+def test_a_non_integer_path_id_is_json_404(api, path):
+    _error(api.get(path), 404, "not_found")
+
+
+def test_a_huge_path_id_is_a_404(api):
+    _error(api.get(f"/api/v1/agents/{10**30}/config"), 404, "not_found")

@@ -69,3 +69,33 @@ def test_an_operator_reads_the_schema_and_docs(client, user):
     assert schema.status_code == 200 and b"/api/v1/trading-signals" in schema.content
     assert docs.status_code == 200 and b"swagger-ui" in docs.content
     assert b"cdn" not in docs.content.lower()
+
+
+def test_check_deploy_is_clean_behind_tls():
+    """`manage.py check --deploy` with the documented production settings (docs/security.md):
+    no warning at all, the schema's own included."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "HTTPS": "true",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "trade.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://trade.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -6,34 +7,38 @@ from rest_framework.views import APIView
 from agents.api import owned_agent
 from agents.permissions import scoped
 from nexgent.api import DomainError
+from nexgent.schema import error
 from prices.selectors import latest_prices
-from trading.models import ClosedTrade, CloseReason, Position, Transaction, TransactionType
+from trading.models import ClosedTrade, CloseReason, Position, Transaction
 from trading.risk_selectors import trading_halted
 from trading.selectors import open_positions, position_payload, wallet_balances
-from trading.serializers import ClosedTradeSerializer, TransactionSerializer, TransferSerializer
+from trading.serializers import (
+    BalanceListSerializer,
+    ClosedTradeListSerializer,
+    ClosedTradeSerializer,
+    ListQuerySerializer,
+    PositionListSerializer,
+    PositionSerializer,
+    TransactionListSerializer,
+    TransactionQuerySerializer,
+    TransactionSerializer,
+    TransferSerializer,
+)
 from trading.services import TRANSFER_KEY_MAX_LENGTH, balance_transfer, position_close
 from wallets.models import AgentWallet
 
-MAX_LIMIT = 1000
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description=f"Makes a retry safe (at most {TRANSFER_KEY_MAX_LENGTH} characters).",
+)
 
 
-def _limit(request, default=100) -> int:
-    raw = request.query_params.get("limit", default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise DomainError(
-            "limit must be an integer",
-            code="validation_error",
-            details=[{"field": "limit", "message": "not an integer"}],
-        ) from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise DomainError(
-            f"limit must be between 1 and {MAX_LIMIT}",
-            code="validation_error",
-            details=[{"field": "limit", "message": "out of range"}],
-        )
-    return value
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
 
 
 def _wallet(agent) -> AgentWallet:
@@ -48,6 +53,7 @@ def _wallet(agent) -> AgentWallet:
 class BalancesView(APIView):
     permission_classes = [scoped("balances")]
 
+    @extend_schema(responses=BalanceListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
         return Response({"balances": wallet_balances(_wallet(agent).pk)})
@@ -56,22 +62,27 @@ class BalancesView(APIView):
 class TransactionsView(APIView):
     permission_classes = [scoped("transactions", write_scope="full_access")]
 
+    @extend_schema(parameters=[TransactionQuerySerializer], responses=TransactionListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
+        query = _query(TransactionQuerySerializer, request)
         rows = Transaction.objects.filter(agent=agent)
-        kind = request.query_params.get("type")
-        if kind:
-            if kind not in TransactionType.values:
-                raise DomainError(
-                    f"type must be one of {TransactionType.values}",
-                    code="validation_error",
-                    details=[{"field": "type", "message": "unknown type"}],
-                )
-            rows = rows.filter(type=kind)
-        return Response(
-            {"transactions": TransactionSerializer(rows[: _limit(request)], many=True).data}
-        )
+        if "type" in query:
+            rows = rows.filter(type=query["type"])
+        rows = rows[: query["limit"]]
+        return Response({"transactions": TransactionSerializer(rows, many=True).data})
 
+    @extend_schema(
+        request=TransferSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: TransactionSerializer,
+            200: TransactionSerializer,
+            409: error("The Idempotency-Key was used for a different transfer."),
+        },
+        description="A deposit or withdrawal of simulation SOL: 201 with the ledger entry, or "
+        "200 with the first entry when a retry repeats an Idempotency-Key.",
+    )
     def post(self, request, agent_id):
         agent = owned_agent(request, agent_id)
         body = TransferSerializer(data=request.data)
@@ -104,6 +115,7 @@ def _idempotency_key(request) -> str | None:
 class PositionsView(APIView):
     permission_classes = [scoped("positions")]
 
+    @extend_schema(responses=PositionListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
         positions = list(open_positions(agent.pk))
@@ -123,6 +135,13 @@ class PositionsView(APIView):
 class PositionCloseView(APIView):
     permission_classes = [scoped("positions", write_scope="full_access")]
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: PositionSerializer,
+            409: error("Already closed, or trading is halted by the kill switch."),
+        },
+    )
     def post(self, request, agent_id, position_id):
         agent = owned_agent(request, agent_id)
         position = get_object_or_404(Position, pk=position_id, agent=agent)
@@ -144,7 +163,9 @@ class PositionCloseView(APIView):
 class ClosedTradesView(APIView):
     permission_classes = [scoped("history")]
 
+    @extend_schema(parameters=[ListQuerySerializer], responses=ClosedTradeListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        rows = ClosedTrade.objects.filter(agent=agent)[: _limit(request)]
+        limit = _query(ListQuerySerializer, request)["limit"]
+        rows = ClosedTrade.objects.filter(agent=agent)[:limit]
         return Response({"closed_trades": ClosedTradeSerializer(rows, many=True).data})

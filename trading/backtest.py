@@ -14,13 +14,13 @@ backtest` print.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
 
 from agents.config import ConfigValidationError, effective_config, merge_overrides, to_rule_config
-from nexgent import money
+from nexgent import inputs, money
 from nexgent.api import DomainError
 from trading.rules.config import RuleConfig
 from trading.rules.dca import average_after_buy
@@ -35,13 +35,11 @@ BUY = "buy"
 ACTION_KINDS = (BUY, *ActionKind)
 DEFAULT_BUY_SOL = Decimal(1)
 MAX_PRICE_POINTS = 100_000
-# More than all the SOL there is: a bound that only stops absurd input.
-MAX_BUY_SOL = Decimal(1_000_000_000)
+MAX_BUY_SOL = inputs.MAX_SOL
 MAX_PROTOCOL_FEE_BPS = 1000  # the simulated venue's own ceiling (settings.SIM_PROTOCOL_FEE_BPS)
 MAX_NETWORK_FEE_LAMPORTS = 10**9
 # A body with thousands of bad points gets the first problems, not a reply as large as itself.
 MAX_DETAILS = 20
-MAX_INTEGER_DIGITS = 30
 
 
 class PricePoint(NamedTuple):
@@ -570,17 +568,10 @@ def _price_point(index: int, item: object, problems: list) -> PricePoint | None:
 
 def _decimal(value: object) -> tuple[Decimal, str | None]:
     """A finite Decimal of sane size from a number or numeric string, or the reason why not."""
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        return money.ZERO, "must be a number or a numeric string"
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        return money.ZERO, "must be a number"
-    if not number.is_finite():
-        return money.ZERO, "must be a finite number"
-    if number and number.adjusted() >= MAX_INTEGER_DIGITS:
-        return money.ZERO, "is too large"
-    return number, None
+        return inputs.parse_number(value), None
+    except ValueError as problem:
+        return money.ZERO, str(problem)
 
 
 def _collect(problems: list, parse, value):

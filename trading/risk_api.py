@@ -3,25 +3,23 @@
 from datetime import UTC, datetime
 
 from django.shortcuts import get_object_or_404
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
 from agents.permissions import NoApiKeys, scoped
-from trading.models import KillSwitchMode, RiskPause
+from trading.models import RiskPause
 from trading.risk_selectors import kill_switch_get, kill_switch_payload, pause_payload, risk_report
 from trading.risk_services import kill_switch_set, risk_pause_end
-
-
-class KillSwitchSerializer(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=KillSwitchMode.values)
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class PauseEndSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+from trading.serializers import (
+    KillSwitchSerializer,
+    KillSwitchStateSerializer,
+    PauseEndSerializer,
+    PauseSerializer,
+    RiskReportSerializer,
+)
 
 
 class AgentRiskView(APIView):
@@ -30,6 +28,7 @@ class AgentRiskView(APIView):
 
     permission_classes = [scoped("agents")]
 
+    @extend_schema(responses=RiskReportSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
         return Response(risk_report(agent=agent, now=datetime.now(UTC)))
@@ -40,6 +39,7 @@ class RiskPauseEndView(APIView):
 
     permission_classes = [scoped("agents", write_scope="full_access")]
 
+    @extend_schema(request=PauseEndSerializer, responses=PauseSerializer)
     def post(self, request, agent_id, pause_id):
         agent = owned_agent(request, agent_id)
         pause = get_object_or_404(RiskPause, pk=pause_id, agent=agent)
@@ -54,9 +54,11 @@ class KillSwitchView(APIView):
 
     permission_classes = [NoApiKeys, IsAdminUser]
 
+    @extend_schema(responses=KillSwitchStateSerializer)
     def get(self, request):
         return Response(kill_switch_payload(kill_switch_get()))
 
+    @extend_schema(request=KillSwitchSerializer, responses=KillSwitchStateSerializer)
     def put(self, request):
         body = KillSwitchSerializer(data=request.data)
         body.is_valid(raise_exception=True)

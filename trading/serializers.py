@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
-from nexgent import money
-from trading.models import ClosedTrade, Transaction, TransactionType
+from nexgent.inputs import InputSerializer, LimitField, SolAmountField
+from trading.models import (
+    ClosedTrade,
+    CloseReason,
+    KillSwitchMode,
+    PositionStatus,
+    Transaction,
+    TransactionType,
+)
 
 
 class TransactionSerializer(serializers.ModelSerializer):
@@ -30,15 +37,25 @@ class TransactionSerializer(serializers.ModelSerializer):
         ]
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(InputSerializer):
     """A deposit or withdrawal of virtual SOL on the simulation wallet."""
 
     type = serializers.ChoiceField(choices=[TransactionType.DEPOSIT, TransactionType.WITHDRAWAL])
-    amount = serializers.DecimalField(
-        max_digits=money.AMOUNT_MAX_DIGITS,
-        decimal_places=money.AMOUNT_PLACES,
-        min_value=money.to_decimal("0.000000001"),
-    )
+    amount = SolAmountField()
+
+
+class ListQuerySerializer(serializers.Serializer):
+    """Query parameters of a ledger list: how many rows, newest first."""
+
+    limit = LimitField(default=100)
+
+
+class TransactionQuerySerializer(ListQuerySerializer):
+    type = serializers.ChoiceField(choices=TransactionType.values, required=False)
+
+
+class TransactionListSerializer(serializers.Serializer):
+    transactions = TransactionSerializer(many=True)
 
 
 class ClosedTradeSerializer(serializers.ModelSerializer):
@@ -62,3 +79,104 @@ class ClosedTradeSerializer(serializers.ModelSerializer):
             "change_percent",
             "sol_usd",
         ]
+
+
+class ClosedTradeListSerializer(serializers.Serializer):
+    closed_trades = ClosedTradeSerializer(many=True)
+
+
+# Output shapes of the payloads the selectors build (trading.selectors,
+# trading.risk_selectors), for the OpenAPI schema. Decimals are plain strings.
+def _decimal_string(**kwargs):
+    return serializers.CharField(help_text="A decimal as a plain string.", **kwargs)
+
+
+class BalanceSerializer(serializers.Serializer):
+    token_address = serializers.CharField()
+    token_symbol = serializers.CharField(allow_blank=True)
+    amount = _decimal_string()
+
+
+class BalanceListSerializer(serializers.Serializer):
+    balances = BalanceSerializer(many=True)
+
+
+class ClosedTradeSummarySerializer(serializers.Serializer):
+    profit_loss_sol = _decimal_string()
+    profit_loss_usd = _decimal_string(allow_null=True)
+    change_percent = _decimal_string()
+    received_sol = _decimal_string()
+    invested_sol = _decimal_string()
+    close_reason = serializers.ChoiceField(choices=CloseReason.values)
+    closed_at = serializers.DateTimeField()
+
+
+class PositionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    agent_id = serializers.IntegerField()
+    token_address = serializers.CharField()
+    token_symbol = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=PositionStatus.values)
+    purchase_price = _decimal_string()
+    total_invested_sol = _decimal_string()
+    total_tokens_bought = _decimal_string()
+    remaining_amount = _decimal_string()
+    realized_sol = _decimal_string()
+    current_price = _decimal_string(allow_null=True)
+    value_sol = _decimal_string(allow_null=True)
+    unrealized_pnl_sol = _decimal_string(allow_null=True)
+    unrealized_pnl_percent = _decimal_string(allow_null=True)
+    stop_loss_percent = _decimal_string(allow_null=True)
+    stop_price = _decimal_string(allow_null=True)
+    peak_price = _decimal_string(allow_null=True)
+    take_profit_levels_hit = serializers.IntegerField()
+    moon_bag_activated = serializers.BooleanField()
+    dca_count = serializers.IntegerField()
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    close_reason = serializers.CharField(allow_null=True, allow_blank=True)
+    closed_trade = ClosedTradeSummarySerializer(allow_null=True)
+
+
+class PositionListSerializer(serializers.Serializer):
+    positions = PositionSerializer(many=True)
+
+
+class KillSwitchSerializer(InputSerializer):
+    mode = serializers.ChoiceField(choices=KillSwitchMode.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class KillSwitchStateSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=KillSwitchMode.choices)
+    set_by = serializers.EmailField(allow_null=True)
+    set_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+
+
+class PauseEndSerializer(InputSerializer):
+    note = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class PauseSerializer(serializers.Serializer):
+    pause_id = serializers.IntegerField()
+    reason = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    until = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    end_note = serializers.CharField(allow_blank=True)
+    details = serializers.DictField()
+
+
+class RiskReportSerializer(serializers.Serializer):
+    agent_id = serializers.IntegerField()
+    as_of = serializers.DateTimeField()
+    buys_allowed = serializers.BooleanField()
+    sells_allowed = serializers.BooleanField()
+    blocked_reason = serializers.CharField(allow_null=True)
+    kill_switch = KillSwitchStateSerializer()
+    active_pauses = PauseSerializer(many=True)
+    recent_pauses = PauseSerializer(many=True)
+    guards = serializers.DictField(
+        child=serializers.DictField(), help_text="Each guard's limit, figures and tripped flag."
+    )

@@ -10,9 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.permissions import scoped
+from nexgent import inputs
 from nexgent.api import DomainError
 from trading.backtest import (
     ACTION_KINDS,
+    MAX_NETWORK_FEE_LAMPORTS,
+    MAX_PROTOCOL_FEE_BPS,
     ReplayInputError,
     parse_preview_request,
     replay,
@@ -59,18 +62,22 @@ _request = inline_serializer(
     "StrategyPreviewRequest",
     {
         "config": serializers.JSONField(required=False, help_text="partial agent config"),
-        "buy_sol": serializers.CharField(required=False, help_text="SOL for the first buy; 1"),
+        "buy_sol": inputs.SolAmountField(required=False, help_text="SOL for the first buy; 1"),
         "prices": inline_serializer(
             "PreviewPricePoint",
-            {"t": serializers.DateTimeField(), "price": serializers.CharField()},
+            {"t": serializers.DateTimeField(), "price": inputs.PriceField()},
             many=True,
             help_text="the first point is the buy",
         ),
         "fees": inline_serializer(
             "PreviewFees",
             {
-                "protocol_fee_bps": serializers.IntegerField(required=False),
-                "network_fee_lamports": serializers.IntegerField(required=False),
+                "protocol_fee_bps": inputs.CountField(
+                    max_value=MAX_PROTOCOL_FEE_BPS, required=False
+                ),
+                "network_fee_lamports": inputs.CountField(
+                    max_value=MAX_NETWORK_FEE_LAMPORTS, required=False
+                ),
             },
             required=False,
             allow_null=True,

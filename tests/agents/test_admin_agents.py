@@ -86,3 +86,10 @@ def test_the_pause_action_pauses_through_the_service(client, staff, user):
     agent.refresh_from_db()
     assert not agent.automated_trading_simulation and not agent.automated_trading_live
     assert agent.updated_at > before
+
+
+def test_the_admin_refuses_a_name_the_api_refuses(client, staff, user):
+    page = client.post("/admin/agents/agent/add/", _agent_form(user, name="123"))
+
+    assert page.status_code == 200 and "must contain a letter" in page.content.decode()
+    assert not Agent.objects.filter(name="123").exists()
