@@ -25,12 +25,12 @@ migrate: $(STAMP)
 
 ## Serve the engine and dashboard on the embedded default, against the real market APIs.
 run: migrate
-	$(PY) manage.py ensure_demo_operator
+	$(PY) manage.py ensure_demo_operator --login-url http://$(HOST):$(PORT)/login/
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 ## The same, against an in-process local market with a stream of demo signals (no internet).
 demo: migrate
-	$(PY) manage.py ensure_demo_operator
+	$(PY) manage.py ensure_demo_operator --login-url http://$(HOST):$(PORT)/login/
 	$(PY) manage.py serve --host $(HOST) --port $(PORT) --localnet --demo
 
 ## The whole suite: on SQLite, then on a real PostgreSQL + Redis started by the harness.

@@ -12,8 +12,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--email", default=DEMO_EMAIL)
+        parser.add_argument(
+            "--login-url",
+            default="http://127.0.0.1:8000/login/",
+            help="where the engine will serve its login page (printed for the operator)",
+        )
 
-    def handle(self, *args, email, **options):
+    def handle(self, *args, email, login_url, **options):
         if User.objects.filter(email=email).exists():
             self.stdout.write(
                 f"Operator {email} exists (its password was printed when it was created)."
@@ -22,7 +27,7 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(email=email, password=password)
         self.stdout.write(
-            self.style.SUCCESS("Demo operator created. Log in at http://127.0.0.1:8000/login/")
+            self.style.SUCCESS(f"Demo operator created. Log in at {login_url}")
         )
         self.stdout.write(f"  email:    {email}")
         self.stdout.write(
