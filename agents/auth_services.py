@@ -126,6 +126,13 @@ def auth_access_session(raw_access: str) -> tuple[int, str] | None:
     return access.get(jwt_settings.USER_ID_CLAIM), session_id
 
 
+def auth_sessions_end_all(user: User) -> None:
+    """End every live session of the user (a password change), closing their sockets."""
+    live = AuthSession.objects.filter(user=user, revoked_at__isnull=True)
+    for session_id in list(live.values_list("pk", flat=True)):
+        auth_session_end(session_id)
+
+
 def auth_sessions_purge() -> int:
     """Delete sessions that expired or ended more than a day ago; returns how many."""
     cutoff = timezone.now() - timedelta(days=1)

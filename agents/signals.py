@@ -1,8 +1,10 @@
 """Receivers of Django's auth signals."""
 
 from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
+from agents.models import User
 from nexgent import realtime
 
 
@@ -12,3 +14,16 @@ def close_sockets_on_logout(sender, request, user, **kwargs):
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
         realtime.credential_revoked(realtime.credential_group("login", session_key))
+
+
+@receiver(pre_save, sender=User, dispatch_uid="agents.end_api_sessions_on_password_change")
+def end_api_sessions_on_password_change(sender, instance, raw=False, **kwargs):
+    """A new password ends every API login of the user, as Django ends its cookie sessions
+    (the stolen-password case: whoever logged in with the old one is out)."""
+    if raw or instance.pk is None:
+        return
+    stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if stored is not None and stored != instance.password:
+        from agents.auth_services import auth_sessions_end_all
+
+        auth_sessions_end_all(instance)

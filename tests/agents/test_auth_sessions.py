@@ -130,3 +130,23 @@ def test_ended_sessions_and_idle_counters_are_purged(api_client, user, settings)
     assert AuthSession.objects.count() == 1
     assert _me(api_client, kept["access"]).status_code == 200
     assert not LoginCounter.objects.exists()
+
+
+def test_a_new_password_ends_every_api_login(api_client, user):
+    laptop, phone = _login(api_client), _login(api_client)
+
+    user.set_password("a-brand-new-passphrase")
+    user.save()
+
+    for tokens in (laptop, phone):
+        assert _me(api_client, tokens["access"]).status_code == 401
+        assert _refresh(api_client, tokens["refresh"]).status_code == 401
+
+
+def test_saving_a_user_without_a_new_password_keeps_the_logins(api_client, user):
+    tokens = _login(api_client)
+
+    user.first_name = "Ops"
+    user.save()
+
+    assert _me(api_client, tokens["access"]).status_code == 200
