@@ -239,6 +239,11 @@ SIGNAL_RESUME_AFTER_SECONDS = env_int("SIGNAL_RESUME_AFTER_SECONDS", 15, minimum
 SIGNAL_RESUME_WINDOW_SECONDS = env_int(
     "SIGNAL_RESUME_WINDOW_SECONDS", 86400, minimum=60, maximum=30 * 86400
 )
+# The tick's lock is a lease its watchdog renews while the tick runs (trading.tasks): after a
+# worker dies mid-tick, the next tick runs within one lease; a tick stuck past the maximum is
+# no longer renewed.
+PRICE_POLL_LEASE_SECONDS = env_int("PRICE_POLL_LEASE_SECONDS", 5, minimum=1, maximum=300)
+PRICE_POLL_MAX_SECONDS = env_int("PRICE_POLL_MAX_SECONDS", 120, minimum=5, maximum=3600)
 # /health/ready fails when the last price tick finished longer ago than this.
 HEALTH_TICK_LATE_SECONDS = env_int("HEALTH_TICK_LATE_SECONDS", 30, minimum=2, maximum=3600)
 CELERY_BEAT_SCHEDULE["signals-resume"] = {

@@ -8,9 +8,13 @@ its buys. A refused action writes nothing, so the next tick decides again (docs/
 """
 
 import logging
+import threading
+import time
+import uuid
 from decimal import Decimal
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 
 from agents.models import Agent
@@ -24,7 +28,12 @@ from trading.rules.exits import ActionKind
 logger = logging.getLogger(__name__)
 
 POLL_LOCK = "lock:price_poll"
-POLL_LOCK_SECONDS = 30
+# The tick's lock is a short lease its own watchdog renews while the tick runs: a worker killed
+# mid-tick stops renewing, so the next tick runs within a lease instead of waiting out a long
+# lock with every stop loss unchecked; a tick that is merely slow keeps its lease, so ticks
+# never overlap (an overlapping older tick would write back older peaks and stops). A tick
+# stuck past POLL_LOCK_MAX_SECONDS is no longer renewed, so a hung worker cannot stop the
+# ticking for good. Both are settings: PRICE_POLL_LEASE_SECONDS, PRICE_POLL_MAX_SECONDS.
 
 
 @shared_task(ignore_result=True)
@@ -35,16 +44,33 @@ def price_poll() -> None:
     nexgent_price_poll_skipped_total (the cache lock is shared by every worker in production
     through Redis).
     """
-    if not cache.add(POLL_LOCK, "1", timeout=POLL_LOCK_SECONDS):
+    holder = uuid.uuid4().hex
+    if not cache.add(POLL_LOCK, holder, timeout=settings.PRICE_POLL_LEASE_SECONDS):
         metrics.PRICE_POLL_SKIPPED.inc()
         logger.debug("price poll skipped: previous tick still running")
         return
+    done = threading.Event()
+    watchdog = threading.Thread(
+        target=_renew_lease, args=(done,), name="price-poll-lease", daemon=True
+    )
+    watchdog.start()
     try:
         with metrics.PRICE_POLL_SECONDS.time():
             outcome = automation.price_tick(EXECUTOR)
         metrics.PRICE_POLL_TICKS.labels(outcome).inc()
     finally:
-        cache.delete(POLL_LOCK)
+        done.set()
+        watchdog.join()
+        # Only our own lease: one that lapsed (a tick past the maximum) may be another's now.
+        if cache.get(POLL_LOCK) == holder:
+            cache.delete(POLL_LOCK)
+
+
+def _renew_lease(done: threading.Event) -> None:
+    lease = settings.PRICE_POLL_LEASE_SECONDS
+    deadline = time.monotonic() + settings.PRICE_POLL_MAX_SECONDS
+    while not done.wait(lease / 3) and time.monotonic() < deadline:
+        cache.touch(POLL_LOCK, lease)
 
 
 class QueuedExecutor:

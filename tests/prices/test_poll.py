@@ -227,3 +227,70 @@ def test_purge_deletes_only_samples_past_retention(settings, token):
 
     tasks.price_history_purge()  # the beat task runs the same service
     assert PriceSample.objects.count() == 2
+
+
+def test_a_lock_left_by_a_killed_worker_lapses_within_a_lease(
+    position, market, token, tick, counted, settings
+):
+    # A worker killed mid-tick never deletes its lock and no longer renews it.
+    settings.PRICE_POLL_LEASE_SECONDS = 1
+    _crash(market, token, position)
+    cache.add(POLL_LOCK, "a killed worker's tick", timeout=settings.PRICE_POLL_LEASE_SECONDS)
+
+    tick()
+    assert counted("nexgent_price_poll_skipped_total") == 1 and _untouched(position)
+    deadline = time.monotonic() + 10
+    while not _sold(position):
+        assert time.monotonic() < deadline, "the stop loss waited for a dead worker's lock"
+        time.sleep(0.2)
+        tick()
+
+
+def _slow_tick_in_background(market, settings, delay: float):
+    """A tick whose price request takes `delay` seconds, on its own thread; returns the thread
+    once the tick holds the lock."""
+    import threading
+
+    from trading.tasks import price_poll
+
+    settings.HTTP_TIMEOUT_SECONDS = delay + 5
+    market.inject_delay("jupiter_price", delay)
+    thread = threading.Thread(target=price_poll, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while cache.get(POLL_LOCK) is None:
+        assert time.monotonic() < deadline, "the tick never took its lock"
+        time.sleep(0.01)
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_tick_keeps_its_lease_so_ticks_never_overlap(
+    position, market, token, counted, settings
+):
+    from trading.tasks import price_poll
+
+    settings.PRICE_POLL_LEASE_SECONDS = 1
+    _crash(market, token, position)
+    slow = _slow_tick_in_background(market, settings, delay=5)
+
+    time.sleep(2.5)  # two and a half leases into a tick that takes five seconds
+    price_poll()
+    slow.join(timeout=30)
+
+    assert counted("nexgent_price_poll_skipped_total") == 1
+    assert _sold(position)
+    assert cache.get(POLL_LOCK) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_stuck_past_the_maximum_stops_holding_the_lock(position, market, token, settings):
+    settings.PRICE_POLL_LEASE_SECONDS = 1
+    settings.PRICE_POLL_MAX_SECONDS = 1
+    slow = _slow_tick_in_background(market, settings, delay=8)
+
+    deadline = time.monotonic() + 6
+    while cache.get(POLL_LOCK) is not None:
+        assert time.monotonic() < deadline, "a stuck tick held the lock past its maximum"
+        time.sleep(0.1)
+    slow.join(timeout=30)
