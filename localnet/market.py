@@ -23,9 +23,20 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from localnet.stream import HermesStreamControl
+from localnet.svm import Chain, SlotClock
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
 
-SERVICES = frozenset({"jupiter_quote", "jupiter_price", "dexscreener", "hermes"})
+SERVICES = frozenset(
+    {
+        "jupiter_quote",
+        "jupiter_swap",
+        "jupiter_ultra",
+        "jupiter_price",
+        "dexscreener",
+        "hermes",
+        "solana_rpc",
+    }
+)
 
 # Raydium's constant-product pools keep 0.25% of the input; Jupiter's outAmount is after AMM fees.
 POOL_FEE_BPS = 25
@@ -38,8 +49,15 @@ MAIN_POOL_LABEL = "Raydium"
 # Documented per-minute limits that the real services enforce on every client.
 RATE_LIMITS = {"dexscreener": (300, 60.0)}
 
-SLOT_SECONDS = 0.4
-GENESIS_SLOT = 300_000_000
+# A pool account holds this many times its token's reserve in the model when it is listed:
+# quotes follow the model, whose token reserve grows as the price falls, and the pool on chain
+# must still be able to pay them.
+POOL_FUNDING_FACTOR = 10
+U64_MAX = 2**64 - 1
+# Issued quotes remembered so that /swap only builds transactions for quotes it gave, and
+# Ultra orders kept for /execute; the oldest are forgotten.
+ISSUED_QUOTES_KEPT = 10_000
+ORDERS_KEPT = 10_000
 # One-sigma move of a token price per second of random walk, in basis points.
 WALK_VOLATILITY_BPS = 300
 WALK_MAX_MOVE_BPS = 5_000
@@ -98,6 +116,21 @@ class Disturbance(NamedTuple):
 
     delay: float
     fault: Fault | None
+
+
+def _quote_key(quote: dict) -> tuple:
+    return tuple(
+        str(quote.get(name))
+        for name in (
+            "inputMint",
+            "outputMint",
+            "inAmount",
+            "outAmount",
+            "otherAmountThreshold",
+            "swapMode",
+            "slippageBps",
+        )
+    )
 
 
 def pool_address(mint: str, dex: str) -> str:
@@ -195,7 +228,12 @@ class SyntheticMarket:
         self._mint_rng = random.Random(f"{seed}:mints")
         self._walk_rng = random.Random(f"{seed}:walk")
         self._clock = clock
-        self._started = clock()
+        self._seed = seed
+        self.slot_clock = SlotClock(clock=clock)
+        self._chain: Chain | None = None
+        self._issued_quotes: dict[tuple, None] = {}
+        self._orders: dict[str, object] = {}
+        self._latency: dict[str, float] = {}
         self._sol_usd = self._opening_sol_usd = _positive("sol_usd", sol_usd)
         self._tokens: dict[str, Token] = {}
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
@@ -225,7 +263,9 @@ class SyntheticMarket:
         if mint is not None:
             mint = str(Pubkey.from_string(mint))
         with self._lock:
-            return self._insert(symbol, name, decimals, price_sol, liquidity_sol, mint)
+            mint = self._insert(symbol, name, decimals, price_sol, liquidity_sol, mint)
+        self._list_on_chain(mint)
+        return mint
 
     def _insert(self, symbol, name, decimals, price_sol, liquidity_sol, mint) -> str:
         """Adds a validated token; the caller holds the lock."""
@@ -248,7 +288,10 @@ class SyntheticMarket:
     def add_demo_tokens(self, count: int) -> list[str]:
         """`count` tokens with memecoin-like prices and pool depths, drawn from the seed."""
         with self._lock:
-            return [self._insert_demo_token() for _ in range(count)]
+            mints = [self._insert_demo_token() for _ in range(count)]
+        for mint in mints:
+            self._list_on_chain(mint)
+        return mints
 
     def _insert_demo_token(self) -> str:
         price = Decimal(self._mint_rng.randint(100, 999)).scaleb(-self._mint_rng.randint(4, 8))
@@ -324,7 +367,72 @@ class SyntheticMarket:
 
     def slot(self) -> int:
         """The chain's current slot, advancing in real time like mainnet's ~400 ms slots."""
-        return GENESIS_SLOT + int((self._clock() - self._started) / SLOT_SECONDS)
+        return self.slot_clock.slot()
+
+    # The chain
+
+    @property
+    def chain(self) -> Chain:
+        """The market's Solana VM, made on first use (it costs tens of milliseconds, and most
+        uses of the market never touch it) with every token listed so far."""
+        with self._lock:
+            if self._chain is None:
+                chain = Chain(self.slot_clock, seed=self._seed)
+                for token in self._tokens.values():
+                    self._list_token(chain, token)
+                self._chain = chain
+            return self._chain
+
+    def _list_on_chain(self, mint: str) -> None:
+        with self._lock:
+            chain, token = self._chain, self._tokens[mint]
+        if chain is not None:
+            self._list_token(chain, token)
+
+    @staticmethod
+    def _list_token(chain: Chain, token: Token) -> None:
+        pool = _Pool.for_trade(token, selling=False)
+        tokens = math.floor(pool.reserve_out * 10**token.decimals) * POOL_FUNDING_FACTOR
+        lamports = math.floor(pool.reserve_in * 10**SOL_DECIMALS) * POOL_FUNDING_FACTOR
+        chain.list_token(
+            Pubkey.from_string(token.mint),
+            decimals=token.decimals,
+            pool_tokens=min(tokens, U64_MAX),
+            pool_lamports=lamports,
+        )
+
+    def set_slot_time(self, seconds: float | None) -> None:
+        """Slots pass every `seconds` from now on (None: only when advanced by hand)."""
+        self.slot_clock.set_slot_seconds(seconds)
+
+    def still_fills(
+        self, input_mint: str, output_mint: str, amount: int, swap_mode: str, threshold: int
+    ) -> bool:
+        """Whether the pool, at today's price, still fills a swap within its quote's bound: the
+        minimum-out check of a swap as it executes."""
+        try:
+            quote = self.quote(input_mint, output_mint, amount, 0, swap_mode, remember=False)
+        except QuoteError:
+            return False
+        if swap_mode == "ExactIn":
+            return int(quote["outAmount"]) >= threshold
+        return int(quote["inAmount"]) <= threshold
+
+    def remember_order(self, request_id: str, order: object) -> None:
+        """Keep an Ultra order (opaque here) for its /execute."""
+        with self._lock:
+            self._orders[request_id] = order
+            if len(self._orders) > ORDERS_KEPT:
+                del self._orders[next(iter(self._orders))]
+
+    def order(self, request_id: str) -> object | None:
+        with self._lock:
+            return self._orders.get(request_id)
+
+    def quote_issued(self, quote: dict) -> bool:
+        """Whether this quote (its mints, amounts and bound) is one the market gave."""
+        with self._lock:
+            return _quote_key(quote) in self._issued_quotes
 
     # Jupiter quotes
 
@@ -335,8 +443,11 @@ class SyntheticMarket:
         amount: int,
         slippage_bps: int = 50,
         swap_mode: str = "ExactIn",
+        *,
+        remember: bool = True,
     ) -> dict:
-        """A Metis v1 QuoteResponse from the token's SOL pool. Pure: the pool does not move."""
+        """A Metis v1 QuoteResponse from the token's SOL pool. The pool does not move; the quote
+        is remembered (unless told not to) so that a swap can be built from it."""
         started = time.perf_counter()
         if amount < 0:
             raise ValueError(f"amount must not be negative, got {amount}")
@@ -352,7 +463,7 @@ class SyntheticMarket:
             threshold = in_amount + in_amount * slippage_bps // BPS
         else:
             raise ValueError(f"unknown swap mode {swap_mode!r}")
-        return {
+        quote = {
             "inputMint": input_mint,
             "inAmount": str(in_amount),
             "outputMint": output_mint,
@@ -378,6 +489,12 @@ class SyntheticMarket:
             "contextSlot": self.slot(),
             "timeTaken": time.perf_counter() - started,
         }
+        if remember:
+            with self._lock:
+                self._issued_quotes[_quote_key(quote)] = None
+                if len(self._issued_quotes) > ISSUED_QUOTES_KEPT:
+                    del self._issued_quotes[next(iter(self._issued_quotes))]
+        return quote
 
     def _routable_token(self, input_mint: str, output_mint: str) -> Token:
         """The token of a SOL pair; the synthetic market has no token-to-token routes."""
@@ -411,11 +528,24 @@ class SyntheticMarket:
             self._faults[service].extend([Fault(200, malformed=True)] * count)
 
     def clear_faults(self, service: str | None = None) -> None:
-        """Forget pending faults and delays (of one service, or all)."""
+        """Forget pending faults and delays (of one service, or all), and standing latencies."""
         with self._lock:
             for queues in (self._faults, self._delays):
                 for name in [service] if service is not None else list(queues):
                     queues[name].clear()
+            if service is None:
+                self._latency.clear()
+            else:
+                self._latency.pop(service, None)
+
+    def set_latency(self, service: str, seconds: float) -> None:
+        """Every request to `service` waits `seconds` from now on (0 lifts it): the round trip
+        of a real service, for benchmarks; a queued inject_delay takes its place once."""
+        self._check_service(service)
+        if seconds < 0:
+            raise ValueError(f"a latency cannot be negative, got {seconds}")
+        with self._lock:
+            self._latency[service] = seconds
 
     def inject_delay(self, service: str, seconds: float, count: int = 1) -> None:
         """The next `count` requests to `service` wait `seconds` first, to trip client timeouts."""
@@ -449,7 +579,7 @@ class SyntheticMarket:
         with self._lock:
             self._requests.append(RecordedRequest(service, path, query))
             delays, faults = self._delays[service], self._faults[service]
-            delay = delays.popleft() if delays else 0.0
+            delay = delays.popleft() if delays else self._latency.get(service, 0.0)
             fault = faults.popleft() if faults else None
             if fault is None and not self._within_rate_limit(service):
                 fault = Fault(429)

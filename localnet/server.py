@@ -1,4 +1,4 @@
-"""localnet over HTTP: Jupiter, DexScreener and Pyth Hermes on one local port.
+"""localnet over HTTP: Jupiter, DexScreener, Pyth Hermes and Solana RPC on one local port.
 
 The routes answer with the real services' shapes, status codes and error bodies
 (shared/design/external-apis.md), so the engine's own HTTP clients run against it unchanged.
@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from solders.pubkey import Pubkey
 
-from localnet import jupiter_tokens
+from localnet import jupiter_swap, jupiter_tokens, solana_rpc
 from localnet.answers import (
     TOKEN_SUPPLY,
     Rejected,
@@ -127,7 +127,7 @@ def _serve(market: SyntheticMarket, route: Route, request: Request) -> Response:
         if disturbance.delay:
             time.sleep(disturbance.delay)
         if disturbance.fault is not None:
-            return _fault_response(route.service, disturbance.fault)
+            return _fault_response(route.service, disturbance.fault, request)
         if not market.key_accepted(route.service, _presented_key(route.service, request)):
             return _unauthorized(route.service)
     try:
@@ -154,11 +154,17 @@ def _unauthorized(service: str) -> Response:
     return json_response({"error": "Unauthorized"}, 401)
 
 
-def _fault_response(service: str, fault: Fault) -> Response:
+def _fault_response(service: str, fault: Fault, request: Request) -> Response:
     if fault.malformed:
         # What a proxy's truncated answer looks like: JSON that stops half way.
         return Response(200, b'{"truncated": ', "application/json")
-    response = _error_response(service, fault.status)
+    if service == "solana_rpc" and fault.status == 429:
+        # RPC providers throttle with a JSON-RPC error body under the HTTP status.
+        error = {"code": 429, "message": "Too many requests for a specific RPC call"}
+        body = {"jsonrpc": "2.0", "error": error, "id": solana_rpc.request_id(request.body)}
+        response = json_response(body, 429)
+    else:
+        response = _error_response(service, fault.status)
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(fault.retry_after)
     return response
@@ -694,12 +700,74 @@ def _api_key(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
     return 200, {"service": service, "key_required": key is not None}
 
 
+def _latency(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"service", "seconds"}: a standing latency on every request to the service."""
+    service = str(_field(payload, "service"))
+    seconds = _decimal_field(payload, "seconds")
+    market.set_latency(service, float(seconds))
+    return 200, {"service": service, "seconds": as_str(seconds)}
+
+
+def _chain_state(market: SyntheticMarket) -> dict:
+    chain = market.chain
+    return {
+        "slot": chain.slot(),
+        "block_height": chain.block_height(),
+        "slot_seconds": market.slot_clock.slot_seconds,
+    }
+
+
+def _slot_time(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"seconds": number | null}: the slot time from now on; null stops the clock (slots
+    then pass only through /_localnet/advance)."""
+    if "seconds" not in payload:
+        raise ValueError("seconds is required (null stops the clock)")
+    market.set_slot_time(_optional_seconds(payload, "seconds", None))
+    return 200, _chain_state(market)
+
+
+def _advance(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    market.chain.advance(_int_field(payload, "slots", 1))
+    return 200, _chain_state(market)
+
+
+def _airdrop(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"pubkey", "lamports"}: fund a wallet with SOL, as a faucet does."""
+    address = Pubkey.from_string(str(_field(payload, "pubkey")))
+    lamports = _int_field(payload, "lamports")
+    if lamports <= 0:
+        raise ValueError(f"lamports must be positive, got {lamports}")
+    signature = market.chain.fund(address, lamports)
+    return 200, {"signature": str(signature), "balance": market.chain.balance(address)}
+
+
+_CHAIN_FAULTS = {
+    "never_lands": lambda chain, count: chain.inject_never_lands(count),
+    "slippage": lambda chain, count: chain.inject_slippage(count),
+    "preflight": lambda chain, count: chain.inject_preflight_failure(count),
+}
+
+
+def _chain_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"kind": never_lands | slippage | preflight, "count"?}."""
+    kind, count = str(_field(payload, "kind")), _int_field(payload, "count", 1)
+    if kind not in _CHAIN_FAULTS:
+        raise ValueError(f"unknown chain fault {kind!r}; expected one of {sorted(_CHAIN_FAULTS)}")
+    _CHAIN_FAULTS[kind](market.chain, count)
+    return 200, {"kind": kind, "count": count}
+
+
 def _route(method: str, pattern: str, service: str | None, handler) -> Route:
     return Route(method, re.compile(pattern), service, handler)
 
 
 ROUTES = (
     _route("GET", r"/swap/v1/quote", "jupiter_quote", _jupiter_quote),
+    _route("POST", r"/swap/v1/swap", "jupiter_swap", jupiter_swap.swap),
+    _route("GET", r"/(?:ultra/v1|swap/v2)/order", "jupiter_ultra", jupiter_swap.order),
+    _route("POST", r"/(?:ultra/v1|swap/v2)/execute", "jupiter_ultra", jupiter_swap.execute),
+    # Solana JSON-RPC at the root, like a validator's RPC port.
+    _route("POST", r"/", "solana_rpc", solana_rpc.handle),
     _route("GET", r"/price/v3", "jupiter_price", _jupiter_price),
     _route("GET", r"/tokens/v2/search", "jupiter_tokens", jupiter_tokens.search),
     _route("GET", r"/tokens/v1/([^/]+)/([^/]*)", "dexscreener", _dexscreener_tokens),
@@ -715,6 +783,11 @@ ROUTES = (
     _route("POST", r"/_localnet/fault", None, _control(_inject_fault)),
     _route("POST", r"/_localnet/delay", None, _control(_inject_delay)),
     _route("POST", r"/_localnet/api_key", None, _control(_api_key)),
+    _route("POST", r"/_localnet/latency", None, _control(_latency)),
+    _route("POST", r"/_localnet/slot_time", None, _control(_slot_time)),
+    _route("POST", r"/_localnet/advance", None, _control(_advance)),
+    _route("POST", r"/_localnet/airdrop", None, _control(_airdrop)),
+    _route("POST", r"/_localnet/chain_fault", None, _control(_chain_fault)),
     _route("POST", r"/_localnet/hermes/stream", None, _control(_stream_clock)),
     _route("POST", r"/_localnet/hermes/lag", None, _control(_publish_lag)),
     *(

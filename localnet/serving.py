@@ -188,4 +188,5 @@ class LocalnetServer:
             "JUPITER_PRICE_URL": f"{self.url}/price/v3",
             "DEXSCREENER_BASE_URL": self.url,
             "HERMES_BASE_URL": self.url,
+            "SOLANA_RPC_URL": self.url,
         }

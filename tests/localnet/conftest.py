@@ -4,7 +4,7 @@ conftest.py) provide the market and a started server; nothing here touches the d
 import pytest
 import requests
 
-from tests.localnet.support import DECIMALS, LIQUIDITY_SOL, PRICE_SOL
+from tests.localnet.support import DECIMALS, LIQUIDITY_SOL, PRICE_SOL, TRADER_LAMPORTS
 
 
 @pytest.fixture
@@ -34,3 +34,27 @@ def post(localnet):
         return requests.post(f"{localnet.url}{path}", json=payload, timeout=5)
 
     return _post
+
+
+@pytest.fixture
+def chain(market):
+    """The market's chain with its clock stopped: slots pass only when a test advances them."""
+    market.set_slot_time(None)
+    return market.chain
+
+
+@pytest.fixture
+def rpc(localnet):
+    from tests.localnet.solana import Rpc
+
+    return Rpc(localnet.url)
+
+
+@pytest.fixture
+def trader(chain):
+    """A wallet holding 10 SOL."""
+    from solders.keypair import Keypair
+
+    keypair = Keypair()
+    chain.fund(keypair.pubkey(), TRADER_LAMPORTS)
+    return keypair

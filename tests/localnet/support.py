@@ -25,3 +25,8 @@ def price_impact(amount_in: int, reserve_in: int) -> Decimal:
     """The share of the pool the net input adds: how far the fill is from the spot price."""
     net_in = Decimal(amount_in * (10_000 - POOL_FEE_BPS))
     return net_in / (reserve_in * 10_000 + net_in)
+
+
+TRADER_LAMPORTS = 10 * 10**9
+SIGNATURE_FEE = 5_000  # lamports per signature
+BLOCKHASH_VALIDITY = 150  # blocks

@@ -71,7 +71,7 @@ def test_injected_delay_trips_a_client_timeout_once(localnet, market, token):
 
 def test_unknown_service_or_non_error_status_is_refused(market):
     with pytest.raises(ValueError):
-        market.inject_fault("jupiter_swap", status=500)
+        market.inject_fault("jupiter_perps", status=500)
     with pytest.raises(ValueError):
         market.inject_fault("hermes", status=200)
     with pytest.raises(ValueError):

@@ -25,6 +25,7 @@ def test_engine_settings_point_every_client_here():
             "JUPITER_PRICE_URL": f"{server.url}/price/v3",
             "DEXSCREENER_BASE_URL": server.url,
             "HERMES_BASE_URL": server.url,
+            "SOLANA_RPC_URL": server.url,
         }
     finally:
         server.stop()

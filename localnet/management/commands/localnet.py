@@ -10,7 +10,7 @@ from nexgent.money import as_str
 
 
 class Command(BaseCommand):
-    help = "Serve local Jupiter, DexScreener and Pyth Hermes over a synthetic market."
+    help = "Serve local Jupiter, DexScreener, Pyth Hermes and Solana RPC over a synthetic market."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
