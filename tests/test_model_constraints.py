@@ -160,10 +160,18 @@ def test_a_new_agent_has_its_simulation_wallet(agent):
 def test_one_wallet_per_agent_and_mode(agent, other_agent):
     expect_integrity_error(
         lambda: AgentWallet.objects.create(
-            agent=agent, mode=TradingMode.SIMULATION, address="a-sim-2"
+            owner=agent.owner, agent=agent, mode=TradingMode.SIMULATION, address="a-sim-2"
         )
     )
-    AgentWallet.objects.create(agent=agent, mode=TradingMode.LIVE, address="a-live")
+    sealed = {"encrypted_secret": b"c", "secret_salt": b"s", "secret_nonce": b"n"}
+    AgentWallet.objects.create(
+        owner=agent.owner, agent=agent, mode=TradingMode.LIVE, address="a-live", **sealed
+    )
+    expect_integrity_error(
+        lambda: AgentWallet.objects.create(
+            owner=agent.owner, agent=agent, mode=TradingMode.LIVE, address="a-live-2", **sealed
+        )
+    )
     assert AgentWallet.objects.count() == 3
 
 

@@ -26,9 +26,7 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(email=email, password=password)
-        self.stdout.write(
-            self.style.SUCCESS(f"Demo operator created. Log in at {login_url}")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Demo operator created. Log in at {login_url}"))
         self.stdout.write(f"  email:    {email}")
         self.stdout.write(
             f"  password: {password}   (shown once; reset with manage.py changepassword)"
