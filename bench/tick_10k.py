@@ -155,7 +155,9 @@ def seed(rng: random.Random, now: datetime) -> dict:
         for index, label in enumerate(AGENT_CONFIG_MIX)
     )
     wallets = AgentWallet.objects.bulk_create(
-        AgentWallet(agent=agent, mode="simulation", address=f"sim_{rng.randbytes(16).hex()}")
+        AgentWallet(
+            owner=owner, agent=agent, mode="simulation", address=f"sim_{rng.randbytes(16).hex()}"
+        )
         for agent in agents
     )
     mints = [mint(rng) for _ in range(TOKENS)]

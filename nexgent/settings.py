@@ -258,6 +258,18 @@ SIM_PRIORITY_FEE_LAMPORTS = env_int("SIM_PRIORITY_FEE_LAMPORTS", 100000, minimum
 SIM_RENT_FEE_LAMPORTS = env_int("SIM_RENT_FEE_LAMPORTS", 0, minimum=0)
 RUG_LIQUIDITY_SOL_THRESHOLD = env_decimal("RUG_LIQUIDITY_SOL_THRESHOLD", "10", minimum="0")
 
+# --- Wallets and keys (docs/security.md) -----------------------------------------------------
+# Live wallets' private keys are encrypted with a key derived from this master secret
+# (wallets/keystore.py). Either the secret itself or a file holding it; with neither, the
+# embedded default (no DATABASE_URL) creates a key file in VAR_DIR on first use, while a
+# production deployment refuses live-wallet operations rather than invent a key on one host.
+WALLET_MASTER_KEY = env_str("WALLET_MASTER_KEY")
+WALLET_MASTER_KEY_FILE = env_str("WALLET_MASTER_KEY_FILE")
+if WALLET_MASTER_KEY and WALLET_MASTER_KEY_FILE:
+    raise ImproperlyConfigured(
+        "Set WALLET_MASTER_KEY or WALLET_MASTER_KEY_FILE, not both: which one encrypts the keys?"
+    )
+
 # --- Market data providers (issue 5) ----------------------------------------------------------
 # Token prices: Jupiter Price v3 (USD, converted to SOL with Pyth's SOL/USD) or DexScreener
 # (priceNative of the deepest wSOL pool, already in SOL). See docs/market-data.md.

@@ -8,9 +8,11 @@ from nexgent import api_docs, ops
 from prices import urls as prices_urls
 from signals_app import urls as signals_urls
 from trading import urls as trading_urls
+from wallets import urls as wallets_urls
 
 api_urlpatterns = [
     *agents_urls.api_urlpatterns,
+    *wallets_urls.api_urlpatterns,
     *trading_urls.api_urlpatterns,
     *signals_urls.api_urlpatterns,
     *prices_urls.api_urlpatterns,

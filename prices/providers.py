@@ -1,7 +1,7 @@
 """How every market-data request goes out.
 
-- A plain `requests.Session.get` on this thread's session, with a timeout on every request
-  (HTTP_TIMEOUT_SECONDS, or the caller's read timeout).
+- A plain `requests.Session.request` (GET, or POST for JSON-RPC) on this thread's session,
+  with a timeout on every request (HTTP_TIMEOUT_SECONDS, or the caller's read timeout).
 - A request budget per provider, shared by every process: the `limits` library's sliding
   window counter, in Redis when REDIS_URL is set (every worker counts against the same
   window), else in this process's memory (the embedded default is one process). The count
@@ -120,17 +120,57 @@ def get(
     read_timeout replaces HTTP_TIMEOUT_SECONDS for reads, and for the connection too when it is
     shorter: a caller that must have its answer within it must not wait longer to connect.
     """
+    return _call(
+        provider,
+        "GET",
+        url,
+        parse=parse,
+        params=params,
+        headers=headers,
+        retries=retries,
+        stream=stream,
+        read_timeout=read_timeout,
+        http=http,
+    )
+
+
+def post(
+    provider: Provider,
+    url: str,
+    *,
+    json,
+    parse: Callable[[requests.Response], T],
+    headers: dict | None = None,
+    retries: int = MAX_RETRIES,
+) -> T:
+    """POST a JSON body (a JSON-RPC call), with everything `get` does. Retried like a GET on
+    429 and 5xx: only for requests that are safe to repeat (reads, or a transaction whose
+    signature makes a second send the same transaction)."""
+    return _call(provider, "POST", url, parse=parse, json=json, headers=headers, retries=retries)
+
+
+def _call(
+    provider: Provider,
+    method: str,
+    url: str,
+    *,
+    parse,
+    params=None,
+    json=None,
+    headers=None,
+    retries: int,
+    stream: bool = False,
+    read_timeout: float | None = None,
+    http: requests.Session | None = None,
+):
     read = read_timeout or timeout()
     try:
         result, seen = _attempts(
             provider,
             http or session(),
-            url,
+            _Request(method, url, params, json, headers, stream),
             parse=parse,
-            params=params,
-            headers=headers,
             retries=retries,
-            stream=stream,
             timeouts=(min(timeout(), read), read),
         )
     except ExternalServiceError as exc:
@@ -147,11 +187,20 @@ class _Seen(NamedTuple):
     ok_at: datetime | None
 
 
-def _attempts(provider, http, url, *, parse, params, headers, retries, stream, timeouts):
+class _Request(NamedTuple):
+    method: str
+    url: str
+    params: object
+    json: object
+    headers: dict | None
+    stream: bool
+
+
+def _attempts(provider, http, request: _Request, *, parse, retries, timeouts):
     """(parse's result, the provider's status as the last admission read it)."""
     for attempt in range(retries + 1):
         seen = _admit(provider)
-        response = _send(provider, http, url, params, headers, stream, timeouts)
+        response = _send(provider, http, request, timeouts)
         status = response.status_code
         if status != 429 and status < 500:
             return _read(provider, response, parse), seen
@@ -169,10 +218,18 @@ def _attempts(provider, http, url, *, parse, params, headers, retries, stream, t
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _send(provider, http, url, params, headers, stream, timeouts) -> requests.Response:
+def _send(provider, http, request: _Request, timeouts) -> requests.Response:
     started = time.perf_counter()
     try:
-        response = http.get(url, params=params, headers=headers, timeout=timeouts, stream=stream)
+        response = http.request(
+            request.method,
+            request.url,
+            params=request.params,
+            json=request.json,
+            headers=request.headers,
+            timeout=timeouts,
+            stream=request.stream,
+        )
     except requests.Timeout as exc:
         _count(provider, "timeout")
         raise ExternalServiceError(provider.name, f"no answer within {timeouts[1]} s") from exc

@@ -12,6 +12,8 @@ from django.core.cache import cache
 
 from prices import providers
 
+TEST_WALLET_MASTER_KEY = "test-master-key-" + "0123456789abcdef" * 2
+
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("NEXGENT_TEST_BACKEND") == "postgres":
@@ -29,6 +31,8 @@ def _isolated_runtime(settings):
     settings.TASK_MODE = "eager"
     # Hashing strength is not under test; a fast hasher keeps login tests quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A master key of the tests' own, so no test writes a key file into var/ by accident.
+    settings.WALLET_MASTER_KEY = TEST_WALLET_MASTER_KEY
     cache.clear()
     providers.budgets_reset()
     yield

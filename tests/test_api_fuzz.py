@@ -4,8 +4,8 @@ be no server error, with a status, a content type and a body the schema document
 
 Each operation is one test, run as an operator (the JWT from auth/login) and with a
 full-access API key, on schema-valid (positive) and schema-breaking (negative) input. Path ids
-are sometimes those of real rows (an agent with a funded wallet, an open position, a pause, a
-signal, an API key), so the handlers behind the 404 are fuzzed too.
+are sometimes those of real rows (an agent with a funded wallet and a live wallet, an open
+position, a pause, a signal, an API key), so the handlers behind the 404 are fuzzed too.
 
 Examples per operation and mode: NEXGENT_FUZZ_EXAMPLES (default 10, derandomised so CI
 is repeatable); raise it for a deeper search, e.g. NEXGENT_FUZZ_EXAMPLES=300.
@@ -36,6 +36,7 @@ from agents.services import agent_create, api_key_create
 from signals_app.services import signal_create
 from trading.models import RiskPause
 from trading.services import balance_deposit, position_buy
+from wallets.services import wallet_assign, wallet_create_live
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,11 @@ def rows(operator, localnet, market):
     pause = RiskPause.objects.create(
         agent=agent, reason="daily_loss_limit", started_at=datetime.now(UTC)
     )
+    # A live wallet assigned to the agent, so the wallet actions (assign, unassign, reset,
+    # export) meet a real one too.
+    live = wallet_assign(wallet=wallet_create_live(owner=operator), agent=agent)
     return {
+        "address": live.address,
         "agent_id": agent.pk,
         "position_id": position.pk,
         "pause_id": pause.pk,

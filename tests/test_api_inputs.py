@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 from agents.models import Agent, ApiKey
 from signals_app.models import TradingSignal
 from trading.models import KillSwitch, RiskPause, Transaction
+from wallets.models import AgentWallet
+from wallets.services import wallet_assign, wallet_create_live
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +59,7 @@ def _state():
         TradingSignal.objects.count(),
         list(RiskPause.objects.values("ended_at", "end_note")),
         list(KillSwitch.objects.values("mode")),
+        list(AgentWallet.objects.order_by("pk").values("address", "agent_id", "mode")),
     )
 
 
@@ -69,18 +72,24 @@ def _refused(response, field: str) -> dict:
     return body
 
 
-def _path(template: str, agent, pause, api_key_id) -> str:
+@pytest.fixture
+def live_wallet(user, agent):
+    return wallet_assign(wallet=wallet_create_live(owner=user), agent=agent)
+
+
+def _path(template: str, agent, pause, api_key_id, address: str = "") -> str:
     return (
         template.replace("{agent_id}", str(agent.pk))
+        .replace("{address}", address)
         .replace("{pause_id}", str(pause.pk))
         .replace("{id}", str(api_key_id if "api-keys" in template else agent.pk))
     )
 
 
 @pytest.mark.parametrize(("path", "method"), BODY_OPERATIONS)
-def test_every_body_refuses_an_unknown_field(api, agent, pause, api_key, path, method):
+def test_every_body_refuses_an_unknown_field(api, agent, pause, api_key, live_wallet, path, method):
     state = _state()
-    url = _path(path, agent, pause, ApiKey.objects.get().pk)
+    url = _path(path, agent, pause, ApiKey.objects.get().pk, live_wallet.address)
     response = api.generic(method, url, '{"foo": 1}', content_type="application/json")
     _refused(response, "foo")
     assert _state() == state

@@ -65,9 +65,15 @@ def other_agent(user):
 
 
 def make_wallet(agent, mode=TradingMode.SIMULATION):
-    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it."""
+    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it; a live
+    one is created in the keystore and assigned, as the API does."""
+    if mode == "live":
+        from wallets.services import wallet_assign, wallet_create_live
+
+        existing = AgentWallet.objects.filter(agent=agent, mode=mode).first()
+        return existing or wallet_assign(wallet=wallet_create_live(owner=agent.owner), agent=agent)
     wallet, _ = AgentWallet.objects.get_or_create(
-        agent=agent, mode=mode, defaults={"address": f"sim-{agent.pk}-{mode}"}
+        agent=agent, mode=mode, defaults={"owner": agent.owner, "address": f"sim-{agent.pk}-{mode}"}
     )
     return wallet
 
@@ -160,10 +166,18 @@ def test_a_new_agent_has_its_simulation_wallet(agent):
 def test_one_wallet_per_agent_and_mode(agent, other_agent):
     expect_integrity_error(
         lambda: AgentWallet.objects.create(
-            agent=agent, mode=TradingMode.SIMULATION, address="a-sim-2"
+            owner=agent.owner, agent=agent, mode=TradingMode.SIMULATION, address="a-sim-2"
         )
     )
-    AgentWallet.objects.create(agent=agent, mode=TradingMode.LIVE, address="a-live")
+    sealed = {"encrypted_secret": b"c", "secret_salt": b"s", "secret_nonce": b"n"}
+    AgentWallet.objects.create(
+        owner=agent.owner, agent=agent, mode=TradingMode.LIVE, address="a-live", **sealed
+    )
+    expect_integrity_error(
+        lambda: AgentWallet.objects.create(
+            owner=agent.owner, agent=agent, mode=TradingMode.LIVE, address="a-live-2", **sealed
+        )
+    )
     assert AgentWallet.objects.count() == 3
 
 

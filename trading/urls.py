@@ -1,9 +1,9 @@
 """The trading app's pages (the overview) and API (balances, ledger, positions, closed trades,
-strategy preview, risk guards and the kill switch)."""
+strategy preview, risk guards and the kill switch, the wallet actions that touch the ledger)."""
 
 from django.urls import path
 
-from trading import api, risk_api, views
+from trading import api, risk_api, views, wallet_api
 from trading.strategy_api import StrategyPreviewView
 
 urlpatterns = [
@@ -36,4 +36,10 @@ api_urlpatterns = [
         name="agent-risk-pause-end",
     ),
     path("risk/kill-switch", risk_api.KillSwitchView.as_view(), name="kill-switch"),
+    path(
+        "wallets/<str:address>/unassign",
+        wallet_api.WalletUnassignView.as_view(),
+        name="wallet-unassign",
+    ),
+    path("wallets/<str:address>/reset", wallet_api.WalletResetView.as_view(), name="wallet-reset"),
 ]

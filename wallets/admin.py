@@ -5,13 +5,22 @@ from wallets.models import AgentWallet
 
 @admin.register(AgentWallet)
 class AgentWalletAdmin(admin.ModelAdmin):
-    list_display = ["id", "agent", "mode", "address", "created_at"]
+    """Read-only: wallets are opened, created, imported and assigned by the engine's services
+    (the API), and the encrypted key fields are never shown, not even as ciphertext."""
+
+    list_display = ["id", "address", "agent", "mode", "owner", "created_at"]
     list_filter = ["mode"]
     search_fields = ["address", "agent__name"]
-    list_select_related = ["agent"]
-    readonly_fields = ["agent", "mode", "address", "created_at"]
+    list_select_related = ["agent", "owner"]
+    fields = ["address", "agent", "mode", "owner", "created_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
-        # Wallets are opened by the engine with their agent (wallets.services); an empty form
-        # with every field read-only could only save a wallet of no agent.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a live wallet would delete its key and the ledger that mirrors the chain.
         return False

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 
 
 class WalletsConfig(AppConfig):
@@ -7,8 +7,12 @@ class WalletsConfig(AppConfig):
     verbose_name = "Wallets"
 
     def ready(self):
-        from wallets.services import agent_wallets_open
+        from wallets.services import agent_wallets_close, agent_wallets_open
 
         # Every agent has its simulation wallet from the moment it exists, however it is created
-        # (the API, the admin, a shell): the agents app knows nothing of wallets.
+        # (the API, the admin, a shell): the agents app knows nothing of wallets. Likewise its
+        # simulation wallet goes when it goes, and its live wallet stays in the keystore.
         post_save.connect(agent_wallets_open, sender="agents.Agent", dispatch_uid="agent-wallets")
+        pre_delete.connect(
+            agent_wallets_close, sender="agents.Agent", dispatch_uid="agent-wallets-close"
+        )

@@ -20,9 +20,15 @@ def make_agent(owner, name="Alpha", **fields) -> Agent:
 
 
 def make_wallet(agent, mode="simulation") -> AgentWallet:
-    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it."""
+    """The agent's wallet of `mode`: a new agent's simulation wallet is opened with it; a live
+    one is created in the keystore and assigned, as the API does."""
+    if mode == "live":
+        from wallets.services import wallet_assign, wallet_create_live
+
+        existing = AgentWallet.objects.filter(agent=agent, mode=mode).first()
+        return existing or wallet_assign(wallet=wallet_create_live(owner=agent.owner), agent=agent)
     wallet, _ = AgentWallet.objects.get_or_create(
-        agent=agent, mode=mode, defaults={"address": f"sim-{next(_serial)}"}
+        agent=agent, mode=mode, defaults={"owner": agent.owner, "address": f"sim-{next(_serial)}"}
     )
     return wallet
 

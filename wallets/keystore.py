@@ -1,0 +1,158 @@
+"""The keystore: live wallets' private keys encrypted at rest (docs/security.md).
+
+A key (its 32-byte seed) is encrypted with AES-256-GCM under a key derived with scrypt from the
+master secret and a random salt of its own, with a random nonce; the wallet's address is the
+associated data, so a ciphertext copied onto another wallet's row does not open. Salt, nonce
+and ciphertext are stored beside each other on the wallet; the master secret never is.
+
+The master secret is WALLET_MASTER_KEY, or the contents of WALLET_MASTER_KEY_FILE. With
+neither, the embedded default creates a key file in VAR_DIR (mode 0600) on first use and logs
+where it is; a production deployment (DATABASE_URL) refuses instead, since a key invented on
+one host would not be the key of the next.
+"""
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from django.conf import settings
+from rest_framework import status
+
+from nexgent.api import DomainError
+
+logger = logging.getLogger(__name__)
+
+SALT_BYTES = 16
+NONCE_BYTES = 12  # GCM's standard nonce; random, and never reused with one derived key
+KEY_BYTES = 32  # AES-256
+# scrypt cost: 32 MiB and about 75 ms a derivation on the benchmark machine, paid once per
+# encryption or decryption of a key, never on the trading path's hot loop.
+SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+# A master secret shorter than this is refused: scrypt slows guessing, it does not make a
+# short password strong.
+MASTER_KEY_MIN_LENGTH = 32
+DEFAULT_KEY_FILE = "wallet_master_key"
+
+
+class KeystoreError(DomainError):
+    """The keystore cannot work: no usable master key, or the master key does not open a
+    stored key (a wrong master key, or a damaged entry). No secret is in the message."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, *, code: str = "keystore_unavailable"):
+        super().__init__(message, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """An encrypted key with what it takes to open it, given the master secret."""
+
+    ciphertext: bytes
+    salt: bytes
+    nonce: bytes
+
+
+def seal(secret: bytes, *, address: str) -> Sealed:
+    salt, nonce = os.urandom(SALT_BYTES), os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(_derive(salt)).encrypt(nonce, secret, address.encode())
+    return Sealed(ciphertext=ciphertext, salt=salt, nonce=nonce)
+
+
+def unseal(sealed: Sealed, *, address: str) -> bytes:
+    """The secret, or KeystoreError: GCM's tag makes a wrong master key fail here, never
+    yield a different key."""
+    try:
+        return AESGCM(_derive(sealed.salt)).decrypt(
+            sealed.nonce, sealed.ciphertext, address.encode()
+        )
+    except InvalidTag:
+        raise KeystoreError(
+            f"the master key does not open the key of wallet {address}: is WALLET_MASTER_KEY "
+            "(or WALLET_MASTER_KEY_FILE) the one the key was stored with?",
+            code="wrong_master_key",
+        ) from None
+
+
+def _derive(salt: bytes) -> bytes:
+    kdf = Scrypt(salt=salt, length=KEY_BYTES, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    return kdf.derive(master_secret())
+
+
+def master_secret() -> bytes:
+    if settings.WALLET_MASTER_KEY:
+        secret, source = settings.WALLET_MASTER_KEY, "WALLET_MASTER_KEY"
+    elif settings.WALLET_MASTER_KEY_FILE:
+        # A file that is named must exist: creating it would turn a typo into a new key.
+        source = "WALLET_MASTER_KEY_FILE"
+        secret = _read_key_file(Path(settings.WALLET_MASTER_KEY_FILE), source)
+    elif not settings.DATABASE_URL:
+        source = "the embedded default's key file"
+        secret = _default_key_file()
+    else:
+        raise KeystoreError(
+            "no wallet master key: set WALLET_MASTER_KEY or WALLET_MASTER_KEY_FILE "
+            "(docs/security.md)",
+            code="master_key_missing",
+        )
+    if len(secret) < MASTER_KEY_MIN_LENGTH:
+        raise KeystoreError(
+            f"the wallet master key from {source} is shorter than {MASTER_KEY_MIN_LENGTH} "
+            "characters",
+            code="master_key_too_short",
+        )
+    return secret.encode()
+
+
+def _read_key_file(path: Path, source: str) -> str:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeystoreError(
+            f"cannot read the wallet master key file named by {source}: {exc.__class__.__name__}",
+            code="master_key_missing",
+        ) from None
+
+
+def default_key_file() -> Path:
+    return Path(settings.VAR_DIR) / DEFAULT_KEY_FILE
+
+
+def _default_key_file() -> str:
+    path = default_key_file()
+    if not path.exists():
+        _create_key_file(path)
+    return _read_key_file(path, str(path))
+
+
+def _create_key_file(path: Path) -> None:
+    """A new random master secret in `path`, mode 0600. Written to a file of its own first and
+    linked into place, so a process starting at the same moment reads either no file or the
+    whole key, and the first link wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # whatever the umask
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(staging, path)
+    except FileExistsError:
+        return  # another process created it first: that one is the key
+    finally:
+        staging.unlink(missing_ok=True)
+    logger.warning(
+        "created the wallet master key file %s (mode 0600): back it up with the database; "
+        "without it no live wallet's key can be read. Set WALLET_MASTER_KEY or "
+        "WALLET_MASTER_KEY_FILE to use your own.",
+        path,
+    )
