@@ -1,7 +1,6 @@
-"""Token decimals from the mint account. localnet does not speak Solana RPC yet (its SVM-backed
-RPC is being built, #14 item 6), so these read real mint accounts' bytes, built with solders,
-through the same code that reads getAccountInfo's answer; the HTTP round trip is tested when
-localnet answers getAccountInfo."""
+"""Token decimals from the mint account: real mint accounts' bytes, built with solders, through
+the code that reads getAccountInfo's answer, and the whole round trip over HTTP to localnet's
+SVM-backed Solana RPC."""
 
 import base64
 
@@ -91,3 +90,18 @@ def test_an_unreachable_rpc_is_an_error_not_a_default(settings):
     settings.SOLANA_RPC_URL = "http://127.0.0.1:9/"
     with pytest.raises(ExternalServiceError):
         token_decimals_onchain(str(Pubkey.new_unique()))
+
+
+@pytest.mark.django_db
+def test_decimals_round_trip_to_a_real_mint_on_localnets_chain(localnet, market):
+    from decimal import Decimal
+
+    mint = market.add_token(
+        symbol="RT", price_sol=Decimal("0.01"), decimals=7, liquidity_sol=Decimal("1000")
+    )
+    unknown = str(Pubkey.new_unique())
+
+    assert token_decimals_onchain(mint) == 7
+    assert market.recorded("solana_rpc"), "decimals were not read from the chain"
+    with pytest.raises(ExternalServiceError):
+        token_decimals_onchain(unknown)
