@@ -164,8 +164,8 @@ class _Quoted:
     def quote_buy(self, **kwargs):
         return self.quote
 
-    def execute(self, quote):
-        return self.fills.execute(quote)
+    def execute(self, quote, *, action):
+        return self.fills.execute(quote, action=action)
 
 
 if __name__ == "__main__":

@@ -225,6 +225,25 @@ SOLANA_RPC_URL = env_url("SOLANA_RPC_URL", "https://api.mainnet-beta.solana.com"
 HTTP_TIMEOUT_SECONDS = env_decimal("HTTP_TIMEOUT_SECONDS", "5", minimum="0.1", maximum="60")
 PRICE_STALE_SECONDS = env_int("PRICE_STALE_SECONDS", 30, minimum=1)
 SWAP_SLIPPAGE_BPS = env_int("SWAP_SLIPPAGE_BPS", 100, minimum=1, maximum=5000)
+# A stop-loss exit must get out even when the price is falling fast: a sale refused for
+# slippage leaves the position open while it falls further, so its tolerance is wider.
+SWAP_SLIPPAGE_BPS_STOP_LOSS = env_int("SWAP_SLIPPAGE_BPS_STOP_LOSS", 500, minimum=1, maximum=5000)
+# Live swaps (trading.live): the priority fee Jupiter sets in the swap transaction, capped.
+SWAP_PRIORITY_LEVEL = env_choice("SWAP_PRIORITY_LEVEL", "veryHigh", {"medium", "high", "veryHigh"})
+SWAP_PRIORITY_MAX_LAMPORTS = env_int(
+    "SWAP_PRIORITY_MAX_LAMPORTS", 1_000_000, minimum=0, maximum=100_000_000
+)
+# Confirmation of a sent swap: signature statuses polled this often, the same signed bytes sent
+# again this often until it lands or its blockhash expires (external-apis.md section 4.5), and
+# an end to the wait when the RPC cannot tell (the swap stays pending, resolved on the next
+# attempt: docs/decisions.md "Live swaps").
+LIVE_CONFIRM_POLL_SECONDS = env_decimal(
+    "LIVE_CONFIRM_POLL_SECONDS", "0.5", minimum="0.01", maximum="10"
+)
+LIVE_RESEND_SECONDS = env_decimal("LIVE_RESEND_SECONDS", "2", minimum="0.1", maximum="30")
+LIVE_CONFIRM_TIMEOUT_SECONDS = env_decimal(
+    "LIVE_CONFIRM_TIMEOUT_SECONDS", "90", minimum="1", maximum="600"
+)
 # A signal's buy not made within this long of the signal is skipped (`signal_expired`): a buy
 # task redelivered after a crash (the broker's visibility timeout is an hour) or stuck behind
 # a backlog must not buy on old news.

@@ -328,6 +328,41 @@ def _read_quote(response: requests.Response) -> dict:
     return body
 
 
+def jupiter_swap(*, quote: dict, user_public_key: str) -> dict:
+    """A Metis v1 swap transaction for `quote` (passed back unchanged, as Jupiter requires),
+    unsigned, with `userPublicKey` as signer and fee payer, a compute-unit limit set from
+    Jupiter's simulation and the configured priority fee. Safe to retry: it builds a
+    transaction, it sends nothing."""
+    return providers.post(
+        providers.JUPITER_SWAP,
+        f"{settings.JUPITER_BASE_URL}/swap",
+        json={
+            "userPublicKey": user_public_key,
+            "quoteResponse": quote,
+            "wrapAndUnwrapSol": True,
+            "dynamicComputeUnitLimit": True,
+            "prioritizationFeeLamports": {
+                "priorityLevelWithMaxLamports": {
+                    "priorityLevel": settings.SWAP_PRIORITY_LEVEL,
+                    "maxLamports": settings.SWAP_PRIORITY_MAX_LAMPORTS,
+                }
+            },
+        },
+        headers=_jupiter_headers(),
+        parse=_read_swap,
+    )
+
+
+def _read_swap(response: requests.Response) -> dict:
+    body = decode_json("jupiter_swap", response)
+    if not isinstance(body, dict):
+        raise ExternalServiceError("jupiter_swap", "expected a swap object")
+    for name in ("swapTransaction", "lastValidBlockHeight"):
+        if name not in body:
+            raise ExternalServiceError("jupiter_swap", f"swap lacks {name}")
+    return body
+
+
 # Jupiter Tokens v2 search (token metrics for the eligibility bounds)
 
 

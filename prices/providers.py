@@ -64,6 +64,8 @@ HERMES = Provider("hermes", 10, "HERMES_REQUESTS_PER_10_SECONDS")
 # Quotes are on the trade path: a buy or an exit is never refused by our own budget, only
 # counted; Jupiter's 429s still reach the retry logic below.
 JUPITER_QUOTE = Provider("jupiter_quote", 60)
+# Swap transactions (live trading): on the trade path like quotes, never refused by a budget.
+JUPITER_SWAP = Provider("jupiter_swap", 60)
 # Token metrics: one request per signal, bounded by its own timeout (prices.clients).
 JUPITER_TOKENS = Provider("jupiter_tokens", 60)
 PROVIDERS = (JUPITER_PRICE, DEXSCREENER, HERMES, JUPITER_QUOTE, JUPITER_TOKENS)

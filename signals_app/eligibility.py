@@ -66,8 +66,6 @@ def agent_blocked_reason(facts: AgentFacts) -> str | None:
         return "automation_off"
     if not facts.has_wallet:
         return "no_wallet"
-    if agent.trading_mode == "live":
-        return "live_trading_unavailable"
     # A paused agent is paused whatever the signal: that is the answer the operator needs.
     if facts.risk_pause is not None:
         return "risk_paused"

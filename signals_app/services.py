@@ -28,6 +28,7 @@ from signals_app.eligibility import (
     skip_details,
 )
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
+from trading.live import SwapFailed
 from trading.risk_selectors import (
     WalletFacts,
     kill_switch_mode,
@@ -428,6 +429,9 @@ def _execute(
         return _finish(execution, ExecutionStatus.SKIPPED, reason=refusal.code)
     except ExternalServiceError as exc:
         return _finish(execution, ExecutionStatus.FAILED, reason="venue_error", error=str(exc))
+    except SwapFailed as failed:
+        # A live swap that did not land (slippage, expiry, ...): failed with its reason.
+        return _finish(execution, ExecutionStatus.FAILED, reason=failed.code, error=str(failed))
     except Exception as exc:
         logger.exception("signal %s agent %s: buy failed", execution.signal_id, execution.agent_id)
         return _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))

@@ -172,6 +172,61 @@ class Transaction(models.Model):
         return f"{self.type} #{self.pk}: {self.input_amount} {self.input_symbol or self.input_mint[:8]}"
 
 
+class LiveSwapStatus(models.TextChoices):
+    PENDING = "pending"
+    LANDED = "landed"
+    FAILED = "failed"
+
+
+class LiveSwap(models.Model):
+    """A live swap transaction, recorded with its signature BEFORE it is sent: the signature is
+    the idempotency key of the on-chain side. Pending until the chain says it landed (its
+    amounts read back from getTransaction) or can no longer land (failed, with the reason).
+    `action_key` names the action it was sent for, the key its ledger entry carries
+    (Transaction.idempotency_key); the entry's tx_signature is this signature."""
+
+    wallet = models.ForeignKey(AgentWallet, on_delete=models.CASCADE, related_name="live_swaps")
+    action_key = models.CharField(max_length=100)
+    side = models.CharField(max_length=4)  # "buy" (SOL -> token) or "sell"
+    mint = models.CharField(max_length=64)
+    decimals = models.PositiveSmallIntegerField()
+    quoted_in_raw = models.DecimalField(max_digits=20, decimal_places=0)
+    signature = models.CharField(max_length=100, unique=True)
+    # The signed bytes, sent again until the swap lands or its blockhash expires, also after a
+    # restart. Signed already: they can move only what this one swap moves.
+    signed_transaction = models.BinaryField(editable=False)
+    last_valid_block_height = models.BigIntegerField()
+    status = models.CharField(
+        max_length=8, choices=LiveSwapStatus.choices, default=LiveSwapStatus.PENDING
+    )
+    reason = models.CharField(max_length=32, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    # What the landed transaction did to the wallet (fee payer), from getTransaction: lamports
+    # (fee included), raw token units of `mint`, and the fee. Set on a failed swap that landed
+    # too: its fee was paid.
+    sol_delta_lamports = models.BigIntegerField(null=True, blank=True)
+    token_delta_raw = models.DecimalField(max_digits=21, decimal_places=0, null=True, blank=True)
+    fee_lamports = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One swap in flight per wallet and token: a second one (a retry, another worker)
+            # waits until the chain has decided the first.
+            models.UniqueConstraint(
+                fields=["wallet", "mint"],
+                condition=Q(status="pending"),
+                name="one_pending_swap_per_token",
+            ),
+        ]
+        indexes = [models.Index(fields=["action_key"])]
+
+    def __str__(self):
+        return f"{self.side} {self.mint[:8]} {self.signature[:12]}… ({self.status})"
+
+
 class ClosedTrade(models.Model):
     """The record of a position once it is fully closed, with its realised P/L."""
 

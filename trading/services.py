@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -299,7 +300,9 @@ def position_buy(
         quote = _sized_quote(rules, venue, sol_balance, token_address, decimals)
     else:
         quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
-    fill = venue.execute(quote)
+    # A buy without a key of its caller's is an action of its own: a live venue still needs a
+    # name for it (a retry of such a call is a new buy, as it always was).
+    fill = venue.execute(quote, action=idempotency_key or f"buy:{wallet.pk}:{uuid.uuid4().hex}")
     if fill.token_amount <= 0:
         raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
     if stop_loss_percent is None:
@@ -433,7 +436,9 @@ def position_close(
     amount = position.remaining_amount
     if expected_remaining is not None and amount != expected_remaining:
         return None
-    fill = _sell(position, amount, venue)
+    fill = _sell(
+        position, amount, venue, action=f"close:{position.pk}", slippage_bps=_exit_slippage(reason)
+    )
     now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
         position = _locked_if(position_id, remaining_amount=amount)
@@ -459,12 +464,28 @@ def position_close(
         )
 
 
-def _sell(position: Position, amount: Decimal, venue: Venue | None) -> Fill:
+def _exit_slippage(reason: str) -> int | None:
+    """A stop-loss sale accepts more slippage than a buy: refused, it would leave the position
+    open while the price falls further (None: the venue's default)."""
+    return settings.SWAP_SLIPPAGE_BPS_STOP_LOSS if reason == CloseReason.STOP_LOSS else None
+
+
+def _sell(
+    position: Position,
+    amount: Decimal,
+    venue: Venue | None,
+    *,
+    action: str,
+    slippage_bps: int | None = None,
+) -> Fill:
     venue = venue or venue_for(position.wallet)
     quote = venue.quote_sell(
-        mint=position.token_address, decimals=position.token_decimals, token_amount=amount
+        mint=position.token_address,
+        decimals=position.token_decimals,
+        token_amount=amount,
+        slippage_bps=slippage_bps,
     )
-    return venue.execute(quote)
+    return venue.execute(quote, action=action)
 
 
 def _locked_if(position_id: int, **expected) -> Position | None:
@@ -618,7 +639,7 @@ def position_take_profit(
     amount = remaining if close_position else min(partial, remaining - keep)
     if amount <= 0:
         return None
-    fill = _sell(position, amount, venue)
+    fill = _sell(position, amount, venue, action=f"tp:{position.pk}:{new_levels_hit}")
     now, sol_usd = _now(), sol_usd_current()
     with transaction.atomic():
         position = _locked_if(
@@ -698,7 +719,8 @@ def position_dca_buy(
     fill = venue.execute(
         venue.quote_buy(
             mint=position.token_address, decimals=position.token_decimals, sol_amount=spend
-        )
+        ),
+        action=f"dca:{position.pk}:{expected_dca_count + 1}",
     )
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)
     now, sol_usd = _now(), sol_usd_current()

@@ -21,6 +21,7 @@ from agents.models import Agent
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
 from trading import automation, services
+from trading.live import SwapFailed
 from trading.risk_selectors import trading_halted
 from trading.risk_services import buy_guards_check
 from trading.rules.exits import ActionKind
@@ -113,7 +114,8 @@ EXECUTOR = QueuedExecutor()
 def position_exit(position_id: int, reason: str, expected_remaining: str) -> None:
     """Sell everything a position holds, if it still holds what the tick decided on.
 
-    A failed swap writes nothing; the position stays open, so the next tick decides again.
+    A failed swap (the venue unreachable, or a live swap refused, slipped or expired) writes
+    nothing; the position stays open, so the next tick decides again.
     """
     if trading_halted():
         # Info, not warning: every tick repeats the decision while the operator's halt lasts.
@@ -123,7 +125,7 @@ def position_exit(position_id: int, reason: str, expected_remaining: str) -> Non
         services.position_close(
             position_id=position_id, reason=reason, expected_remaining=Decimal(expected_remaining)
         )
-    except ExternalServiceError as exc:
+    except (ExternalServiceError, SwapFailed) as exc:
         logger.warning("position %s: %s exit not executed: %s", position_id, reason, exc)
 
 

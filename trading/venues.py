@@ -1,7 +1,9 @@
 """Venues: where a swap is filled. The executor only sees this small interface.
 
 SimulatedVenue fills at a real (or localnet) Jupiter quote and charges the fees a live swap
-would pay, on buys AND sells. JupiterVenue (live, on-chain) implements the same interface.
+would pay, on buys AND sells. JupiterVenue swaps on chain (trading.live) and fills at the
+amounts the chain reports. Every execution names its action (the ledger entry's idempotency
+key): the live venue never swaps twice for one action.
 """
 
 from dataclasses import dataclass
@@ -12,7 +14,10 @@ from django.conf import settings
 
 from nexgent import money
 from prices import clients
+from trading.live import live_swap_execute
+from trading.models import LiveSwap
 from trading.rules.fees import network_fee_sol, protocol_fee_sol
+from wallets.models import AgentWallet
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +60,22 @@ class Fill:
 class Venue(Protocol):
     def quote_buy(self, *, mint: str, decimals: int, sol_amount: Decimal) -> Quote: ...
 
-    def quote_sell(self, *, mint: str, decimals: int, token_amount: Decimal) -> Quote: ...
+    def quote_sell(
+        self, *, mint: str, decimals: int, token_amount: Decimal, slippage_bps: int | None = None
+    ) -> Quote: ...
 
-    def execute(self, quote: Quote) -> Fill: ...
+    def execute(self, quote: Quote, *, action: str) -> Fill: ...
 
 
-def _quote(side: str, mint: str, decimals: int, amount_raw: int) -> Quote:
+def _quote(
+    side: str, mint: str, decimals: int, amount_raw: int, slippage_bps: int | None = None
+) -> Quote:
     input_mint, output_mint = (money.WSOL_MINT, mint) if side == "buy" else (mint, money.WSOL_MINT)
     body = clients.jupiter_quote(
         input_mint=input_mint,
         output_mint=output_mint,
         amount=amount_raw,
-        slippage_bps=settings.SWAP_SLIPPAGE_BPS,
+        slippage_bps=slippage_bps or settings.SWAP_SLIPPAGE_BPS,
     )
     platform_fee = body.get("platformFee") or {}
     return Quote(
@@ -81,14 +90,21 @@ def _quote(side: str, mint: str, decimals: int, amount_raw: int) -> Quote:
     )
 
 
-class SimulatedVenue:
+class MetisQuotes:
+    """Quotes from Jupiter Metis, the same for both venues: a shadow of a live trade is
+    priced on the quote the live one got."""
+
     def quote_buy(self, *, mint: str, decimals: int, sol_amount: Decimal) -> Quote:
         return _quote("buy", mint, decimals, money.sol_to_lamports(sol_amount))
 
-    def quote_sell(self, *, mint: str, decimals: int, token_amount: Decimal) -> Quote:
-        return _quote("sell", mint, decimals, money.ui_to_raw(token_amount, decimals))
+    def quote_sell(
+        self, *, mint: str, decimals: int, token_amount: Decimal, slippage_bps: int | None = None
+    ) -> Quote:
+        return _quote("sell", mint, decimals, money.ui_to_raw(token_amount, decimals), slippage_bps)
 
-    def execute(self, quote: Quote) -> Fill:
+
+class SimulatedVenue(MetisQuotes):
+    def execute(self, quote: Quote, *, action: str) -> Fill:
         protocol_fee = protocol_fee_sol(quote.fee_bps, money.WSOL_MINT, quote.sol_lamports)
         network_fee = network_fee_sol(
             settings.SIM_SIGNATURE_FEE_LAMPORTS,
@@ -104,7 +120,50 @@ class SimulatedVenue:
         )
 
 
-def venue_for(wallet) -> Venue:
+class JupiterVenue(MetisQuotes):
+    """The live venue: the same Metis quotes, executed on chain by the wallet's key."""
+
+    def __init__(self, wallet: AgentWallet):
+        self.wallet = wallet
+
+    def execute(self, quote: Quote, *, action: str) -> Fill:
+        swap = live_swap_execute(
+            wallet=self.wallet,
+            action=action,
+            side=quote.side,
+            mint=quote.mint,
+            decimals=quote.decimals,
+            quote=quote.raw,
+        )
+        return live_fill(swap, price_impact=quote.price_impact)
+
+
+def live_fill(swap: LiveSwap, *, price_impact: Decimal = money.ZERO) -> Fill:
+    """The fill of a landed swap, from what the chain says the wallet paid and got: the
+    ledger moves exactly the wallet's on-chain SOL and token deltas. A buy's SOL side is the
+    quoted input (an ExactIn swap spends exactly that) and everything else the wallet paid
+    (fee, priority fee, a new token account's rent) is the network fee; a sale's SOL side is
+    what it received plus the fee it paid. Jupiter's own fee, if any, is inside the amounts."""
+    fee = swap.fee_lamports
+    if swap.side == "buy":
+        spent = -swap.sol_delta_lamports
+        swapped = min(int(swap.quoted_in_raw), spent - fee)
+        sol_lamports, network_lamports = swapped, spent - swapped
+        token_raw = int(swap.token_delta_raw)
+    else:
+        sol_lamports, network_lamports = swap.sol_delta_lamports + fee, fee
+        token_raw = -int(swap.token_delta_raw)
+    return Fill(
+        sol_amount=money.lamports_to_sol(sol_lamports),
+        token_amount=money.raw_to_ui(token_raw, swap.decimals),
+        protocol_fee_sol=money.ZERO,
+        network_fee_sol=money.lamports_to_sol(network_lamports),
+        price_impact=price_impact,
+        tx_signature=swap.signature,
+    )
+
+
+def venue_for(wallet: AgentWallet) -> Venue:
     if wallet.mode == "simulation":
         return SimulatedVenue()
-    raise NotImplementedError("live trading arrives with the JupiterVenue (issue: live mode)")
+    return JupiterVenue(wallet)

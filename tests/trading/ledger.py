@@ -171,10 +171,12 @@ class FixedVenue:
     def quote_buy(self, *, mint: str, decimals: int, sol_amount: Decimal) -> Quote:
         return self._quote("buy", mint, decimals)
 
-    def quote_sell(self, *, mint: str, decimals: int, token_amount: Decimal) -> Quote:
+    def quote_sell(
+        self, *, mint: str, decimals: int, token_amount: Decimal, slippage_bps: int | None = None
+    ) -> Quote:
         return self._quote("sell", mint, decimals)
 
-    def execute(self, quote: Quote) -> Fill:
+    def execute(self, quote: Quote, *, action: str) -> Fill:
         with self._lock:
             self.executed += 1
         if self.barrier is not None:
