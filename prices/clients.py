@@ -338,7 +338,7 @@ def jupiter_swap(*, quote: dict, user_public_key: str) -> dict:
         f"{settings.JUPITER_BASE_URL}/swap",
         json={
             "userPublicKey": user_public_key,
-            "quoteResponse": quote,
+            "quoteResponse": _json_numbers(quote),
             "wrapAndUnwrapSol": True,
             "dynamicComputeUnitLimit": True,
             "prioritizationFeeLamports": {
@@ -351,6 +351,19 @@ def jupiter_swap(*, quote: dict, user_public_key: str) -> dict:
         headers=_jupiter_headers(),
         parse=_read_swap,
     )
+
+
+def _json_numbers(value):
+    """The quote as it came, with the Decimals our JSON reader made of its fractional numbers
+    back to floats for the JSON writer. Nothing changes for Jupiter: its server reads those
+    numbers as f64, and a float holds exactly the f64 that the original text denoted."""
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(item) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def _read_swap(response: requests.Response) -> dict:

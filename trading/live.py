@@ -77,13 +77,22 @@ def live_swap_execute(
 
 
 def live_swap_settle(*, wallet: AgentWallet, mint: str, action: str) -> LiveSwap | None:
-    """Before a new swap of this wallet and token: every pending one is resolved from the chain
-    first. Returns the swap `action` already landed and whose ledger entry is not written yet
-    (its amounts are what the action records); None when the action may send a new swap.
-    Raises SwapFailed `swap_in_flight` while an earlier swap can still land, and
-    `action_already_executed` when this action's swap is already in the ledger."""
+    """Before a new swap of this wallet and token: every pending one is decided from the chain
+    first. This action's own (sent by an attempt that died before confirming) is waited for as
+    the first attempt would have; another action's is resolved once. Returns the swap `action`
+    already landed and whose ledger entry is not written yet (its amounts are what the action
+    records); None when the action may send a new swap. Raises SwapFailed `swap_in_flight`
+    while another action's swap can still land, `swap_unconfirmed` when the chain cannot tell,
+    and `action_already_executed` when this action's swap is already in the ledger."""
     for swap in LiveSwap.objects.filter(wallet=wallet, mint=mint, status=LiveSwapStatus.PENDING):
-        if live_swap_resolve(swap).status == LiveSwapStatus.PENDING:
+        if swap.action_key == action:
+            try:
+                live_swap_confirm(swap)
+            except SwapFailed as exc:
+                if exc.code == "swap_unconfirmed":
+                    raise
+                # Failed or expired: the action is free to swap again.
+        elif live_swap_resolve(swap).status == LiveSwapStatus.PENDING:
             raise SwapFailed(f"swap {swap.signature} is still in flight", code="swap_in_flight")
     landed = LiveSwap.objects.filter(
         wallet=wallet, mint=mint, action_key=action, status=LiveSwapStatus.LANDED
