@@ -359,3 +359,28 @@ def test_a_failed_exit_leaves_the_position_open_and_the_next_attempt_sells(
     assert _ledger(live_wallet, token) == _chain_tokens(chain, live_wallet, token) == 0
     fee = money.lamports_to_sol(failed.fee_lamports)
     assert _ledger(live_wallet, WSOL) - fee == _chain_sol(chain, live_wallet)
+
+
+def test_an_rpc_that_times_out_fails_the_trade_unconfirmed_and_the_next_attempt_records_once(
+    chain, market, settings, live_agent, live_wallet, token
+):
+    settings.HTTP_TIMEOUT_SECONDS = Decimal("0.2")
+    settings.LIVE_CONFIRM_TIMEOUT_SECONDS = Decimal("1")
+    market.inject_delay("solana_rpc", 0.5, count=1000)  # every RPC call outlasts the timeout
+
+    with pytest.raises(SwapFailed) as failed:
+        _buy(live_agent, live_wallet, token, key="buy:timed-out")
+
+    # The send may have reached the cluster: the swap stays pending, nothing is in the ledger.
+    assert failed.value.code == "swap_unconfirmed"
+    swap = LiveSwap.objects.get(wallet=live_wallet)
+    assert swap.status == "pending"
+    assert not Transaction.objects.filter(wallet=live_wallet).exists()
+    assert _ledger(live_wallet, WSOL) == Decimal(10)
+
+    market.clear_faults("solana_rpc")
+    _buy(live_agent, live_wallet, token, key="buy:timed-out")
+
+    assert LiveSwap.objects.filter(status="landed").count() == 1
+    assert Transaction.objects.filter(wallet=live_wallet).count() == 1
+    _assert_chain_equals_ledger(chain, live_wallet, token)
