@@ -13,6 +13,7 @@ from trading.models import (
     EquityPeak,
     KillSwitch,
     KillSwitchMode,
+    LiveSwap,
     Position,
     PositionStatus,
     RiskPause,
@@ -114,6 +115,18 @@ class TransactionAdmin(LedgerAdmin):
     list_filter = ["type", "is_dca", "is_take_profit"]
     search_fields = ["input_mint", "output_mint", "tx_signature", "agent__name"]
     list_select_related = ["agent"]
+
+
+@admin.register(LiveSwap)
+class LiveSwapAdmin(LedgerAdmin):
+    """Live swaps as the chain decided them; a pending one is decided by its action's next
+    attempt or by reconcile, never by hand."""
+
+    list_display = ["id", "wallet", "side", "mint", "status", "reason", "signature", "created_at"]
+    list_filter = ["status", "side", "reason"]
+    search_fields = ["signature", "action_key", "mint", "wallet__address"]
+    list_select_related = ["wallet"]
+    exclude = ["signed_transaction"]
 
 
 @admin.register(ClosedTrade)

@@ -384,3 +384,17 @@ def test_an_rpc_that_times_out_fails_the_trade_unconfirmed_and_the_next_attempt_
     assert LiveSwap.objects.filter(status="landed").count() == 1
     assert Transaction.objects.filter(wallet=live_wallet).count() == 1
     _assert_chain_equals_ledger(chain, live_wallet, token)
+
+
+def test_the_admin_shows_live_swaps_read_only(chain, client, django_user_model, live_wallet, token):
+    chain.inject_never_lands()
+    swap = _crash_after_send(chain, live_wallet, token, "buy:shown")
+    admin = django_user_model.objects.create_superuser(email="root@example.com", password="pw-1")
+    client.force_login(admin)
+
+    listing = client.get("/admin/trading/liveswap/")
+    page = client.get(f"/admin/trading/liveswap/{swap.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert swap.signature in listing.content.decode()
+    assert "signed_transaction" not in page.content.decode()
