@@ -47,14 +47,9 @@ SOL = money.WSOL_MINT
 # returns True when the wallet still has a trade whose outcome is unknown. While one is, SOL
 # on chain beyond the ledger may be that trade's proceeds, so it is reported as drift and not
 # recorded as a deposit. A step may raise ExternalServiceError: the run then fails like an RPC
-# read. Register with before_compare_register, at app start (an AppConfig.ready).
+# read. Empty until the live venue appends its step, once, at app start (its AppConfig.ready).
 BeforeCompare = Callable[[AgentWallet], bool]
-_before_compare: list[BeforeCompare] = []
-
-
-def before_compare_register(step: BeforeCompare) -> None:
-    if step not in _before_compare:
-        _before_compare.append(step)
+BEFORE_COMPARE: list[BeforeCompare] = []
 
 
 class NotALiveWallet(DomainError):
@@ -75,7 +70,7 @@ def wallet_reconcile(*, wallet: AgentWallet) -> ReconcileOutcome:
             "only a live wallet has a chain to reconcile", code="simulation_wallet"
         )
     try:
-        unresolved = any([step(wallet) for step in _before_compare])
+        unresolved = any([step(wallet) for step in BEFORE_COMPARE])
         chain = rpc.wallet_balances(wallet.address)
     except ExternalServiceError as exc:
         _failure_record(wallet, str(exc))
