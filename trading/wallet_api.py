@@ -4,7 +4,7 @@ other wallet routes are the wallets app's (wallets/api.py)."""
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -82,9 +82,22 @@ class CheckDepositsSerializer(serializers.Serializer):
     )
 
 
+# A Solana address: base58 of 32 bytes. Documented so that the schema says what the path takes
+# (and a fuzzer has something to break: this route has no body).
+ADDRESS = OpenApiParameter(
+    "address",
+    str,
+    OpenApiParameter.PATH,
+    required=True,
+    pattern="^[1-9A-HJ-NP-Za-km-z]{32,44}$",
+    description="The live wallet's address.",
+)
+
+
 class WalletCheckDepositsView(WalletAction):
     @extend_schema(
         request=None,
+        parameters=[ADDRESS],
         responses={
             200: CheckDepositsSerializer,
             409: error("A simulation wallet: it has no chain (simulation_wallet)."),
