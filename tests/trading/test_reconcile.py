@@ -290,3 +290,31 @@ def test_the_scheduled_run_skips_while_another_is_going(chain, live, keypair):
     cache.delete(tasks.RECONCILE_LOCK)
     tasks.wallets_reconcile()
     assert len(deposits(live)) == 1
+
+
+def test_a_surplus_in_a_wallet_without_an_agent_is_drift_until_it_is_assigned(chain, user, keypair):
+    wallet = wallet_import(owner=user, secret=str(keypair))
+    chain.fund(keypair.pubkey(), LAMPORTS)
+
+    unassigned = wallet_reconcile(wallet=wallet)
+    assert unassigned.deposit is None and deposits(wallet) == []
+    assert drift_of(unassigned.result) == Decimal("1")
+
+    wallet_assign(wallet=wallet, agent=agent_create(owner=user, name="Gamma"))
+    assigned = wallet_reconcile(wallet=wallet)
+    assert assigned.deposit.input_amount == Decimal("1")
+    assert assigned.result.has_drift is False
+
+
+def test_the_task_after_a_trade_reconciles_that_wallet_only(chain, live, keypair, wallet):
+    chain.fund(keypair.pubkey(), LAMPORTS)
+
+    tasks.wallet_reconcile(wallet.pk)  # a simulation wallet: nothing to read
+    assert not WalletReconcile.objects.exists()
+
+    tasks.wallet_reconcile(live.pk)
+    assert len(deposits(live)) == 1
+    age = REGISTRY.get_sample_value(
+        "nexgent_wallet_reconcile_age_seconds", {"wallet": live.address}
+    )
+    assert age is not None and 0 <= age < 60
