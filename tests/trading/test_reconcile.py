@@ -2,6 +2,7 @@
 SOL arrives by airdrop and leaves by a signed system transfer; tokens arrive by a signed SPL
 transfer from a listed token's pool."""
 
+import functools
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,8 @@ from solders.transaction import VersionedTransaction
 from agents.services import agent_create
 from localnet import spl
 from nexgent import money
+from tests.backends import on_postgres
+from tests.trading.ledger import Racers
 from trading import reconcile_services, tasks
 from trading.models import Balance, Transaction, TransactionType
 from trading.reconcile_services import wallet_reconcile, wallets_reconcile
@@ -318,3 +321,23 @@ def test_the_task_after_a_trade_reconciles_that_wallet_only(chain, live, keypair
         "nexgent_wallet_reconcile_age_seconds", {"wallet": live.address}
     )
     assert age is not None and 0 <= age < 60
+
+
+RACERS = 4
+
+
+@on_postgres
+def test_racing_reconciles_record_each_deposit_once(chain, live, keypair):
+    """Every racer reads the same chain, then they meet at the wallet's lock: only the ledger
+    read under it stands between them and a second DEPOSIT of the same SOL."""
+    total = 0
+    with Racers(RACERS) as racers:
+        for round_number in range(1, 6):
+            # A different amount each round: an identical airdrop would be the same transaction.
+            chain.fund(keypair.pubkey(), round_number * LAMPORTS)
+            total += round_number
+            outcomes = racers.run(functools.partial(wallet_reconcile, wallet=live))
+            assert [o.error for o in outcomes if o.error is not None] == []
+            assert sum(o.value.deposit is not None for o in outcomes) == 1
+            assert len(deposits(live)) == round_number
+            assert ledger_sol(live) == total
