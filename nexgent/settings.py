@@ -270,6 +270,14 @@ CELERY_BEAT_SCHEDULE["signals-resume"] = {
     "schedule": float(SIGNAL_RESUME_INTERVAL_SECONDS),
     "options": {"expires": float(SIGNAL_RESUME_INTERVAL_SECONDS) * 0.9},
 }
+# Live wallets are reconciled with the chain this often (trading.tasks.wallets_reconcile,
+# docs/decisions.md "Reconcile").
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 60, minimum=5, maximum=3600)
+CELERY_BEAT_SCHEDULE["wallets-reconcile"] = {
+    "task": "trading.tasks.wallets_reconcile",
+    "schedule": float(RECONCILE_INTERVAL_SECONDS),
+    "options": {"expires": float(RECONCILE_INTERVAL_SECONDS) * 0.9},
+}
 # What a simulated fill charges, as a live Jupiter swap would (trading-rules.md section 7).
 SIM_PROTOCOL_FEE_BPS = env_int("SIM_PROTOCOL_FEE_BPS", 10, minimum=0, maximum=1000)
 SIM_SIGNATURE_FEE_LAMPORTS = env_int("SIM_SIGNATURE_FEE_LAMPORTS", 5000, minimum=0)

@@ -189,6 +189,24 @@ def live_swap_resolve(swap: LiveSwap) -> LiveSwap:
     return swap
 
 
+def live_swaps_unresolved(wallet: AgentWallet) -> bool:
+    """Reconcile's before-compare step (trading.reconcile_services.BEFORE_COMPARE): decide the
+    wallet's pending swaps from the chain, then say whether any trade's outcome is still not in
+    the ledger: a swap still pending, or one that landed and has no ledger entry yet (its
+    action records it on its next attempt). While so, SOL the chain holds beyond the ledger is
+    drift, never a deposit."""
+    for swap in LiveSwap.objects.filter(wallet=wallet, status=LiveSwapStatus.PENDING):
+        live_swap_resolve(swap)
+    if LiveSwap.objects.filter(wallet=wallet, status=LiveSwapStatus.PENDING).exists():
+        return True
+    recorded = Transaction.objects.filter(wallet=wallet).values("tx_signature")
+    return (
+        LiveSwap.objects.filter(wallet=wallet, status=LiveSwapStatus.LANDED)
+        .exclude(signature__in=recorded)
+        .exists()
+    )
+
+
 # --- Inside the steps -----------------------------------------------------------------------------
 
 

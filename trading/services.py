@@ -257,6 +257,22 @@ def _transfer_once(wallet, amount: Decimal, kind: TransactionType, key: str | No
         return entry, True
 
 
+def balance_deposit_observed(
+    *, wallet: AgentWallet, amount: Decimal, key: str, now: datetime
+) -> Transaction:
+    """Record SOL that arrived in a live wallet on chain as a DEPOSIT, inside the caller's
+    transaction: reconcile (trading.reconcile_services) holds the wallet's balance rows locked
+    while it compares and calls this. `key` names the observation (wallet, slot, lamports), so
+    the same observation can never be recorded twice."""
+    return _ledger_write(
+        wallet=wallet,
+        kind=TransactionType.DEPOSIT,
+        spent=Leg(SOL, "SOL", money.amount(amount)),
+        now=now,
+        idempotency_key=key,
+    )
+
+
 # --- Buy ----------------------------------------------------------------------------------------
 
 

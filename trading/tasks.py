@@ -17,14 +17,15 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from agents.models import Agent
+from agents.models import Agent, TradingMode
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
-from trading import automation, services
+from trading import automation, reconcile_services, services
 from trading.live import SwapFailed
 from trading.risk_selectors import trading_halted
 from trading.risk_services import buy_guards_check
 from trading.rules.exits import ActionKind
+from wallets.models import AgentWallet
 
 logger = logging.getLogger(__name__)
 
@@ -179,3 +180,38 @@ def position_rug_write_off(position_id: int) -> None:
         logger.info("position %s: rug write-off not executed: kill switch halt", position_id)
         return
     services.position_write_off(position_id=position_id)
+
+
+RECONCILE_LOCK = "lock:wallets_reconcile"
+
+
+@shared_task(ignore_result=True)
+def wallets_reconcile() -> None:
+    """Reconcile every live wallet (beat, each RECONCILE_INTERVAL_SECONDS). Never overlaps: a
+    run still going makes this one skip. The lock only saves work; correctness does not rest
+    on it (each wallet is compared under its row locks, and an older chain read never replaces
+    a newer one). It expires after five periods, so a worker killed mid-run holds up the
+    schedule for a few minutes at most."""
+    holder = uuid.uuid4().hex
+    lease = settings.RECONCILE_INTERVAL_SECONDS * 5
+    if not cache.add(RECONCILE_LOCK, holder, timeout=lease):
+        logger.info("reconcile skipped: the previous run is still going")
+        return
+    try:
+        reconcile_services.wallets_reconcile()
+    finally:
+        if cache.get(RECONCILE_LOCK) == holder:
+            cache.delete(RECONCILE_LOCK)
+
+
+@shared_task(ignore_result=True)
+def wallet_reconcile(wallet_id: int) -> None:
+    """Reconcile one live wallet now (after its live trade). A failure is recorded as the
+    wallet's error; the next scheduled run tries again."""
+    wallet = AgentWallet.objects.filter(pk=wallet_id, mode=TradingMode.LIVE).first()
+    if wallet is None:
+        return
+    try:
+        reconcile_services.wallet_reconcile(wallet=wallet)
+    except ExternalServiceError:
+        return

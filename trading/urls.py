@@ -1,5 +1,5 @@
 """The trading app's pages (the overview) and API (balances, ledger, positions, closed trades,
-strategy preview, risk guards and the kill switch, the wallet actions that touch the ledger)."""
+strategy preview, risk guards and the kill switch, the wallet actions that touch the ledger, check-deposits)."""
 
 from django.urls import path
 
@@ -42,4 +42,9 @@ api_urlpatterns = [
         name="wallet-unassign",
     ),
     path("wallets/<str:address>/reset", wallet_api.WalletResetView.as_view(), name="wallet-reset"),
+    path(
+        "wallets/<str:address>/check-deposits",
+        wallet_api.WalletCheckDepositsView.as_view(),
+        name="wallet-check-deposits",
+    ),
 ]

@@ -11,6 +11,8 @@ from agents.permissions import NoApiKeys, scoped
 from nexgent.schema import error
 from wallets.models import AgentWallet
 from wallets.serializers import (
+    AgentWalletListSerializer,
+    AgentWalletSerializer,
     WalletAssignSerializer,
     WalletCreateSerializer,
     WalletExportSerializer,
@@ -48,11 +50,19 @@ class WalletAction(APIView):
 class AgentWalletsView(APIView):
     permission_classes = [scoped("balances")]
 
-    @extend_schema(responses=WalletListSerializer)
+    @extend_schema(
+        responses=AgentWalletListSerializer,
+        description="The agent's wallets; its live wallet with its latest reconcile (on-chain "
+        "and ledger balances, drift).",
+    )
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        wallets = AgentWallet.objects.filter(agent=agent).order_by("mode", "pk")
-        return Response({"wallets": WalletSerializer(wallets, many=True).data})
+        wallets = (
+            AgentWallet.objects.filter(agent=agent)
+            .select_related("reconcile")
+            .order_by("mode", "pk")
+        )
+        return Response({"wallets": AgentWalletSerializer(wallets, many=True).data})
 
 
 class WalletsView(WalletAction):

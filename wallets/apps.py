@@ -7,7 +7,13 @@ class WalletsConfig(AppConfig):
     verbose_name = "Wallets"
 
     def ready(self):
+        from prometheus_client import REGISTRY
+
+        from wallets.metrics import ReconcileCollector
         from wallets.services import agent_wallets_close, agent_wallets_open
+
+        # Once per process: a second registration of the same names would be refused.
+        REGISTRY.register(ReconcileCollector())
 
         # Every agent has its simulation wallet from the moment it exists, however it is created
         # (the API, the admin, a shell): the agents app knows nothing of wallets. Likewise its

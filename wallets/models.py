@@ -48,3 +48,28 @@ class AgentWallet(models.Model):
     def __str__(self):
         whose = f"agent #{self.agent_id}" if self.agent_id else "no agent"
         return f"{self.mode} wallet {self.address[:10]}… of {whose}"
+
+
+class WalletReconcile(models.Model):
+    """The latest reconcile of a live wallet: its balances on chain beside the ledger's, as of
+    the last read that succeeded, and whether the last attempt failed. One row per wallet,
+    overwritten by each run (trading.reconcile writes it); history is in the ledger's DEPOSIT
+    entries and the logs. Amounts are exact decimal strings in `balances`:
+    [{"token_address", "on_chain", "ledger", "drift"}], drift = on chain - ledger, SOL under
+    the wSOL mint as in the ledger."""
+
+    wallet = models.OneToOneField(
+        AgentWallet, primary_key=True, on_delete=models.CASCADE, related_name="reconcile"
+    )
+    checked_at = models.DateTimeField(help_text="The last attempt, failed or not.")
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    # The context slot of the last read that succeeded: an older read (a slow run racing a
+    # newer one) is never compared over it.
+    slot = models.PositiveBigIntegerField(null=True, blank=True)
+    balances = models.JSONField(default=list, blank=True)
+    has_drift = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="Why the last attempt failed; empty if not.")
+
+    def __str__(self):
+        state = "failing" if self.error else "drift" if self.has_drift else "in step"
+        return f"reconcile of {self.wallet_id}: {state}"

@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solders.token import ID as TOKEN_PROGRAM
 from solders.token.state import Mint
 
+from nexgent import money
 from nexgent.http import ExternalServiceError, decode_json
 from prices import providers
 
@@ -111,3 +112,85 @@ def token_decimals_fetch(mint: str) -> int:
         return mint_decimals(mint, account_info(mint))
     except ValueError as exc:
         raise ExternalServiceError(SOLANA_RPC.name, str(exc)) from None
+
+
+# --- A wallet's balances, for reconcile -----------------------------------------------------------
+
+_TOKEN_PROGRAMS = (str(TOKEN_PROGRAM), str(TOKEN_2022_PROGRAM))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolding:
+    """What the wallet holds of one mint on chain, summed over its token accounts: a raw u64
+    amount and the mint's decimals, as the RPC gives them."""
+
+    mint: str
+    raw: int
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBalances:
+    """A wallet's balances as the chain showed them. `slot`: the oldest context slot of the
+    reads, so an observation is never taken for newer than it is. `lamports`: native SOL plus
+    any wrapped SOL left in token accounts (wSOL is the wallet's SOL too, and the ledger keeps
+    SOL under the wSOL mint)."""
+
+    slot: int
+    lamports: int
+    tokens: tuple[TokenHolding, ...]
+
+
+def wallet_balances(address: str) -> ChainBalances:
+    """The wallet's SOL (getBalance) and its SPL Token and Token-2022 holdings
+    (getTokenAccountsByOwner, jsonParsed). ExternalServiceError when any read fails or cannot
+    be read: a partial picture would pass for drift."""
+    slot, lamports = call("getBalance", [address, {"commitment": "confirmed"}], read=_read_balance)
+    totals: dict[str, list[int]] = {}
+    for program in _TOKEN_PROGRAMS:
+        accounts_slot, accounts = call(
+            "getTokenAccountsByOwner",
+            [
+                address,
+                {"programId": program},
+                {"encoding": "jsonParsed", "commitment": "confirmed"},
+            ],
+            read=_read_token_accounts,
+        )
+        slot = min(slot, accounts_slot)
+        for mint, raw, decimals in accounts:
+            if mint == money.WSOL_MINT:
+                lamports += raw
+                continue
+            held = totals.setdefault(mint, [0, decimals])
+            if held[1] != decimals:
+                raise ExternalServiceError(SOLANA_RPC.name, f"{mint}: two different decimals")
+            held[0] += raw
+    tokens = tuple(TokenHolding(mint, raw, decimals) for mint, (raw, decimals) in totals.items())
+    return ChainBalances(slot=slot, lamports=lamports, tokens=tokens)
+
+
+def _read_balance(result) -> tuple[int, int]:
+    try:
+        slot, lamports = int(result["context"]["slot"]), result["value"]
+    except (KeyError, TypeError, ValueError):
+        raise ExternalServiceError(SOLANA_RPC.name, "getBalance: unreadable answer") from None
+    if not isinstance(lamports, int) or lamports < 0:
+        raise ExternalServiceError(SOLANA_RPC.name, f"getBalance: not lamports: {lamports!r}")
+    return slot, lamports
+
+
+def _read_token_accounts(result) -> tuple[int, list[tuple[str, int, int]]]:
+    """(context slot, [(mint, raw amount, decimals)]) from a jsonParsed answer."""
+    try:
+        slot = int(result["context"]["slot"])
+        accounts = []
+        for entry in result["value"]:
+            info = entry["account"]["data"]["parsed"]["info"]
+            amount = info["tokenAmount"]
+            accounts.append((str(info["mint"]), int(amount["amount"]), int(amount["decimals"])))
+    except (KeyError, TypeError, ValueError):
+        raise ExternalServiceError(
+            SOLANA_RPC.name, "getTokenAccountsByOwner: unreadable jsonParsed answer"
+        ) from None
+    return slot, accounts

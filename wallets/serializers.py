@@ -1,8 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from nexgent.inputs import IdField, InputSerializer
 from wallets.keys import ACCEPTED_FORMATS, MAX_TEXT_LENGTH
-from wallets.models import AgentWallet
+from wallets.models import AgentWallet, WalletReconcile
 
 
 class WalletSerializer(serializers.ModelSerializer):
@@ -17,6 +18,46 @@ class WalletSerializer(serializers.ModelSerializer):
 
 class WalletListSerializer(serializers.Serializer):
     wallets = WalletSerializer(many=True)
+
+
+class ReconcileLineSerializer(serializers.Serializer):
+    token_address = serializers.CharField(help_text="The mint; SOL under the wSOL mint.")
+    on_chain = serializers.CharField(help_text="Held on chain, in whole units (exact).")
+    ledger = serializers.CharField(help_text="Held in the ledger, in whole units (exact).")
+    drift = serializers.CharField(help_text='On chain minus ledger; "0" when in step.')
+
+
+class WalletReconcileSerializer(serializers.ModelSerializer):
+    """A live wallet's latest reconcile: the balances as of the last chain read that
+    succeeded, and the last attempt's error, if it failed."""
+
+    balances = ReconcileLineSerializer(many=True)
+
+    class Meta:
+        model = WalletReconcile
+        fields = ["checked_at", "succeeded_at", "slot", "has_drift", "error", "balances"]
+
+
+class AgentWalletSerializer(WalletSerializer):
+    reconcile = serializers.SerializerMethodField(
+        help_text="A live wallet's on-chain and ledger balances and their drift (null for a "
+        "simulation wallet, or before the first reconcile)."
+    )
+
+    class Meta(WalletSerializer.Meta):
+        fields = [*WalletSerializer.Meta.fields, "reconcile"]
+
+    @extend_schema_field(WalletReconcileSerializer(allow_null=True))
+    def get_reconcile(self, wallet):
+        try:
+            result = wallet.reconcile
+        except WalletReconcile.DoesNotExist:
+            return None
+        return WalletReconcileSerializer(result).data
+
+
+class AgentWalletListSerializer(serializers.Serializer):
+    wallets = AgentWalletSerializer(many=True)
 
 
 class WalletCreateSerializer(InputSerializer):

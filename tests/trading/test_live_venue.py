@@ -23,6 +23,7 @@ from trading.models import (
     PositionStatus,
     Transaction,
 )
+from trading.reconcile_services import wallet_reconcile
 from trading.services import position_buy, position_close
 from trading.venues import JupiterVenue, venue_for
 from wallets.services import wallet_assign, wallet_create_live
@@ -63,8 +64,8 @@ def live_agent(user):
 
 @pytest.fixture
 def live_wallet(chain, user, live_agent):
-    """A keystore wallet holding 10 SOL on chain. The ledger is told of the same 10 SOL as
-    the deposit reconcile records (that step is not this module's)."""
+    """A keystore wallet holding 10 SOL on chain, and its ledger balance of the same 10 SOL
+    (reconcile's deposit, made directly so each test counts only its own trades' entries)."""
     wallet = wallet_assign(wallet=wallet_create_live(owner=user), agent=live_agent)
     chain.fund(Pubkey.from_string(wallet.address), FUNDED_LAMPORTS)
     Balance.objects.create(
@@ -398,3 +399,24 @@ def test_the_admin_shows_live_swaps_read_only(chain, client, django_user_model, 
     assert listing.status_code == page.status_code == 200
     assert swap.signature in listing.content.decode()
     assert "signed_transaction" not in page.content.decode()
+
+
+def test_reconcile_resolves_a_pending_swap_and_takes_no_deposit_while_it_is_unrecorded(
+    chain, live_agent, live_wallet, token
+):
+    swap = _crash_after_send(chain, live_wallet, token, "buy:crashed-before-reconcile")
+    chain.advance(3)
+    deposits_before = Transaction.objects.filter(wallet=live_wallet, type="DEPOSIT").count()
+
+    outcome = wallet_reconcile(wallet=live_wallet)
+
+    # The swap is decided from the chain; its SOL left the wallet but the ledger has no entry
+    # yet, so the gap is drift, never a deposit or a withdrawal written by reconcile.
+    assert LiveSwap.objects.get(pk=swap.pk).status == "landed"
+    assert outcome.deposit is None
+    assert Transaction.objects.filter(wallet=live_wallet, type="DEPOSIT").count() == deposits_before
+    assert outcome.result.has_drift is True
+
+    # The action's next attempt records the landed swap; the next reconcile finds them equal.
+    _buy(live_agent, live_wallet, token, key="buy:crashed-before-reconcile")
+    assert wallet_reconcile(wallet=live_wallet).result.has_drift is False
