@@ -127,6 +127,10 @@ def _ledger_write(
             network_fee_sol=fill.network_fee_sol,
             tx_signature=fill.tx_signature,
         )
+        if fill.tx_signature:
+            # A live trade: the chain is compared with the ledger right after it commits, as
+            # well as on reconcile's schedule.
+            transaction.on_commit(lambda: _reconcile_soon(wallet.pk))
     return Transaction.objects.create(
         agent_id=wallet.agent_id,
         wallet=wallet,
@@ -379,6 +383,17 @@ def _buys_allowed() -> None:
     block = kill_switch_block()
     if block is not None:
         raise BuyBlocked(block)
+
+
+def _reconcile_soon(wallet_id: int) -> None:
+    # The task by its registered name: trading.tasks imports this module, so importing it here
+    # would be a cycle. A failure to queue never undoes the committed trade.
+    from nexgent.celery import app
+
+    try:
+        app.tasks["trading.tasks.wallet_reconcile"].delay(wallet_id)
+    except Exception:
+        logger.exception("could not queue the reconcile of wallet %s after its trade", wallet_id)
 
 
 def _record_buy(

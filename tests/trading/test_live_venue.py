@@ -420,3 +420,17 @@ def test_reconcile_resolves_a_pending_swap_and_takes_no_deposit_while_it_is_unre
     # The action's next attempt records the landed swap; the next reconcile finds them equal.
     _buy(live_agent, live_wallet, token, key="buy:crashed-before-reconcile")
     assert wallet_reconcile(wallet=live_wallet).result.has_drift is False
+
+
+def test_a_live_trade_is_reconciled_right_after_it_commits(
+    chain, live_agent, live_wallet, token, settings
+):
+    from wallets.models import WalletReconcile
+
+    settings.TASK_MODE = "eager"
+    assert not WalletReconcile.objects.filter(wallet=live_wallet).exists()
+
+    _buy(live_agent, live_wallet, token)
+
+    result = WalletReconcile.objects.get(wallet=live_wallet)
+    assert result.has_drift is False and not result.error
