@@ -1,5 +1,6 @@
 """GET /api/v1/prices/sol-usd and /api/v1/data-sources/status, and the gauges on /metrics."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -73,12 +74,16 @@ def test_anonymous_is_refused(api_client):
 
 
 def test_status_reports_each_provider(operator, localnet, market, token):
+    started = time.time()
     market.inject_fault("hermes", status=500, count=3)
     with pytest.raises(ExternalServiceError):
         clients.hermes_sol_usd()
     clients.jupiter_prices([token])
 
     body = operator.get(STATUS).json()
+    # The budget's sliding-window counter weighs the previous fixed window's count down as
+    # time passes: exact only while every request and the read fell in one 10 s window.
+    one_window = int(started // 10) == int(time.time() // 10)
 
     providers = {p["name"]: p for p in body["providers"]}
     assert set(providers) == {
@@ -92,10 +97,14 @@ def test_status_reports_each_provider(operator, localnet, market, token):
     assert hermes["consecutive_failures"] == 1
     assert "HTTP 500" in hermes["last_error"]
     assert hermes["last_success_at"] is None
-    assert (hermes["requests_in_window"], hermes["budget"], hermes["window_seconds"]) == (3, 30, 10)
+    assert (hermes["budget"], hermes["window_seconds"]) == (30, 10)
     jupiter = providers["jupiter_price"]
     assert jupiter["last_success_at"] is not None
-    assert (jupiter["consecutive_failures"], jupiter["requests_in_window"]) == (0, 1)
+    assert jupiter["consecutive_failures"] == 0
+    if one_window:
+        assert (hermes["requests_in_window"], jupiter["requests_in_window"]) == (3, 1)
+    else:
+        assert 0 <= hermes["requests_in_window"] <= 3 and 0 <= jupiter["requests_in_window"] <= 1
     assert providers["jupiter_quote"]["budget"] is None
     assert providers["jupiter_tokens"]["budget"] is None
     assert body["price_source"] == "jupiter"
