@@ -9,6 +9,8 @@ the shared cache, so those gauges are read from the cache at scrape time (prices
 every process reports the same values.
 """
 
+import logging
+
 from prometheus_client import Counter, Histogram
 
 # One sample per attempt sent to (or refused before) a provider. Outcomes: ok, rate_limited
@@ -56,3 +58,33 @@ HERMES_STREAM_RECONNECTS = Counter(
     "Hermes stream reconnections, by reason: dropped, stale, closed, error.",
     ["reason"],
 )
+
+
+class ScrapeTimeCollector:
+    """Gauges computed when Prometheus scrapes, from state every process shares (the cache, the
+    database), so every process reports the same values. A subclass names its gauge families
+    (`_families`, reading nothing, so registering touches no store) and fills them (`_fill`);
+    `what` names them in the log when the store is down."""
+
+    what = "gauges"
+
+    def describe(self):
+        return self._families()
+
+    def collect(self):
+        families = self._families()
+        try:
+            self._fill(*families)
+        except Exception:
+            # A scrape must answer even when the store is down; the gauges are then absent.
+            logging.getLogger(type(self).__module__).exception("%s unavailable", self.what)
+            return []
+        return families
+
+    @staticmethod
+    def _families():
+        raise NotImplementedError
+
+    @staticmethod
+    def _fill(*families) -> None:
+        raise NotImplementedError

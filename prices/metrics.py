@@ -1,31 +1,16 @@
 """Market-data gauges, computed at scrape time from the shared cache, so every process reports
 the same values (registered on prometheus_client's default registry when the app is ready)."""
 
-import logging
-
 from prometheus_client.core import GaugeMetricFamily
 
+from nexgent.metrics import ScrapeTimeCollector
 from prices import selectors
 
-logger = logging.getLogger(__name__)
 
-
-class MarketDataCollector:
+class MarketDataCollector(ScrapeTimeCollector):
     """The gauges: SOL/USD staleness, the last tick, each provider's failures and window."""
 
-    def describe(self):
-        # Declared without reading anything, so registering does not touch the cache.
-        return self._families()
-
-    def collect(self):
-        families = self._families()
-        try:
-            self._fill(*families)
-        except Exception:
-            # A scrape must answer even when the cache is down; the gauges are then absent.
-            logger.exception("market-data gauges unavailable")
-            return []
-        return families
+    what = "market-data gauges"
 
     @staticmethod
     def _families():

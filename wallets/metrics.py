@@ -2,32 +2,18 @@
 process reports the same values (registered on prometheus_client's default registry when the
 app is ready). Gauges are floats: the exact drift is in the API and the admin."""
 
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from prometheus_client.core import GaugeMetricFamily
 
 from nexgent import money
+from nexgent.metrics import ScrapeTimeCollector
 from wallets.models import WalletReconcile
 
-logger = logging.getLogger(__name__)
 
-
-class ReconcileCollector:
-    def describe(self):
-        # Declared without reading anything, so registering does not touch the database.
-        return self._families()
-
-    def collect(self):
-        families = self._families()
-        try:
-            self._fill(*families)
-        except Exception:
-            # A scrape must answer even when the database is down; the gauges are then absent.
-            logger.exception("reconcile gauges unavailable")
-            return []
-        return families
+class ReconcileCollector(ScrapeTimeCollector):
+    what = "reconcile gauges"
 
     @staticmethod
     def _families():

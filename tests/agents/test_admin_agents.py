@@ -19,19 +19,7 @@ def staff(client, django_user_model):
 
 
 def test_an_agent_added_in_the_admin_gets_its_simulation_wallet(client, staff, user):
-    page = client.post(
-        "/admin/agents/agent/add/",
-        {
-            "owner": user.pk,
-            "name": "Admin Made",
-            "trading_mode": "simulation",
-            "automated_trading_simulation": "on",
-            "config": "{}",
-            "is_active": "on",
-            "risk_pauses-TOTAL_FORMS": "0",
-            "risk_pauses-INITIAL_FORMS": "0",
-        },
-    )
+    page = client.post("/admin/agents/agent/add/", _agent_form(user))
 
     assert page.status_code == 302
     agent = Agent.objects.get(name="Admin Made")
