@@ -33,12 +33,15 @@ pytestmark = [
 @pytest.fixture
 def start_worker(tmp_path):
     """Starts one single-thread worker with the given DATABASE_CONN_MAX_AGE; stops it (and so
-    its connection) before the test database is flushed."""
+    its connection) before the test database is flushed. Returns the sessions that were open on
+    the test database before it started: they are not the worker's (a thread of this test
+    process, left by an earlier test, may still hold one)."""
     running: list[subprocess.Popen] = []
     log = tmp_path / "worker.log"
 
-    def start(conn_max_age: int) -> None:
+    def start(conn_max_age: int) -> set[tuple[int, object]]:
         celery_app.control.purge()
+        before = _other_sessions()
         env = {
             **os.environ,
             "DATABASE_URL": current_database_url(),
@@ -60,6 +63,7 @@ def start_worker(tmp_path):
         while not celery_app.control.ping(destination=[WORKER], timeout=0.5):
             assert running[0].poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"the worker did not start:\n{log.read_text()}"
+        return before
 
     yield start
     for process in running:
@@ -68,8 +72,8 @@ def start_worker(tmp_path):
     celery_app.control.purge()
 
 
-def _worker_connections() -> set[tuple[int, object]]:
-    """(pid, backend start) of every other session on the test database: the worker's."""
+def _other_sessions() -> set[tuple[int, object]]:
+    """(pid, backend start) of every session on the test database but this connection."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, backend_start FROM pg_stat_activity"
@@ -93,18 +97,18 @@ def _run_a_task(user, n: int) -> None:
 
 def test_a_worker_keeps_its_connection_between_tasks(start_worker, settings, user):
     settings.TASK_MODE = "celery"
-    start_worker(conn_max_age=60)
+    not_the_workers = start_worker(conn_max_age=60)
     _run_a_task(user, 1)
-    after_first = _worker_connections()
+    after_first = _other_sessions() - not_the_workers
     _run_a_task(user, 2)
 
     assert len(after_first) == 1  # one thread, one connection, still open after its task
-    assert _worker_connections() == after_first  # the same one served the second task
+    assert _other_sessions() - not_the_workers == after_first  # the same one served the second
 
 
 def test_a_worker_closes_its_connection_when_conn_max_age_is_zero(start_worker, settings, user):
     settings.TASK_MODE = "celery"
-    start_worker(conn_max_age=0)
+    not_the_workers = start_worker(conn_max_age=0)
     _run_a_task(user, 1)
 
-    assert _worker_connections() == set()
+    assert _other_sessions() - not_the_workers == set()
