@@ -7,6 +7,7 @@ import base64
 import json
 import time
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -107,6 +108,20 @@ def _build(market: SyntheticMarket, user: Pubkey, plan: SwapPlan, price: int):
     )
 
 
+def _at_todays_price(market: SyntheticMarket, plan: SwapPlan) -> SwapPlan:
+    """An ExactIn swap delivers what the pool gives now, as a real route does: when the price
+    moved since the quote, more or less than quoted. Below the quote's minimum the plan stays
+    as quoted, and the swap fails its minimum-out check when it executes."""
+    if plan.swap_mode != "ExactIn":
+        return plan
+    try:
+        now = market.quote(plan.input_mint, plan.output_mint, plan.in_amount, 0, remember=False)
+    except QuoteError:
+        return plan
+    out = int(now["outAmount"])
+    return replace(plan, out_amount=out) if out >= plan.threshold else plan
+
+
 # Metis v1
 
 
@@ -121,7 +136,7 @@ def swap(market: SyntheticMarket, request: Request) -> Response:
         raise jupiter_error("Missing field quoteResponse")
     if not market.quote_issued(quote):
         raise jupiter_error("Invalid quoteResponse: not a quote this server gave")
-    plan = SwapPlan.from_quote(quote, WSOL_MINT)
+    plan = _at_todays_price(market, SwapPlan.from_quote(quote, WSOL_MINT))
     price = _compute_unit_price(payload)
     transaction, last_valid = _build(market, user, plan, price)
     priority = priority_fee_lamports(price)

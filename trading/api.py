@@ -19,12 +19,16 @@ from trading.serializers import (
     ListQuerySerializer,
     PositionListSerializer,
     PositionSerializer,
+    ShadowQuerySerializer,
+    ShadowReportSerializer,
+    ShadowTradeListSerializer,
     TransactionListSerializer,
     TransactionQuerySerializer,
     TransactionSerializer,
     TransferSerializer,
 )
 from trading.services import TRANSFER_KEY_MAX_LENGTH, balance_transfer, position_close
+from trading.shadow_selectors import shadow_report, shadow_trades
 from wallets.models import AgentWallet
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -169,3 +173,28 @@ class ClosedTradesView(APIView):
         limit = _query(ListQuerySerializer, request)["limit"]
         rows = ClosedTrade.objects.filter(agent=agent)[:limit]
         return Response({"closed_trades": ClosedTradeSerializer(rows, many=True).data})
+
+
+class ShadowReportView(APIView):
+    """The shadow twin of a live agent: totals over its live swaps and, per closed position,
+    the live P/L against the paper P/L of the same trades filled at their quotes."""
+
+    permission_classes = [scoped("history")]
+
+    @extend_schema(responses=ShadowReportSerializer)
+    def get(self, request, agent_id):
+        return Response(shadow_report(owned_agent(request, agent_id)))
+
+
+class ShadowTradesView(APIView):
+    """Each live swap beside its paper fill, newest first."""
+
+    permission_classes = [scoped("history")]
+
+    @extend_schema(parameters=[ShadowQuerySerializer], responses=ShadowTradeListSerializer)
+    def get(self, request, agent_id):
+        agent = owned_agent(request, agent_id)
+        query = _query(ShadowQuerySerializer, request)
+        return Response(
+            {"trades": shadow_trades(agent, limit=query["limit"], offset=query["offset"])}
+        )

@@ -61,17 +61,31 @@ def _now() -> datetime:
 
 
 def live_swap_execute(
-    *, wallet: AgentWallet, action: str, side: str, mint: str, decimals: int, quote: dict
+    *,
+    wallet: AgentWallet,
+    action: str,
+    side: str,
+    mint: str,
+    decimals: int,
+    quote: dict,
+    shadow: dict | None = None,
 ) -> LiveSwap:
     """The landed swap for `action`: the one already sent for it if there is one (a retry, or
     the first attempt after a crash), else a new one sent now and confirmed. Raises SwapFailed
-    with the reason when the swap does not land, or when its outcome is not known yet."""
+    with the reason when the swap does not land, or when its outcome is not known yet.
+    `shadow` is the paper fill of the same quote, recorded on the swap's row."""
     earlier = live_swap_settle(wallet=wallet, mint=mint, action=action)
     if earlier is not None:
         return earlier
     return live_swap_confirm(
         live_swap_send(
-            wallet=wallet, action=action, side=side, mint=mint, decimals=decimals, quote=quote
+            wallet=wallet,
+            action=action,
+            side=side,
+            mint=mint,
+            decimals=decimals,
+            quote=quote,
+            shadow=shadow,
         )
     )
 
@@ -107,7 +121,14 @@ def live_swap_settle(*, wallet: AgentWallet, mint: str, action: str) -> LiveSwap
 
 
 def live_swap_send(
-    *, wallet: AgentWallet, action: str, side: str, mint: str, decimals: int, quote: dict
+    *,
+    wallet: AgentWallet,
+    action: str,
+    side: str,
+    mint: str,
+    decimals: int,
+    quote: dict,
+    shadow: dict | None = None,
 ) -> LiveSwap:
     """Build, sign, record and send one swap; the row stays pending (confirmation is the next
     step). A swap the RPC refused for sure (preflight failure, 429) is failed here; any other
@@ -132,6 +153,8 @@ def live_swap_send(
                 signed_transaction=bytes(signed),
                 last_valid_block_height=int(built["lastValidBlockHeight"]),
                 created_at=_now(),
+                quoted_out_raw=int(quote["outAmount"]),
+                **(shadow or {}),
             )
     except IntegrityError:
         raise SwapFailed(

@@ -207,6 +207,12 @@ class LiveSwap(models.Model):
     sol_delta_lamports = models.BigIntegerField(null=True, blank=True)
     token_delta_raw = models.DecimalField(max_digits=21, decimal_places=0, null=True, blank=True)
     fee_lamports = models.BigIntegerField(null=True, blank=True)
+    # The shadow fill (docs/decisions.md "Shadow fills"): the quote's output and what the
+    # simulated venue fills on the same quote, fees included, recorded beside the real swap.
+    quoted_out_raw = models.DecimalField(max_digits=20, decimal_places=0, null=True, blank=True)
+    paper_sol_amount = AmountField(null=True, blank=True)
+    paper_token_amount = AmountField(null=True, blank=True)
+    paper_fee_sol = AmountField(null=True, blank=True)
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,6 +5,7 @@ from trading.models import (
     ClosedTrade,
     CloseReason,
     KillSwitchMode,
+    LiveSwapStatus,
     PositionStatus,
     Transaction,
     TransactionType,
@@ -87,8 +88,11 @@ class ClosedTradeListSerializer(serializers.Serializer):
 
 # Output shapes of the payloads the selectors build (trading.selectors,
 # trading.risk_selectors), for the OpenAPI schema. Decimals are plain strings.
-def _decimal_string(**kwargs):
-    return serializers.CharField(help_text="A decimal as a plain string.", **kwargs)
+def _decimal_string(help_text: str = "", **kwargs):
+    text = (
+        f"{help_text} A decimal as a plain string." if help_text else "A decimal as a plain string."
+    )
+    return serializers.CharField(help_text=text, **kwargs)
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -180,3 +184,66 @@ class RiskReportSerializer(serializers.Serializer):
     guards = serializers.DictField(
         child=serializers.DictField(), help_text="Each guard's limit, figures and tripped flag."
     )
+
+
+class ShadowQuerySerializer(ListQuerySerializer):
+    offset = serializers.IntegerField(default=0, min_value=0, max_value=1_000_000)
+
+
+class ShadowSideSerializer(serializers.Serializer):
+    sol = _decimal_string()
+    tokens = _decimal_string()
+    fees_sol = _decimal_string()
+
+
+class ShadowQuotedSerializer(serializers.Serializer):
+    sol = _decimal_string()
+    tokens = _decimal_string()
+
+
+class ShadowTradeSerializer(serializers.Serializer):
+    signature = serializers.CharField()
+    action = serializers.CharField(help_text="The action the swap was sent for.")
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    token_address = serializers.CharField()
+    position_id = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(choices=LiveSwapStatus.values)
+    reason = serializers.CharField(allow_blank=True, help_text="Why a failed swap failed.")
+    sent_at = serializers.DateTimeField()
+    landing_ms = serializers.IntegerField(
+        allow_null=True, help_text="From recorded (just before sending) to decided on chain."
+    )
+    quoted = ShadowQuotedSerializer()
+    paper = ShadowSideSerializer(help_text="The simulated venue's fill of the same quote.")
+    live = ShadowSideSerializer(allow_null=True, help_text="What the chain moved; null if never.")
+    slippage_bps = _decimal_string(
+        allow_null=True, help_text="Delivered short of the quote, in basis points of it."
+    )
+    fee_gap_sol = _decimal_string(allow_null=True, help_text="Live fees minus paper fees.")
+
+
+class ShadowTradeListSerializer(serializers.Serializer):
+    trades = ShadowTradeSerializer(many=True)
+
+
+class ShadowPositionSerializer(serializers.Serializer):
+    position_id = serializers.IntegerField()
+    token_address = serializers.CharField()
+    close_reason = serializers.ChoiceField(choices=CloseReason.values)
+    closed_at = serializers.DateTimeField()
+    live_pnl_sol = _decimal_string()
+    paper_pnl_sol = _decimal_string()
+    gap_sol = _decimal_string(help_text="Live minus paper.")
+
+
+class ShadowReportSerializer(serializers.Serializer):
+    swaps = serializers.IntegerField()
+    landed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    failed_by_reason = serializers.DictField(child=serializers.IntegerField())
+    slippage_bps_average = _decimal_string(allow_null=True)
+    landing_ms_median = serializers.IntegerField(allow_null=True)
+    live_fees_sol = _decimal_string()
+    paper_fees_sol = _decimal_string()
+    pnl_gap_sol = _decimal_string(help_text="Live minus paper P/L over the closed positions.")
+    closed_positions = ShadowPositionSerializer(many=True)

@@ -41,7 +41,6 @@ from trading.models import (
 )
 from trading.risk_services import BuyBlock, kill_switch_block
 from trading.rules.dca import average_after_buy
-from trading.rules.fees import network_fee_sol
 from trading.rules.pnl import full_close_pnl, partial_sale_pnl
 from trading.rules.sizing import impact_ladder, impact_ok, position_size
 from trading.rules.take_profit import reset_after_dca
@@ -744,7 +743,7 @@ def position_dca_buy(
     if position.status != PositionStatus.OPEN or position.dca_count != expected_dca_count:
         return None
     venue = venue or venue_for(position.wallet)
-    spend = min(money.amount(sol_amount), _affordable_swap(position.wallet_id))
+    spend = min(money.amount(sol_amount), _affordable_swap(position.wallet_id, venue))
     if spend <= 0:
         return None
     fill = venue.execute(
@@ -794,12 +793,6 @@ def position_dca_buy(
     return entry
 
 
-def _affordable_swap(wallet_id: int) -> Decimal:
-    """The largest SOL swap the wallet's balance covers with both fees on top."""
-    network = network_fee_sol(
-        settings.SIM_SIGNATURE_FEE_LAMPORTS,
-        settings.SIM_PRIORITY_FEE_LAMPORTS,
-        settings.SIM_RENT_FEE_LAMPORTS,
-    )
-    fee_rate = Decimal(settings.SIM_PROTOCOL_FEE_BPS) / 10_000
-    return money.amount((selectors.sol_balance(wallet_id) - network) / (1 + fee_rate))
+def _affordable_swap(wallet_id: int, venue: Venue) -> Decimal:
+    """The largest SOL swap the wallet's balance covers with the venue's costs on top."""
+    return venue.spendable(selectors.sol_balance(wallet_id))

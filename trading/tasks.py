@@ -140,18 +140,23 @@ def position_take_profit(
     moon_bag_amount: str,
     close_position: bool,
 ) -> None:
+    """Sell a take-profit level's share, if the position is still where the tick saw it. A
+    failed swap writes nothing: the level stays unsold, so the next tick decides again."""
     if trading_halted():
         logger.info("position %s: take-profit sale not executed: kill switch halt", position_id)
         return
-    services.position_take_profit(
-        position_id=position_id,
-        token_amount=Decimal(token_amount),
-        expected_levels_hit=expected_levels_hit,
-        new_levels_hit=new_levels_hit,
-        activate_moon_bag=activate_moon_bag,
-        moon_bag_amount=Decimal(moon_bag_amount),
-        close_position=close_position,
-    )
+    try:
+        services.position_take_profit(
+            position_id=position_id,
+            token_amount=Decimal(token_amount),
+            expected_levels_hit=expected_levels_hit,
+            new_levels_hit=new_levels_hit,
+            activate_moon_bag=activate_moon_bag,
+            moon_bag_amount=Decimal(moon_bag_amount),
+            close_position=close_position,
+        )
+    except (ExternalServiceError, SwapFailed) as exc:
+        logger.warning("position %s: take-profit sale not executed: %s", position_id, exc)
 
 
 @shared_task(acks_late=True)
@@ -165,12 +170,16 @@ def position_dca_buy(
     if block is not None:
         logger.info("position %s: DCA buy not executed: %s", position_id, block.reason)
         return
-    services.position_dca_buy(
-        position_id=position_id,
-        sol_amount=Decimal(sol_amount),
-        expected_dca_count=expected_dca_count,
-        take_profit_levels=take_profit_levels,
-    )
+    try:
+        services.position_dca_buy(
+            position_id=position_id,
+            sol_amount=Decimal(sol_amount),
+            expected_dca_count=expected_dca_count,
+            take_profit_levels=take_profit_levels,
+        )
+    except (ExternalServiceError, SwapFailed) as exc:
+        # Nothing written: the DCA count is unchanged, so the next tick decides again.
+        logger.warning("position %s: DCA buy not executed: %s", position_id, exc)
 
 
 @shared_task(acks_late=True)

@@ -28,6 +28,12 @@ api_urlpatterns = [
         api.ClosedTradesView.as_view(),
         name="agent-closed-trades",
     ),
+    path("agents/<int:agent_id>/shadow", api.ShadowReportView.as_view(), name="agent-shadow"),
+    path(
+        "agents/<int:agent_id>/shadow/trades",
+        api.ShadowTradesView.as_view(),
+        name="agent-shadow-trades",
+    ),
     path("strategy/preview", StrategyPreviewView.as_view(), name="strategy-preview"),
     path("agents/<int:agent_id>/risk", risk_api.AgentRiskView.as_view(), name="agent-risk"),
     path(

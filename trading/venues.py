@@ -14,9 +14,11 @@ from django.conf import settings
 
 from nexgent import money
 from prices import clients
-from trading.live import live_swap_execute
+from trading.live import SwapFailed, live_swap_execute
 from trading.models import LiveSwap
 from trading.rules.fees import network_fee_sol, protocol_fee_sol
+from trading.rules.shadow import chain_amounts
+from trading.selectors import sol_balance
 from wallets.models import AgentWallet
 
 
@@ -66,6 +68,11 @@ class Venue(Protocol):
 
     def execute(self, quote: Quote, *, action: str) -> Fill: ...
 
+    def spendable(self, sol_balance: Decimal) -> Decimal:
+        """The largest SOL side a buy can have when the wallet holds `sol_balance`: what is left
+        once the most the swap can cost on top (fees, rent) is set aside."""
+        ...
+
 
 def _quote(
     side: str, mint: str, decimals: int, amount_raw: int, slippage_bps: int | None = None
@@ -104,6 +111,15 @@ class MetisQuotes:
 
 
 class SimulatedVenue(MetisQuotes):
+    def spendable(self, sol_balance: Decimal) -> Decimal:
+        network = network_fee_sol(
+            settings.SIM_SIGNATURE_FEE_LAMPORTS,
+            settings.SIM_PRIORITY_FEE_LAMPORTS,
+            settings.SIM_RENT_FEE_LAMPORTS,
+        )
+        fee_rate = Decimal(settings.SIM_PROTOCOL_FEE_BPS) / 10_000
+        return money.amount((sol_balance - network) / (1 + fee_rate))
+
     def execute(self, quote: Quote, *, action: str) -> Fill:
         protocol_fee = protocol_fee_sol(quote.fee_bps, money.WSOL_MINT, quote.sol_lamports)
         network_fee = network_fee_sol(
@@ -120,13 +136,39 @@ class SimulatedVenue(MetisQuotes):
         )
 
 
+# The most a live swap costs beyond its SOL side: the fee of two signatures (the wallet's and a
+# route's), the priority fee cap, and the rent of the token account a first buy creates.
+LIVE_SIGNATURES_RESERVED = 2
+SIGNATURE_FEE_LAMPORTS = 5_000
+TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280
+
+
 class JupiterVenue(MetisQuotes):
-    """The live venue: the same Metis quotes, executed on chain by the wallet's key."""
+    """The live venue: the same Metis quotes, executed on chain by the wallet's key. Each swap
+    also runs through the simulated venue on its quote: that paper fill, the shadow twin's, is
+    recorded beside the real one (trading.shadow_selectors compares them)."""
 
     def __init__(self, wallet: AgentWallet):
         self.wallet = wallet
 
+    def spendable(self, sol_balance: Decimal) -> Decimal:
+        reserve = (
+            LIVE_SIGNATURES_RESERVED * SIGNATURE_FEE_LAMPORTS
+            + settings.SWAP_PRIORITY_MAX_LAMPORTS
+            + TOKEN_ACCOUNT_RENT_LAMPORTS
+        )
+        return money.amount(sol_balance - money.lamports_to_sol(reserve))
+
     def execute(self, quote: Quote, *, action: str) -> Fill:
+        if quote.side == "buy" and quote.sol_lamports > money.sol_to_lamports(
+            self.spendable(sol_balance(self.wallet.pk))
+        ):
+            # Checked before anything is built: a swap that landed and cost more than the
+            # ledger holds could not be recorded, and would be drift.
+            raise SwapFailed(
+                "the ledger's SOL does not cover the swap with its fees and rent",
+                code="insufficient_funds",
+            )
         swap = live_swap_execute(
             wallet=self.wallet,
             action=action,
@@ -134,30 +176,37 @@ class JupiterVenue(MetisQuotes):
             mint=quote.mint,
             decimals=quote.decimals,
             quote=quote.raw,
+            shadow=shadow_fill(SimulatedVenue().execute(quote, action=action)),
         )
         return live_fill(swap, price_impact=quote.price_impact)
 
 
+def shadow_fill(paper: Fill) -> dict:
+    """A paper fill as the LiveSwap fields that keep it."""
+    return {
+        "paper_sol_amount": paper.sol_amount,
+        "paper_token_amount": paper.token_amount,
+        "paper_fee_sol": paper.protocol_fee_sol + paper.network_fee_sol,
+    }
+
+
 def live_fill(swap: LiveSwap, *, price_impact: Decimal = money.ZERO) -> Fill:
     """The fill of a landed swap, from what the chain says the wallet paid and got: the
-    ledger moves exactly the wallet's on-chain SOL and token deltas. A buy's SOL side is the
-    quoted input (an ExactIn swap spends exactly that) and everything else the wallet paid
-    (fee, priority fee, a new token account's rent) is the network fee; a sale's SOL side is
-    what it received plus the fee it paid. Jupiter's own fee, if any, is inside the amounts."""
-    fee = swap.fee_lamports
-    if swap.side == "buy":
-        spent = -swap.sol_delta_lamports
-        swapped = min(int(swap.quoted_in_raw), spent - fee)
-        sol_lamports, network_lamports = swapped, spent - swapped
-        token_raw = int(swap.token_delta_raw)
-    else:
-        sol_lamports, network_lamports = swap.sol_delta_lamports + fee, fee
-        token_raw = -int(swap.token_delta_raw)
+    ledger moves exactly the wallet's on-chain SOL and token deltas (split into swap amount
+    and network fee by trading.rules.shadow.chain_amounts). Jupiter's own fee, if any, is
+    inside the amounts."""
+    amounts = chain_amounts(
+        side=swap.side,
+        sol_delta=swap.sol_delta_lamports,
+        token_delta=int(swap.token_delta_raw),
+        fee=swap.fee_lamports,
+        quoted_in=int(swap.quoted_in_raw),
+    )
     return Fill(
-        sol_amount=money.lamports_to_sol(sol_lamports),
-        token_amount=money.raw_to_ui(token_raw, swap.decimals),
+        sol_amount=money.lamports_to_sol(amounts.sol_lamports),
+        token_amount=money.raw_to_ui(amounts.token_raw, swap.decimals),
         protocol_fee_sol=money.ZERO,
-        network_fee_sol=money.lamports_to_sol(network_lamports),
+        network_fee_sol=money.lamports_to_sol(amounts.network_lamports),
         price_impact=price_impact,
         tx_signature=swap.signature,
     )
