@@ -24,6 +24,8 @@ class TransactionType(models.TextChoices):
     WITHDRAWAL = "WITHDRAWAL"
     SWAP = "SWAP"
     BURN = "BURN"
+    # SOL a live swap paid to the network though it failed on chain (it moved nothing else).
+    FEE = "FEE"
 
 
 class Balance(models.Model):

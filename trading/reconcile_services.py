@@ -13,7 +13,9 @@ so it is recorded as a DEPOSIT, keyed by the observation (wallet, slot, lamports
 that differs is drift: less SOL on chain than in the ledger, any token amount that differs
 either way, a surplus while trades are unresolved, a surplus in a wallet with no agent (a ledger
 entry belongs to an agent). Drift is recorded in the result and surfaced (API, admin, metric,
-`manage.py reconcile`), never written to the ledger: only a person can say what it was.
+`manage.py reconcile`), never written to the ledger: only a person can say what it was. What is
+known is no drift: before comparing, the fee each failed live swap paid on chain is written as
+a FEE entry (trading.services.live_swap_fees_record).
 
 An RPC failure records nothing but the failure itself (the result's `error`; the balances shown
 stay those of the last read that succeeded) and is raised to the caller.
@@ -34,7 +36,7 @@ from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from trading.models import Balance, Transaction
-from trading.services import balance_deposit_observed
+from trading.services import balance_deposit_observed, live_swap_fees_record
 from wallets import rpc
 from wallets.models import AgentWallet, WalletReconcile
 
@@ -71,6 +73,7 @@ def wallet_reconcile(*, wallet: AgentWallet) -> ReconcileOutcome:
         )
     try:
         unresolved = any([step(wallet) for step in BEFORE_COMPARE])
+        live_swap_fees_record(wallet)  # failed swaps' fees, decided by the steps or earlier
         chain = rpc.wallet_balances(wallet.address)
     except ExternalServiceError as exc:
         _failure_record(wallet, str(exc))

@@ -30,10 +30,13 @@ from nexgent import money, realtime
 from nexgent.api import DomainError
 from prices.services import sol_usd_current, token_decimals
 from trading import selectors
+from trading.live import SwapFailed
 from trading.models import (
     Balance,
     ClosedTrade,
     CloseReason,
+    LiveSwap,
+    LiveSwapStatus,
     Position,
     PositionStatus,
     Transaction,
@@ -45,7 +48,7 @@ from trading.rules.pnl import full_close_pnl, partial_sale_pnl
 from trading.rules.sizing import impact_ladder, impact_ok, position_size
 from trading.rules.take_profit import reset_after_dca
 from trading.selectors import balance_payload, position_payload
-from trading.venues import Fill, Venue, venue_for
+from trading.venues import Fill, Quote, Venue, venue_for
 from wallets.models import AgentWallet
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ _INPUT_SIGN = {
     TransactionType.WITHDRAWAL: -1,
     TransactionType.SWAP: -1,
     TransactionType.BURN: -1,
+    TransactionType.FEE: -1,
 }
 
 
@@ -276,6 +280,41 @@ def balance_deposit_observed(
     )
 
 
+def live_swap_fees_record(wallet: AgentWallet) -> list[Transaction]:
+    """A FEE entry for each of the wallet's live swaps that landed and failed (slippage, an
+    instruction error): such a swap moved nothing but the fee it paid, and that SOL left the
+    wallet. Once per swap (keyed `fee:{signature}`; a racing run's entry wins). A wallet
+    without an agent waits until it has one (every entry belongs to an agent); a fee the
+    ledger's SOL cannot cover is not written, and reconcile shows it as drift."""
+    if wallet.agent_id is None:
+        return []
+    recorded = Transaction.objects.filter(wallet=wallet, type=TransactionType.FEE)
+    failed = LiveSwap.objects.filter(
+        wallet=wallet, status=LiveSwapStatus.FAILED, sol_delta_lamports__lt=0
+    ).exclude(signature__in=recorded.values("tx_signature"))
+    entries = []
+    for swap in failed.order_by("id"):
+        paid = money.lamports_to_sol(-swap.sol_delta_lamports)
+        try:
+            with transaction.atomic():
+                entries.append(
+                    _ledger_write(
+                        wallet=wallet,
+                        kind=TransactionType.FEE,
+                        spent=Leg(SOL, "SOL", paid),
+                        now=_now(),
+                        network_fee_sol=paid,
+                        tx_signature=swap.signature,
+                        idempotency_key=f"fee:{swap.signature}",
+                    )
+                )
+        except IntegrityError:
+            continue  # another run recorded it first
+        except TradeRefused as refused:
+            logger.warning("fee of failed swap %s not recorded: %s", swap.signature, refused)
+    return entries
+
+
 # --- Buy ----------------------------------------------------------------------------------------
 
 
@@ -321,7 +360,9 @@ def position_buy(
         quote = venue.quote_buy(mint=token_address, decimals=decimals, sol_amount=sol_amount)
     # A buy without a key of its caller's is an action of its own: a live venue still needs a
     # name for it (a retry of such a call is a new buy, as it always was).
-    fill = venue.execute(quote, action=idempotency_key or f"buy:{wallet.pk}:{uuid.uuid4().hex}")
+    fill = _swap(
+        venue, quote, wallet=wallet, action=idempotency_key or f"buy:{wallet.pk}:{uuid.uuid4().hex}"
+    )
     if fill.token_amount <= 0:
         raise TradeRefused(f"the swap delivered {fill.token_amount} tokens", code="invalid_fill")
     if stop_loss_percent is None:
@@ -382,6 +423,20 @@ def _buys_allowed() -> None:
     block = kill_switch_block()
     if block is not None:
         raise BuyBlocked(block)
+
+
+def _swap(venue: Venue, quote: Quote, *, wallet: AgentWallet, action: str) -> Fill:
+    """The venue's fill of the quote. A live swap that failed on chain paid its fee: the
+    wallet is reconciled soon, which writes that fee to the ledger (live_swap_fees_record)."""
+    try:
+        return venue.execute(quote, action=action)
+    except SwapFailed:
+        paid = LiveSwap.objects.filter(
+            wallet=wallet, action_key=action, status=LiveSwapStatus.FAILED, sol_delta_lamports__lt=0
+        )
+        if paid.exists():
+            _reconcile_soon(wallet.pk)
+        raise
 
 
 def _reconcile_soon(wallet_id: int) -> None:
@@ -515,7 +570,7 @@ def _sell(
         token_amount=amount,
         slippage_bps=slippage_bps,
     )
-    return venue.execute(quote, action=action)
+    return _swap(venue, quote, wallet=position.wallet, action=action)
 
 
 def _locked_if(position_id: int, **expected) -> Position | None:
@@ -746,10 +801,12 @@ def position_dca_buy(
     spend = min(money.amount(sol_amount), _affordable_swap(position.wallet_id, venue))
     if spend <= 0:
         return None
-    fill = venue.execute(
+    fill = _swap(
+        venue,
         venue.quote_buy(
             mint=position.token_address, decimals=position.token_decimals, sol_amount=spend
         ),
+        wallet=position.wallet,
         action=f"dca:{position.pk}:{expected_dca_count + 1}",
     )
     debit = money.amount(fill.sol_amount + fill.protocol_fee_sol + fill.network_fee_sol)

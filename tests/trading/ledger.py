@@ -77,7 +77,7 @@ def balance(wallet, mint: str) -> Decimal:
 
 def ledger_effects(wallet) -> dict[str, Decimal]:
     """Each mint's balance as the wallet's Transaction rows say it must be: DEPOSIT +input;
-    WITHDRAWAL -input; SWAP -input +output; BURN -input."""
+    WITHDRAWAL -input; SWAP -input +output; BURN and FEE -input."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     rows = Transaction.objects.filter(wallet=wallet).values_list(
         "type", "input_mint", "input_amount", "output_mint", "output_amount"
@@ -85,7 +85,7 @@ def ledger_effects(wallet) -> dict[str, Decimal]:
     for kind, input_mint, input_amount, output_mint, output_amount in rows:
         if kind == TransactionType.DEPOSIT:
             totals[input_mint] += input_amount
-        elif kind in (TransactionType.WITHDRAWAL, TransactionType.BURN):
+        elif kind in (TransactionType.WITHDRAWAL, TransactionType.BURN, TransactionType.FEE):
             totals[input_mint] -= input_amount
         elif kind == TransactionType.SWAP:
             totals[input_mint] -= input_amount
