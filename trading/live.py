@@ -1,4 +1,6 @@
-"""Live swaps on Solana through Jupiter Metis (external-apis.md sections 1.3 and 4.5).
+"""Live swaps on Solana through Jupiter Metis (route a; external-apis.md sections 1.3 and 4.5).
+Route (b), Jupiter Ultra (trading.live_ultra), records, confirms and resolves with the steps
+here.
 
 quote (the venue's) -> POST /swap with the quote unchanged -> the unsigned VersionedTransaction
 signed with the wallet's key (the pool's signatures kept) -> a LiveSwap row with the signature,

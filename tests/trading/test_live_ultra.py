@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from nexgent import money
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
 from signals_app.tasks import signal_received
@@ -245,3 +246,27 @@ def test_a_retried_action_finds_its_landed_swap_and_never_executes_twice(
     assert _requests(market, "/execute") == []
     assert LiveSwap.objects.filter(action_key="buy:retried").count() == 1
     assert_chain_equals_ledger(chain, live_wallet, token)
+
+
+def test_a_stop_loss_that_slips_leaves_the_position_open_and_the_next_tick_sells(
+    chain, live_agent, live_wallet, token
+):
+    from trading.tasks import position_exit
+
+    position = buy(live_agent, live_wallet, token).position
+    before = (ledger(live_wallet, WSOL), ledger(live_wallet, token))
+    chain.inject_slippage()
+
+    position_exit(position.pk, CloseReason.STOP_LOSS, str(position.remaining_amount))
+
+    assert Position.objects.get(pk=position.pk).status == PositionStatus.OPEN
+    assert (ledger(live_wallet, WSOL), ledger(live_wallet, token)) == before
+    failed = LiveSwap.objects.get(action_key=f"close:{position.pk}")
+    assert (failed.status, failed.reason) == ("failed", "slippage_exceeded")
+
+    position_exit(position.pk, CloseReason.STOP_LOSS, str(position.remaining_amount))
+
+    assert Position.objects.get(pk=position.pk).status == PositionStatus.CLOSED
+    assert ledger(live_wallet, token) == chain_tokens(chain, live_wallet, token) == 0
+    fee = money.lamports_to_sol(failed.fee_lamports)
+    assert ledger(live_wallet, WSOL) - fee == chain_sol(chain, live_wallet)
