@@ -179,7 +179,7 @@ def live_swap_record(
 def live_swap_refuse(swap: LiveSwap, reason: str, text: str) -> NoReturn:
     """A pending swap that was refused before it could reach the chain: failed, for good."""
     _fail(swap, reason, text)
-    raise SwapFailed(f"swap refused: {text}", code=reason)
+    raise SwapFailed(f"swap refused: {text}", code=reason) from None
 
 
 def live_swap_confirm(swap: LiveSwap) -> LiveSwap:
