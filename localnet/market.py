@@ -104,11 +104,15 @@ class RecordedRequest(NamedTuple):
 
 class Fault(NamedTuple):
     """An answer to give instead of data: an error status (a 429 or 503 may carry Retry-After),
-    or a 200 whose body is not valid JSON."""
+    or a 200 whose body is not valid JSON. `path`: only requests whose path ends with it (one
+    endpoint of a service). `after`: the request is served first and only its answer is lost,
+    as when a gateway times out on an upstream that went on to act."""
 
     status: int
     retry_after: int | None = None
     malformed: bool = False
+    path: str | None = None
+    after: bool = False
 
 
 class Disturbance(NamedTuple):
@@ -509,17 +513,26 @@ class SyntheticMarket:
     # Faults, rate limits and the request log
 
     def inject_fault(
-        self, service: str, *, status: int, count: int = 1, retry_after: int | None = None
+        self,
+        service: str,
+        *,
+        status: int,
+        count: int = 1,
+        retry_after: int | None = None,
+        path: str | None = None,
+        after: bool = False,
     ) -> None:
-        """The next `count` requests to `service` answer `status` instead of data, with a
-        Retry-After header of `retry_after` seconds if given."""
+        """The next `count` requests to `service` (to its endpoint ending in `path`, if given)
+        answer `status` instead of data, with a Retry-After header of `retry_after` seconds if
+        given; with `after`, each is served first and only its answer is replaced."""
         self._check_service(service)
         if not 400 <= status <= 599:
             raise ValueError(f"a fault status must be 4xx or 5xx, got {status}")
         if retry_after is not None and retry_after < 0:
             raise ValueError(f"retry_after cannot be negative, got {retry_after}")
+        fault = Fault(status, retry_after, path=path, after=after)
         with self._lock:
-            self._faults[service].extend([Fault(status, retry_after)] * count)
+            self._faults[service].extend([fault] * count)
 
     def inject_malformed(self, service: str, count: int = 1) -> None:
         """The next `count` requests to `service` answer 200 with a body cut off mid-JSON."""
@@ -580,7 +593,9 @@ class SyntheticMarket:
             self._requests.append(RecordedRequest(service, path, query))
             delays, faults = self._delays[service], self._faults[service]
             delay = delays.popleft() if delays else self._latency.get(service, 0.0)
-            fault = faults.popleft() if faults else None
+            fault = next((f for f in faults if f.path is None or path.endswith(f.path)), None)
+            if fault is not None:
+                faults.remove(fault)
             if fault is None and not self._within_rate_limit(service):
                 fault = Fault(429)
             return Disturbance(delay, fault)

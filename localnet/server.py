@@ -126,10 +126,18 @@ def _serve(market: SyntheticMarket, route: Route, request: Request) -> Response:
         disturbance = market.admit(route.service, request.path, request.query)
         if disturbance.delay:
             time.sleep(disturbance.delay)
-        if disturbance.fault is not None:
-            return _fault_response(route.service, disturbance.fault, request)
+        fault = disturbance.fault
+        if fault is not None and not fault.after:
+            return _fault_response(route.service, fault, request)
         if not market.key_accepted(route.service, _presented_key(route.service, request)):
             return _unauthorized(route.service)
+        if fault is not None:
+            _handle(market, route, request)
+            return _fault_response(route.service, fault, request)
+    return _handle(market, route, request)
+
+
+def _handle(market: SyntheticMarket, route: Route, request: Request) -> Response:
     try:
         return route.handler(market, request)
     except Rejected as rejected:
@@ -622,8 +630,8 @@ def _rug(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
 
 
 def _inject_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"service", "status", "count"?, "retry_after"?}; status "malformed" answers 200 with
-    a body that is not valid JSON."""
+    """{"service", "status", "count"?, "retry_after"?, "path"?, "after"?}; status "malformed"
+    answers 200 with a body that is not valid JSON."""
     service = str(_field(payload, "service"))
     count = _int_field(payload, "count", 1)
     if payload.get("status") == "malformed":
@@ -633,7 +641,15 @@ def _inject_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
     retry_after = payload.get("retry_after")
     if retry_after is not None:
         retry_after = _int_field(payload, "retry_after")
-    market.inject_fault(service, status=status, count=count, retry_after=retry_after)
+    path = payload.get("path")
+    market.inject_fault(
+        service,
+        status=status,
+        count=count,
+        retry_after=retry_after,
+        path=None if path is None else str(path),
+        after=payload.get("after") is True,
+    )
     return 200, {"service": service, "status": status, "count": count}
 
 

@@ -186,6 +186,7 @@ class LocalnetServer:
         return {
             "JUPITER_BASE_URL": f"{self.url}/swap/v1",
             "JUPITER_PRICE_URL": f"{self.url}/price/v3",
+            "JUPITER_ULTRA_URL": f"{self.url}/ultra/v1",
             "DEXSCREENER_BASE_URL": self.url,
             "HERMES_BASE_URL": self.url,
             "SOLANA_RPC_URL": self.url,

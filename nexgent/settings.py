@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE["auth-records-purge"] = {
 # --- Market data and venues -------------------------------------------------------------------
 JUPITER_BASE_URL = env_url("JUPITER_BASE_URL", "https://api.jup.ag/swap/v1")
 JUPITER_PRICE_URL = env_url("JUPITER_PRICE_URL", "https://api.jup.ag/price/v3")
+# Ultra's /order and /execute (the same contract at https://api.jup.ag/swap/v2).
+JUPITER_ULTRA_URL = env_url("JUPITER_ULTRA_URL", "https://api.jup.ag/ultra/v1")
 JUPITER_API_KEY = env_str("JUPITER_API_KEY")
 DEXSCREENER_BASE_URL = env_url("DEXSCREENER_BASE_URL", "https://api.dexscreener.com")
 HERMES_BASE_URL = env_url("HERMES_BASE_URL", "https://hermes.pyth.network")
@@ -228,6 +230,10 @@ SWAP_SLIPPAGE_BPS = env_int("SWAP_SLIPPAGE_BPS", 100, minimum=1, maximum=5000)
 # A stop-loss exit must get out even when the price is falling fast: a sale refused for
 # slippage leaves the position open while it falls further, so its tolerance is wider.
 SWAP_SLIPPAGE_BPS_STOP_LOSS = env_int("SWAP_SLIPPAGE_BPS_STOP_LOSS", 500, minimum=1, maximum=5000)
+# How a live wallet swaps (trading.venues.LIVE_VENUES): "metis" quotes, builds with /swap and
+# sends through our RPC (trading.live); "ultra" takes Jupiter Ultra's /order and has /execute
+# land it (trading.live_ultra). Ultra picks its own slippage (docs/decisions.md "Live swaps").
+LIVE_SWAP_ROUTE = env_choice("LIVE_SWAP_ROUTE", "metis", {"metis", "ultra"})
 # Live swaps (trading.live): the priority fee Jupiter sets in the swap transaction, capped.
 SWAP_PRIORITY_LEVEL = env_choice("SWAP_PRIORITY_LEVEL", "veryHigh", {"medium", "high", "veryHigh"})
 SWAP_PRIORITY_MAX_LAMPORTS = env_int(

@@ -316,15 +316,15 @@ def jupiter_quote(*, input_mint: str, output_mint: str, amount: int, slippage_bp
     )
 
 
-def _read_quote(response: requests.Response) -> dict:
-    body = decode_json("jupiter_quote", response)
+def _read_quote(response: requests.Response, service: str = "jupiter_quote") -> dict:
+    body = decode_json(service, response)
     if not isinstance(body, dict):
-        raise ExternalServiceError("jupiter_quote", "expected a quote object")
+        raise ExternalServiceError(service, "expected a quote object")
     for name in ("inAmount", "outAmount", "priceImpactPct"):
         if name not in body:
-            raise ExternalServiceError("jupiter_quote", f"quote lacks {name}")
+            raise ExternalServiceError(service, f"quote lacks {name}")
     if int(body["outAmount"]) <= 0 or int(body["inAmount"]) <= 0:
-        raise ExternalServiceError("jupiter_quote", "quote with a zero amount")
+        raise ExternalServiceError(service, "quote with a zero amount")
     return body
 
 
@@ -373,6 +373,65 @@ def _read_swap(response: requests.Response) -> dict:
     for name in ("swapTransaction", "lastValidBlockHeight"):
         if name not in body:
             raise ExternalServiceError("jupiter_swap", f"swap lacks {name}")
+    return body
+
+
+# Jupiter Ultra / Swap v2 order + execute (external-apis.md section 1.5)
+
+
+def jupiter_order(*, input_mint: str, output_mint: str, amount: int, taker: str) -> dict:
+    """An Ultra order: a quote (the Metis fields, `priceImpactPct` a ratio) and, for `taker`,
+    the unsigned transaction to sign and its `requestId`. Ultra picks the slippage itself, so
+    none is asked. Safe to retry: it builds a transaction, it sends nothing."""
+    return providers.get(
+        providers.JUPITER_ULTRA,
+        f"{settings.JUPITER_ULTRA_URL}/order",
+        params={
+            "inputMint": input_mint,
+            "outputMint": output_mint,
+            "amount": str(int(amount)),
+            "taker": taker,
+        },
+        headers=_jupiter_headers(),
+        parse=_read_order,
+    )
+
+
+def _read_order(response: requests.Response) -> dict:
+    body = _read_quote(response, "jupiter_ultra")
+    # A taker who cannot pay gets a 200 with an error code and no transaction.
+    if body.get("errorCode"):
+        raise ExternalServiceError(
+            "jupiter_ultra",
+            f"order refused: errorCode {body['errorCode']} {body.get('errorMessage', '')}".strip(),
+            body=body,
+        )
+    for name in ("transaction", "requestId"):
+        if not body.get(name):
+            raise ExternalServiceError("jupiter_ultra", f"order lacks {name}")
+    return body
+
+
+def jupiter_execute(*, signed_transaction: str, request_id: str) -> dict:
+    """Ultra lands the signed order transaction and answers when it has confirmed, failed or
+    expired: {status, signature, code, error?, amounts}. The read waits as long as a trade
+    waits for the chain (LIVE_CONFIRM_TIMEOUT_SECONDS). Safe to retry: the same signed bytes
+    are the same transaction, so a repeated execute cannot swap twice."""
+    return providers.post(
+        providers.JUPITER_ULTRA,
+        f"{settings.JUPITER_ULTRA_URL}/execute",
+        json={"signedTransaction": signed_transaction, "requestId": request_id},
+        headers=_jupiter_headers(),
+        parse=_read_execute,
+        read_timeout=float(settings.LIVE_CONFIRM_TIMEOUT_SECONDS),
+    )
+
+
+def _read_execute(response: requests.Response) -> dict:
+    body = decode_json("jupiter_ultra", response)
+    if not isinstance(body, dict) or "status" not in body:
+        raise ExternalServiceError("jupiter_ultra", "expected an execute answer with a status")
+    body["code"] = int(body.get("code") or 0)
     return body
 
 

@@ -66,6 +66,8 @@ HERMES = Provider("hermes", 10, "HERMES_REQUESTS_PER_10_SECONDS")
 JUPITER_QUOTE = Provider("jupiter_quote", 60)
 # Swap transactions (live trading): on the trade path like quotes, never refused by a budget.
 JUPITER_SWAP = Provider("jupiter_swap", 60)
+# Ultra orders and executions (live trading, LIVE_SWAP_ROUTE=ultra): on the trade path too.
+JUPITER_ULTRA = Provider("jupiter_ultra", 60)
 # Token metrics: one request per signal, bounded by its own timeout (prices.clients).
 JUPITER_TOKENS = Provider("jupiter_tokens", 60)
 PROVIDERS = (JUPITER_PRICE, DEXSCREENER, HERMES, JUPITER_QUOTE, JUPITER_TOKENS)
@@ -144,11 +146,21 @@ def post(
     parse: Callable[[requests.Response], T],
     headers: dict | None = None,
     retries: int = MAX_RETRIES,
+    read_timeout: float | None = None,
 ) -> T:
     """POST a JSON body (a JSON-RPC call), with everything `get` does. Retried like a GET on
     429 and 5xx: only for requests that are safe to repeat (reads, or a transaction whose
     signature makes a second send the same transaction)."""
-    return _call(provider, "POST", url, parse=parse, json=json, headers=headers, retries=retries)
+    return _call(
+        provider,
+        "POST",
+        url,
+        parse=parse,
+        json=json,
+        headers=headers,
+        retries=retries,
+        read_timeout=read_timeout,
+    )
 
 
 def _call(

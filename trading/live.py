@@ -1,4 +1,6 @@
-"""Live swaps on Solana through Jupiter Metis (external-apis.md sections 1.3 and 4.5).
+"""Live swaps on Solana through Jupiter Metis (route a; external-apis.md sections 1.3 and 4.5).
+Route (b), Jupiter Ultra (trading.live_ultra), records, confirms and resolves with the steps
+here.
 
 quote (the venue's) -> POST /swap with the quote unchanged -> the unsigned VersionedTransaction
 signed with the wallet's key (the pool's signatures kept) -> a LiveSwap row with the signature,
@@ -18,6 +20,7 @@ import binascii
 import logging
 import time
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -139,38 +142,72 @@ def live_swap_send(
             f"Jupiter could not simulate the swap: {built['simulationError']}",
             code="swap_simulation_failed",
         )
-    signed = _signed(built["swapTransaction"], wallet)
+    swap = live_swap_record(
+        wallet=wallet,
+        action=action,
+        side=side,
+        mint=mint,
+        decimals=decimals,
+        quoted_in_raw=int(quote["inAmount"]),
+        quoted_out_raw=int(quote["outAmount"]),
+        signed=swap_sign(built["swapTransaction"], wallet),
+        last_valid_block_height=int(built["lastValidBlockHeight"]),
+        shadow=shadow,
+    )
+    logger.info("live %s %s: sending %s (%s)", side, mint, swap.signature, action)
+    try:
+        _send(swap, preflight=True)
+    except ExternalServiceError as exc:
+        refused = send_refusal(exc)
+        if refused is None:
+            logger.warning("live swap %s: send not acknowledged: %s", swap.signature, exc)
+        else:
+            live_swap_refuse(swap, *refused)
+    return swap
+
+
+def live_swap_record(
+    *,
+    wallet: AgentWallet,
+    action: str,
+    side: str,
+    mint: str,
+    decimals: int,
+    quoted_in_raw: int,
+    quoted_out_raw: int,
+    signed: VersionedTransaction,
+    last_valid_block_height: int,
+    shadow: dict | None = None,
+) -> LiveSwap:
+    """The pending row of a signed swap, committed before anything sends it, with the paper
+    fill of its quote (`shadow`) if the venue made one. SwapFailed `swap_in_flight` when
+    another swap of this wallet and token is pending."""
     try:
         with transaction.atomic():
-            swap = LiveSwap.objects.create(
+            return LiveSwap.objects.create(
                 wallet=wallet,
                 action_key=action,
                 side=side,
                 mint=mint,
                 decimals=decimals,
-                quoted_in_raw=int(quote["inAmount"]),
+                quoted_in_raw=quoted_in_raw,
                 signature=str(signed.signatures[0]),
                 signed_transaction=bytes(signed),
-                last_valid_block_height=int(built["lastValidBlockHeight"]),
+                last_valid_block_height=last_valid_block_height,
                 created_at=_now(),
-                quoted_out_raw=int(quote["outAmount"]),
+                quoted_out_raw=quoted_out_raw,
                 **(shadow or {}),
             )
     except IntegrityError:
         raise SwapFailed(
             f"another swap of {mint} is in flight for this wallet", code="swap_in_flight"
         ) from None
-    logger.info("live %s %s: sending %s (%s)", side, mint, swap.signature, action)
-    try:
-        _send(swap, preflight=True)
-    except ExternalServiceError as exc:
-        refused = _refusal(exc)
-        if refused is None:
-            logger.warning("live swap %s: send not acknowledged: %s", swap.signature, exc)
-        else:
-            _fail(swap, *refused)
-            raise SwapFailed(f"swap refused: {refused[1]}", code=refused[0]) from None
-    return swap
+
+
+def live_swap_refuse(swap: LiveSwap, reason: str, text: str) -> NoReturn:
+    """A pending swap that was refused before it could reach the chain: failed, for good."""
+    _fail(swap, reason, text)
+    raise SwapFailed(f"swap refused: {text}", code=reason) from None
 
 
 def live_swap_confirm(swap: LiveSwap) -> LiveSwap:
@@ -233,16 +270,18 @@ def live_swaps_unresolved(wallet: AgentWallet) -> bool:
 # --- Inside the steps -----------------------------------------------------------------------------
 
 
-def _signed(encoded: str, wallet: AgentWallet) -> VersionedTransaction:
+def swap_sign(
+    encoded: str, wallet: AgentWallet, *, service: str = "jupiter_swap"
+) -> VersionedTransaction:
     """Jupiter's transaction with the wallet's signature in the fee payer's slot; the other
     slots (a pool's, signed by Jupiter's side) are kept as they came."""
     try:
         unsigned = VersionedTransaction.from_bytes(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError) as exc:
-        raise ExternalServiceError("jupiter_swap", f"unreadable swap transaction: {exc}") from None
+        raise ExternalServiceError(service, f"unreadable swap transaction: {exc}") from None
     payer = unsigned.message.account_keys[0]
     if payer != Pubkey.from_string(wallet.address):
-        raise ExternalServiceError("jupiter_swap", f"the swap's fee payer is {payer}, not ours")
+        raise ExternalServiceError(service, f"the swap's fee payer is {payer}, not ours")
     keypair = wallet_keypair(wallet)
     signature = keypair.sign_message(to_bytes_versioned(unsigned.message))
     return VersionedTransaction.populate(unsigned.message, [signature, *unsigned.signatures[1:]])
@@ -351,7 +390,7 @@ def _token_raw(balances: list[dict], swap: LiveSwap) -> int:
     )
 
 
-def _refusal(exc: ExternalServiceError) -> tuple[str, str] | None:
+def send_refusal(exc: ExternalServiceError) -> tuple[str, str] | None:
     """(reason, text) when a send error proves the transaction was not accepted: a preflight
     failure, or a 429 on every attempt. None when it may have been (a timeout, a 5xx)."""
     if exc.status == RATE_LIMITED:

@@ -1,11 +1,13 @@
 """Venues: where a swap is filled. The executor only sees this small interface.
 
 SimulatedVenue fills at a real (or localnet) Jupiter quote and charges the fees a live swap
-would pay, on buys AND sells. JupiterVenue swaps on chain (trading.live) and fills at the
-amounts the chain reports. Every execution names its action (the ledger entry's idempotency
-key): the live venue never swaps twice for one action.
+would pay, on buys AND sells. The live venue, as LIVE_SWAP_ROUTE says, is JupiterVenue
+(Jupiter Metis, trading.live) or UltraVenue (Jupiter Ultra, trading.live_ultra); both swap on
+chain and fill at the amounts the chain reports. Every execution names its action (the ledger
+entry's idempotency key): a live venue never swaps twice for one action.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -15,6 +17,7 @@ from django.conf import settings
 from nexgent import money
 from prices import clients
 from trading.live import SwapFailed, live_swap_execute
+from trading.live_ultra import live_ultra_execute
 from trading.models import LiveSwap
 from trading.rules.fees import network_fee_sol, protocol_fee_sol
 from trading.rules.shadow import chain_amounts
@@ -74,16 +77,26 @@ class Venue(Protocol):
         ...
 
 
+def _mints(side: str, mint: str) -> tuple[str, str]:
+    """(input, output) of a buy (SOL -> token) or a sale."""
+    return (money.WSOL_MINT, mint) if side == "buy" else (mint, money.WSOL_MINT)
+
+
 def _quote(
     side: str, mint: str, decimals: int, amount_raw: int, slippage_bps: int | None = None
 ) -> Quote:
-    input_mint, output_mint = (money.WSOL_MINT, mint) if side == "buy" else (mint, money.WSOL_MINT)
+    input_mint, output_mint = _mints(side, mint)
     body = clients.jupiter_quote(
         input_mint=input_mint,
         output_mint=output_mint,
         amount=amount_raw,
         slippage_bps=slippage_bps or settings.SWAP_SLIPPAGE_BPS,
     )
+    return _quote_of(side, mint, decimals, body)
+
+
+def _quote_of(side: str, mint: str, decimals: int, body: dict) -> Quote:
+    """A Metis quote or an Ultra order (the same quote fields) as the venue's Quote."""
     platform_fee = body.get("platformFee") or {}
     return Quote(
         side=side,
@@ -143,10 +156,10 @@ SIGNATURE_FEE_LAMPORTS = 5_000
 TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280
 
 
-class JupiterVenue(MetisQuotes):
-    """The live venue: the same Metis quotes, executed on chain by the wallet's key. Each swap
-    also runs through the simulated venue on its quote: that paper fill, the shadow twin's, is
-    recorded beside the real one (trading.shadow_selectors compares them)."""
+class LiveVenue:
+    """What both live routes share: the wallet whose key signs, the SOL a buy may spend, and
+    the paper twin. Each swap also runs through the simulated venue on its quote; that paper
+    fill is recorded beside the real one (trading.shadow_selectors compares them)."""
 
     def __init__(self, wallet: AgentWallet):
         self.wallet = wallet
@@ -169,16 +182,65 @@ class JupiterVenue(MetisQuotes):
                 "the ledger's SOL does not cover the swap with its fees and rent",
                 code="insufficient_funds",
             )
-        swap = live_swap_execute(
+        paper = SimulatedVenue().execute(quote, action=action)
+        swap = self._swap(quote, action=action, shadow=shadow_fill(paper))
+        return live_fill(swap, price_impact=quote.price_impact)
+
+    def _swap(self, quote: Quote, *, action: str, shadow: dict) -> LiveSwap:
+        raise NotImplementedError
+
+
+class JupiterVenue(LiveVenue, MetisQuotes):
+    """The live venue over Jupiter Metis (route a): the same quotes as the simulated venue,
+    swapped on chain by the wallet's key (trading.live)."""
+
+    def _swap(self, quote: Quote, *, action: str, shadow: dict) -> LiveSwap:
+        return live_swap_execute(
             wallet=self.wallet,
             action=action,
             side=quote.side,
             mint=quote.mint,
             decimals=quote.decimals,
             quote=quote.raw,
-            shadow=shadow_fill(SimulatedVenue().execute(quote, action=action)),
+            shadow=shadow,
         )
-        return live_fill(swap, price_impact=quote.price_impact)
+
+
+class UltraVenue(LiveVenue):
+    """The live venue over Jupiter Ultra (LIVE_SWAP_ROUTE=ultra): the quote is an order asked
+    with the wallet as taker, so it carries the transaction that `execute` signs and has
+    Ultra land (trading.live_ultra); the fill is the chain's, as JupiterVenue's."""
+
+    def quote_buy(self, *, mint: str, decimals: int, sol_amount: Decimal) -> Quote:
+        return self._order("buy", mint, decimals, money.sol_to_lamports(sol_amount))
+
+    def quote_sell(
+        self, *, mint: str, decimals: int, token_amount: Decimal, slippage_bps: int | None = None
+    ) -> Quote:
+        # Ultra picks the slippage itself and takes none from us, a stop-loss's wider one
+        # included (docs/decisions.md "Live swaps").
+        return self._order("sell", mint, decimals, money.ui_to_raw(token_amount, decimals))
+
+    def _order(self, side: str, mint: str, decimals: int, amount_raw: int) -> Quote:
+        input_mint, output_mint = _mints(side, mint)
+        body = clients.jupiter_order(
+            input_mint=input_mint,
+            output_mint=output_mint,
+            amount=amount_raw,
+            taker=self.wallet.address,
+        )
+        return _quote_of(side, mint, decimals, body)
+
+    def _swap(self, quote: Quote, *, action: str, shadow: dict) -> LiveSwap:
+        return live_ultra_execute(
+            wallet=self.wallet,
+            action=action,
+            side=quote.side,
+            mint=quote.mint,
+            decimals=quote.decimals,
+            order=quote.raw,
+            shadow=shadow,
+        )
 
 
 def shadow_fill(paper: Fill) -> dict:
@@ -212,7 +274,14 @@ def live_fill(swap: LiveSwap, *, price_impact: Decimal = money.ZERO) -> Fill:
     )
 
 
+# The live venue of each LIVE_SWAP_ROUTE: a new route is one more entry.
+LIVE_VENUES: dict[str, Callable[[AgentWallet], Venue]] = {
+    "metis": JupiterVenue,
+    "ultra": UltraVenue,
+}
+
+
 def venue_for(wallet: AgentWallet) -> Venue:
     if wallet.mode == "simulation":
         return SimulatedVenue()
-    return JupiterVenue(wallet)
+    return LIVE_VENUES[settings.LIVE_SWAP_ROUTE](wallet)

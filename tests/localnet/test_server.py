@@ -23,6 +23,7 @@ def test_engine_settings_point_every_client_here():
         assert server.engine_settings() == {
             "JUPITER_BASE_URL": f"{server.url}/swap/v1",
             "JUPITER_PRICE_URL": f"{server.url}/price/v3",
+            "JUPITER_ULTRA_URL": f"{server.url}/ultra/v1",
             "DEXSCREENER_BASE_URL": server.url,
             "HERMES_BASE_URL": server.url,
             "SOLANA_RPC_URL": server.url,

@@ -186,6 +186,38 @@ def test_ultra_order_then_execute_lands_and_answers_the_amounts(
     assert _status(rpc, result["signature"])["slot"] == int(result["slot"])
 
 
+def test_an_execute_whose_answer_is_lost_still_lands_and_an_order_is_spared(
+    localnet, post, rpc, market, trader, token
+):
+    market.set_slot_time(0.01)
+    # Only /execute is disturbed, and only after it has acted: the answer is lost, the swap not.
+    assert post(
+        "/_localnet/fault",
+        {"service": "jupiter_ultra", "status": 504, "path": "/execute", "after": True},
+    ).ok
+    order = requests.get(
+        f"{localnet.url}/ultra/v1/order",
+        params={
+            "inputMint": WSOL,
+            "outputMint": token,
+            "amount": 10**9,
+            "taker": str(trader.pubkey()),
+        },
+        timeout=10,
+    )
+    transaction = signed(order.json()["transaction"], trader)
+
+    lost = requests.post(
+        f"{localnet.url}/ultra/v1/execute",
+        json={"signedTransaction": wire(transaction), "requestId": order.json()["requestId"]},
+        timeout=10,
+    )
+
+    assert order.status_code == 200
+    assert lost.status_code == 504
+    assert _status(rpc, str(transaction.signatures[0]))["err"] is None
+
+
 def test_ultra_order_for_a_taker_who_cannot_pay_says_insufficient_funds(localnet, chain, token):
     broke = Keypair()
     order = requests.get(

@@ -14,7 +14,13 @@ from nexgent import money
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
 from signals_app.tasks import signal_received
-from tests.trading import test_live_venue as live
+from tests.trading.live_support import (
+    DECIMALS,
+    WSOL,
+    assert_chain_equals_ledger,
+    chain_tokens,
+    ledger,
+)
 from trading.live import SwapFailed
 from trading.models import ClosedTrade, LiveSwap, Position, PositionStatus, Transaction
 from trading.services import position_buy, position_dca_buy
@@ -23,15 +29,7 @@ from trading.venues import SimulatedVenue, venue_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The live venue tests' fixtures: a fast chain, a token and a wallet holding 10 SOL on chain
-# and in the ledger.
-chain, token, live_wallet = live.chain, live.token, live.live_wallet
-DECIMALS, WSOL = live.DECIMALS, live.WSOL
-_assert_chain_equals_ledger, _chain_tokens, _ledger = (
-    live._assert_chain_equals_ledger,
-    live._chain_tokens,
-    live._ledger,
-)
+# The live fixtures (chain, token, live_wallet) are tests/trading/conftest.py's.
 
 LIFECYCLE_CONFIG = {
     "stop_loss": {"enabled": True, "mode": "fixed", "default_percentage": -32},
@@ -65,29 +63,29 @@ def test_buy_dca_take_profit_and_stop_out_keep_the_chain_equal_to_the_ledger(
     signal_received(signal)
     execution = SignalExecution.objects.get(signal=signal, agent=live_agent)
     assert execution.status == "executed", (execution.reason, execution.error)
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
     entry = _position(live_wallet).purchase_price
 
     market.set_price(token, entry * Decimal("0.78"))  # -22%: DCA level 1 is -20%
     price_poll()
     position = _position(live_wallet)
     assert position.dca_count == 1
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
     market.set_price(token, position.purchase_price * Decimal("1.6"))  # past +50%
     price_poll()
     position = _position(live_wallet)
     assert position.take_profit_levels_hit == 1
     assert 0 < position.remaining_amount < position.total_tokens_bought
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
     market.set_price(token, position.purchase_price * Decimal("0.5"))  # far below the stop
     price_poll()
     position = _position(live_wallet)
     assert position.status == PositionStatus.CLOSED
     assert position.close_reason in ("stop_loss", "trailing_stop")
-    _assert_chain_equals_ledger(chain, live_wallet, token)
-    assert _chain_tokens(chain, live_wallet, token) == 0
+    assert_chain_equals_ledger(chain, live_wallet, token)
+    assert chain_tokens(chain, live_wallet, token) == 0
 
     swaps = list(LiveSwap.objects.filter(wallet=live_wallet).order_by("id"))
     assert [s.side for s in swaps] == ["buy", "buy", "sell", "sell"]
@@ -129,7 +127,7 @@ def test_each_live_swap_keeps_the_paper_fill_of_its_quote_beside_the_real_one(
     )
     assert swap.paper_fee_sol == paper.protocol_fee_sol + paper.network_fee_sol
     assert 0 < fill.token_amount < paper.token_amount == money.raw_to_ui(quote.out_raw, DECIMALS)
-    on_chain = _chain_tokens(chain, live_wallet, token)
+    on_chain = chain_tokens(chain, live_wallet, token)
     assert fill.token_amount == on_chain
 
     api_client.force_authenticate(user)
@@ -174,7 +172,7 @@ def test_a_failed_live_swap_shows_its_reason_and_the_fill_paper_would_have_had(
     report = api_client.get(f"/api/v1/agents/{live_agent.pk}/shadow").json()
     assert report["failed_by_reason"] == {"slippage_exceeded": 1}
     assert (report["landed"], report["closed_positions"], report["pnl_gap_sol"]) == (0, [], "0")
-    assert _ledger(live_wallet, WSOL) == Decimal(10)
+    assert ledger(live_wallet, WSOL) == Decimal(10)
 
 
 def test_the_shadow_report_is_the_owners_alone(other_user, live_agent, api_client):
@@ -204,7 +202,7 @@ def test_a_buy_the_ledger_cannot_cover_with_its_fees_is_never_sent(
     assert refused.value.code == "insufficient_funds"
     assert not LiveSwap.objects.exists()
     assert not market.recorded("jupiter_swap")
-    assert _ledger(live_wallet, WSOL) == Decimal(10)
+    assert ledger(live_wallet, WSOL) == Decimal(10)
 
 
 def test_a_live_dca_shrinks_to_what_the_ledger_covers_and_the_chain_still_equals_it(
@@ -220,7 +218,7 @@ def test_a_live_dca_shrinks_to_what_the_ledger_covers_and_the_chain_still_equals
         idempotency_key="buy:manual:big",
     )
     position = bought.position
-    left = _ledger(live_wallet, WSOL)
+    left = ledger(live_wallet, WSOL)
     assert left < 1  # the DCA level wants 75% of the position's value: far more than this
 
     entry = position_dca_buy(
@@ -231,6 +229,6 @@ def test_a_live_dca_shrinks_to_what_the_ledger_covers_and_the_chain_still_equals
     )
 
     assert entry is not None and entry.is_dca
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
     # What is left is at most the reserve for the fees and rent a live swap may cost.
-    assert 0 <= _ledger(live_wallet, WSOL) <= left - venue_for(live_wallet).spendable(left)
+    assert 0 <= ledger(live_wallet, WSOL) <= left - venue_for(live_wallet).spendable(left)

@@ -21,7 +21,7 @@ from nexgent.celery import app as celery_app
 from tests.backends import on_postgres
 from tests.conftest import TEST_WALLET_MASTER_KEY
 from tests.harness import celery_worker_argv, current_database_url
-from tests.trading import test_live_venue as live
+from tests.trading import live_support as live
 from trading import tasks
 from trading.models import ClosedTrade, LiveSwap, Position, PositionStatus, Transaction
 from trading.reconcile_services import wallet_reconcile
@@ -30,9 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DUPLICATES = 4
 
 
-# The live venue tests' fixtures: a fast chain, a token, a live agent and its wallet holding
-# 10 SOL on chain and in the ledger.
-chain, token, live_agent, live_wallet = live.chain, live.token, live.live_agent, live.live_wallet
+# The live fixtures (chain, token, live_agent, live_wallet) are tests/trading/conftest.py's.
 
 
 @pytest.fixture
@@ -105,7 +103,7 @@ def _until(condition, seconds: float, what: str, logs: Path) -> None:
 
 
 def _open_position(agent, wallet, token) -> Position:
-    return live._buy(agent, wallet, token).position
+    return live.buy(agent, wallet, token).position
 
 
 @on_postgres
@@ -129,8 +127,8 @@ def test_two_workers_racing_the_same_live_exit_send_one_transaction(
     sales = LiveSwap.objects.filter(wallet=live_wallet, side="sell")
     assert [(s.status, s.action_key) for s in sales] == [("landed", f"close:{position.pk}")]
     assert Transaction.objects.filter(position=position, output_mint=live.WSOL).count() == 1
-    live._assert_chain_equals_ledger(chain, live_wallet, token)
-    assert live._chain_tokens(chain, live_wallet, token) == 0
+    live.assert_chain_equals_ledger(chain, live_wallet, token)
+    assert live.chain_tokens(chain, live_wallet, token) == 0
 
 
 def _queues_idle() -> bool:
@@ -181,5 +179,5 @@ def test_a_worker_killed_between_send_and_confirm_leaves_one_sale_recorded_once(
     (sale,) = Transaction.objects.filter(position=position, output_mint=live.WSOL)
     assert sale.tx_signature == pending.signature
     assert LiveSwap.objects.filter(wallet=live_wallet, side="sell").count() == 1
-    live._assert_chain_equals_ledger(chain, live_wallet, token)
+    live.assert_chain_equals_ledger(chain, live_wallet, token)
     assert not wallet_reconcile(wallet=live_wallet).result.has_drift

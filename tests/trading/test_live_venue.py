@@ -6,17 +6,25 @@ retry, or the first attempt after a crash between send and confirm, never swaps 
 from decimal import Decimal
 
 import pytest
-from solders.pubkey import Pubkey
 
-from agents.services import agent_create
 from localnet.svm import BLOCKHASH_VALIDITY
 from nexgent import money
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
 from signals_app.tasks import signal_received
+from tests.trading.live_support import (
+    DECIMALS,
+    FUNDED_LAMPORTS,
+    WSOL,
+    assert_chain_equals_ledger,
+    buy,
+    chain_sol,
+    chain_tokens,
+    ledger,
+    untouched,
+)
 from trading.live import SwapFailed, live_swap_resolve, live_swap_send
 from trading.models import (
-    Balance,
     CloseReason,
     LiveSwap,
     Position,
@@ -24,97 +32,10 @@ from trading.models import (
     Transaction,
 )
 from trading.reconcile_services import wallet_reconcile
-from trading.services import position_buy, position_close
+from trading.services import position_close
 from trading.venues import JupiterVenue, venue_for
-from wallets.services import wallet_assign, wallet_create_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WSOL = "So11111111111111111111111111111111111111112"
-FUNDED_LAMPORTS = 10 * 10**9
-DECIMALS = 6
-# Fast slots keep the real confirmation flow (land at the next slot, confirmed one later,
-# expiry 150 blocks on) within a test's patience.
-SLOT_SECONDS = 0.02
-
-
-@pytest.fixture
-def chain(market, localnet, settings):
-    market.set_slot_time(SLOT_SECONDS)
-    settings.LIVE_CONFIRM_POLL_SECONDS = Decimal("0.02")
-    settings.LIVE_RESEND_SECONDS = Decimal("0.2")
-    settings.LIVE_CONFIRM_TIMEOUT_SECONDS = Decimal("30")
-    return market.chain
-
-
-@pytest.fixture
-def token(market):
-    return market.add_token(
-        symbol="LIVE",
-        price_sol=Decimal("0.001"),
-        decimals=DECIMALS,
-        liquidity_sol=Decimal("500"),
-    )
-
-
-@pytest.fixture
-def live_agent(user):
-    return agent_create(owner=user, name="Live", trading_mode="live", automated_trading_live=True)
-
-
-@pytest.fixture
-def live_wallet(chain, user, live_agent):
-    """A keystore wallet holding 10 SOL on chain, and its ledger balance of the same 10 SOL
-    (reconcile's deposit, made directly so each test counts only its own trades' entries)."""
-    wallet = wallet_assign(wallet=wallet_create_live(owner=user), agent=live_agent)
-    chain.fund(Pubkey.from_string(wallet.address), FUNDED_LAMPORTS)
-    Balance.objects.create(
-        wallet=wallet, token_address=WSOL, token_symbol="SOL", amount=Decimal(10)
-    )
-    return wallet
-
-
-def _ledger(wallet, mint) -> Decimal:
-    row = Balance.objects.filter(wallet=wallet, token_address=mint).first()
-    return row.amount if row else Decimal(0)
-
-
-def _chain_sol(chain, wallet) -> Decimal:
-    return money.lamports_to_sol(chain.balance(Pubkey.from_string(wallet.address)))
-
-
-def _chain_tokens(chain, wallet, mint) -> Decimal:
-    accounts = chain.token_accounts(
-        Pubkey.from_string(wallet.address), mint=Pubkey.from_string(mint)
-    )
-    return money.raw_to_ui(sum(parsed.amount for _, _, parsed in accounts), DECIMALS)
-
-
-def _assert_chain_equals_ledger(chain, wallet, mint):
-    assert _ledger(wallet, WSOL) == _chain_sol(chain, wallet)
-    assert _ledger(wallet, mint) == _chain_tokens(chain, wallet, mint)
-
-
-def _buy(agent, wallet, token, *, key="buy:manual:1"):
-    return position_buy(
-        agent=agent,
-        wallet=wallet,
-        token_address=token,
-        token_symbol="LIVE",
-        sol_amount=Decimal("0.5"),
-        decimals=DECIMALS,
-        idempotency_key=key,
-    )
-
-
-def _untouched(chain, wallet, token, *, sol_lamports=FUNDED_LAMPORTS):
-    """Nothing of the trade in the ledger: 10 SOL, no tokens, no position, no entry."""
-    assert _ledger(wallet, WSOL) == Decimal(10)
-    assert _ledger(wallet, token) == 0
-    assert not Position.objects.filter(wallet=wallet).exists()
-    assert not Transaction.objects.filter(wallet=wallet).exists()
-    assert _chain_tokens(chain, wallet, token) == 0
-    assert chain.balance(Pubkey.from_string(wallet.address)) == sol_lamports
 
 
 def test_a_live_wallet_gets_the_jupiter_venue(live_wallet):
@@ -138,10 +59,10 @@ def test_a_live_agent_buys_on_a_signal_and_the_chain_equals_the_ledger(
     assert entry.idempotency_key == swap.action_key == f"buy:{signal.pk}:{live_agent.pk}"
     # The ledger moved exactly what the chain moved: SOL out (swap, fees, token account rent)
     # and tokens in.
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
     position = Position.objects.get(wallet=live_wallet)
-    assert position.remaining_amount == _chain_tokens(chain, live_wallet, token) > 0
-    spent = Decimal(10) - _chain_sol(chain, live_wallet)
+    assert position.remaining_amount == chain_tokens(chain, live_wallet, token) > 0
+    spent = Decimal(10) - chain_sol(chain, live_wallet)
     assert position.total_invested_sol == spent
     assert entry.network_fee_sol == spent - money.lamports_to_sol(int(swap.quoted_in_raw))
 
@@ -151,7 +72,7 @@ def test_a_stop_loss_sale_sells_on_chain_with_the_wider_slippage(
 ):
     settings.SWAP_SLIPPAGE_BPS = 100
     settings.SWAP_SLIPPAGE_BPS_STOP_LOSS = 700
-    bought = _buy(live_agent, live_wallet, token)
+    bought = buy(live_agent, live_wallet, token)
     market.clear_recorded()
 
     trade = position_close(position_id=bought.position.pk, reason=CloseReason.STOP_LOSS)
@@ -160,8 +81,8 @@ def test_a_stop_loss_sale_sells_on_chain_with_the_wider_slippage(
     (quote,) = [r for r in market.recorded("jupiter_quote") if r.path.endswith("/quote")]
     assert quote.query["slippageBps"] == ["700"]
     assert quote.query["inputMint"] == [token]
-    _assert_chain_equals_ledger(chain, live_wallet, token)
-    assert _ledger(live_wallet, token) == 0
+    assert_chain_equals_ledger(chain, live_wallet, token)
+    assert ledger(live_wallet, token) == 0
     sale = Transaction.objects.get(idempotency_key=f"close:{bought.position.pk}")
     assert LiveSwap.objects.get(signature=sale.tx_signature).side == "sell"
     assert Position.objects.get(pk=bought.position.pk).status == PositionStatus.CLOSED
@@ -174,37 +95,56 @@ def test_a_buy_quotes_with_the_ordinary_slippage(
     settings.SWAP_SLIPPAGE_BPS_STOP_LOSS = 700
     market.clear_recorded()
 
-    _buy(live_agent, live_wallet, token)
+    buy(live_agent, live_wallet, token)
 
     (quote,) = [r for r in market.recorded("jupiter_quote") if r.path.endswith("/quote")]
     assert quote.query["slippageBps"] == ["100"]
 
 
-def test_a_swap_that_slips_on_chain_fails_and_writes_nothing(chain, live_agent, live_wallet, token):
+def test_a_swap_that_slips_on_chain_fails_and_only_its_fee_is_written(
+    chain, live_agent, live_wallet, token
+):
     chain.inject_slippage()
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token)
+        buy(live_agent, live_wallet, token)
 
     assert failed.value.code == "slippage_exceeded"
     swap = LiveSwap.objects.get(wallet=live_wallet)
     assert (swap.status, swap.reason) == ("failed", "slippage_exceeded")
-    # It landed and failed: the chain charged its fee (reconcile's drift to see), nothing else.
+    # It landed and failed: nothing of the trade is written, but the fee the chain charged left
+    # the wallet, and reconcile (queued at the failure) writes it as a FEE entry.
     fee = swap.fee_lamports
     assert fee > 0 and swap.sol_delta_lamports == -fee
-    _untouched(chain, live_wallet, token, sol_lamports=FUNDED_LAMPORTS - fee)
+    (entry,) = Transaction.objects.filter(wallet=live_wallet)
+    assert (entry.type, entry.input_mint, entry.input_amount) == (
+        "FEE",
+        WSOL,
+        money.lamports_to_sol(fee),
+    )
+    assert (entry.tx_signature, entry.position, entry.idempotency_key) == (
+        swap.signature,
+        None,
+        f"fee:{swap.signature}",
+    )
+    assert not Position.objects.filter(wallet=live_wallet).exists()
+    assert_chain_equals_ledger(chain, live_wallet, token)
+    assert chain_sol(chain, live_wallet) == money.lamports_to_sol(FUNDED_LAMPORTS - fee)
+
+    wallet_reconcile(wallet=live_wallet)  # the next run finds it written: never twice
+    assert Transaction.objects.filter(wallet=live_wallet).count() == 1
 
 
 def test_a_swap_that_never_lands_expires_and_writes_nothing(chain, live_agent, live_wallet, token):
     chain.inject_never_lands()
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token)
+        buy(live_agent, live_wallet, token)
 
     assert failed.value.code == "blockhash_expired"
     swap = LiveSwap.objects.get(wallet=live_wallet)
     assert chain.block_height() > swap.last_valid_block_height
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 @pytest.mark.parametrize(
@@ -221,11 +161,11 @@ def test_a_preflight_failure_is_refused_before_anything_lands(
     chain.inject_preflight_failure(err=err)
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token)
+        buy(live_agent, live_wallet, token)
 
     assert failed.value.code == reason
     assert LiveSwap.objects.get(wallet=live_wallet).status == "failed"
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 def test_an_rpc_that_answers_429_fails_the_trade_and_writes_nothing(
@@ -234,11 +174,11 @@ def test_an_rpc_that_answers_429_fails_the_trade_and_writes_nothing(
     market.inject_fault("solana_rpc", status=429, count=3)  # every attempt of the send
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token)
+        buy(live_agent, live_wallet, token)
 
     assert failed.value.code == "rpc_rate_limited"
     chain.advance(BLOCKHASH_VALIDITY + 2)  # had it gone out, it would have landed by now
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 def test_a_jupiter_swap_429_fails_before_anything_is_signed(
@@ -247,28 +187,28 @@ def test_a_jupiter_swap_429_fails_before_anything_is_signed(
     market.inject_fault("jupiter_swap", status=429, count=3)
 
     with pytest.raises(Exception, match="HTTP 429"):
-        _buy(live_agent, live_wallet, token)
+        buy(live_agent, live_wallet, token)
 
     assert not LiveSwap.objects.exists()
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 def test_a_retried_action_finds_its_landed_swap_and_never_sends_twice(
     chain, market, live_agent, live_wallet, token
 ):
-    _buy(live_agent, live_wallet, token, key="buy:retried")
+    buy(live_agent, live_wallet, token, key="buy:retried")
     market.clear_recorded()
     position = Position.objects.get(wallet=live_wallet)
     position_close(position_id=position.pk, reason=CloseReason.MANUAL)  # the token is free again
     market.clear_recorded()
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token, key="buy:retried")
+        buy(live_agent, live_wallet, token, key="buy:retried")
 
     assert failed.value.code == "action_already_executed"
     assert market.recorded("jupiter_swap") == []  # no second transaction even built
     assert LiveSwap.objects.filter(action_key="buy:retried").count() == 1
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
 
 def _crash_after_send(chain, live_wallet, token, action):
@@ -293,15 +233,15 @@ def test_a_swap_left_pending_by_a_crash_is_recorded_once_by_the_next_attempt(
     assert LiveSwap.objects.get(pk=swap.pk).status == "pending"
     market.clear_recorded()
 
-    result = _buy(live_agent, live_wallet, token, key="buy:crashed")
+    result = buy(live_agent, live_wallet, token, key="buy:crashed")
 
     assert market.recorded("jupiter_swap") == []  # the landed swap was taken, none built
     assert result.transaction.tx_signature == swap.signature
     assert LiveSwap.objects.get(pk=swap.pk).status == "landed"
     assert LiveSwap.objects.count() == 1
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
     with pytest.raises(SwapFailed):
-        _buy(live_agent, live_wallet, token, key="buy:crashed")
+        buy(live_agent, live_wallet, token, key="buy:crashed")
     assert Transaction.objects.filter(wallet=live_wallet).count() == 1
 
 
@@ -317,7 +257,7 @@ def test_resolving_a_pending_swap_that_never_landed_fails_it_once_expired(
 
     assert (resolved.status, resolved.reason) == ("failed", "blockhash_expired")
     assert live_swap_resolve(resolved).resolved_at == resolved.resolved_at  # decided once
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 def test_a_new_swap_waits_while_an_earlier_one_can_still_land(
@@ -328,11 +268,11 @@ def test_a_new_swap_waits_while_an_earlier_one_can_still_land(
     market.clear_recorded()
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token, key="buy:second")
+        buy(live_agent, live_wallet, token, key="buy:second")
 
     assert failed.value.code == "swap_in_flight"
     assert market.recorded("jupiter_swap") == []
-    _untouched(chain, live_wallet, token)
+    untouched(chain, live_wallet, token)
 
 
 def test_a_failed_exit_leaves_the_position_open_and_the_next_attempt_sells(
@@ -340,26 +280,26 @@ def test_a_failed_exit_leaves_the_position_open_and_the_next_attempt_sells(
 ):
     from trading.tasks import position_exit
 
-    position = _buy(live_agent, live_wallet, token).position
-    before = (_ledger(live_wallet, WSOL), _ledger(live_wallet, token))
+    position = buy(live_agent, live_wallet, token).position
+    before = (ledger(live_wallet, WSOL), ledger(live_wallet, token))
     chain.inject_slippage()
 
     position_exit(position.pk, CloseReason.STOP_LOSS, str(position.remaining_amount))
 
     assert Position.objects.get(pk=position.pk).status == PositionStatus.OPEN
-    assert (_ledger(live_wallet, WSOL), _ledger(live_wallet, token)) == before
     failed = LiveSwap.objects.get(action_key=f"close:{position.pk}")
     assert (failed.status, failed.reason) == ("failed", "slippage_exceeded")
+    fee = money.lamports_to_sol(failed.fee_lamports)
+    # Only the fee the failed sale paid on chain is written (a FEE entry); the tokens stay.
+    assert (ledger(live_wallet, WSOL), ledger(live_wallet, token)) == (before[0] - fee, before[1])
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
     position_exit(position.pk, CloseReason.STOP_LOSS, str(position.remaining_amount))  # next tick
 
     assert Position.objects.get(pk=position.pk).status == PositionStatus.CLOSED
     assert LiveSwap.objects.filter(action_key=f"close:{position.pk}", status="landed").count() == 1
-    # The ledger is the chain but for the fee the failed swap paid on chain: nothing of a
-    # failed trade is written (reconcile records that drift).
-    assert _ledger(live_wallet, token) == _chain_tokens(chain, live_wallet, token) == 0
-    fee = money.lamports_to_sol(failed.fee_lamports)
-    assert _ledger(live_wallet, WSOL) - fee == _chain_sol(chain, live_wallet)
+    assert ledger(live_wallet, token) == chain_tokens(chain, live_wallet, token) == 0
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
 
 def test_an_rpc_that_times_out_fails_the_trade_unconfirmed_and_the_next_attempt_records_once(
@@ -370,21 +310,21 @@ def test_an_rpc_that_times_out_fails_the_trade_unconfirmed_and_the_next_attempt_
     market.inject_delay("solana_rpc", 0.5, count=1000)  # every RPC call outlasts the timeout
 
     with pytest.raises(SwapFailed) as failed:
-        _buy(live_agent, live_wallet, token, key="buy:timed-out")
+        buy(live_agent, live_wallet, token, key="buy:timed-out")
 
     # The send may have reached the cluster: the swap stays pending, nothing is in the ledger.
     assert failed.value.code == "swap_unconfirmed"
     swap = LiveSwap.objects.get(wallet=live_wallet)
     assert swap.status == "pending"
     assert not Transaction.objects.filter(wallet=live_wallet).exists()
-    assert _ledger(live_wallet, WSOL) == Decimal(10)
+    assert ledger(live_wallet, WSOL) == Decimal(10)
 
     market.clear_faults("solana_rpc")
-    _buy(live_agent, live_wallet, token, key="buy:timed-out")
+    buy(live_agent, live_wallet, token, key="buy:timed-out")
 
     assert LiveSwap.objects.filter(status="landed").count() == 1
     assert Transaction.objects.filter(wallet=live_wallet).count() == 1
-    _assert_chain_equals_ledger(chain, live_wallet, token)
+    assert_chain_equals_ledger(chain, live_wallet, token)
 
 
 def test_the_admin_shows_live_swaps_read_only(chain, client, django_user_model, live_wallet, token):
@@ -418,7 +358,7 @@ def test_reconcile_resolves_a_pending_swap_and_takes_no_deposit_while_it_is_unre
     assert outcome.result.has_drift is True
 
     # The action's next attempt records the landed swap; the next reconcile finds them equal.
-    _buy(live_agent, live_wallet, token, key="buy:crashed-before-reconcile")
+    buy(live_agent, live_wallet, token, key="buy:crashed-before-reconcile")
     assert wallet_reconcile(wallet=live_wallet).result.has_drift is False
 
 
@@ -430,7 +370,7 @@ def test_a_live_trade_is_reconciled_right_after_it_commits(
     settings.TASK_MODE = "eager"
     assert not WalletReconcile.objects.filter(wallet=live_wallet).exists()
 
-    _buy(live_agent, live_wallet, token)
+    buy(live_agent, live_wallet, token)
 
     result = WalletReconcile.objects.get(wallet=live_wallet)
     assert result.has_drift is False and not result.error
