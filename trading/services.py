@@ -445,6 +445,9 @@ def _reconcile_soon(wallet_id: int) -> None:
     from nexgent.celery import app
 
     try:
+        # Every app's tasks registered, as a worker does at start: a web process may not have
+        # imported trading.tasks yet (a repeat call finds the modules imported already).
+        app.loader.import_default_modules()
         app.tasks["trading.tasks.wallet_reconcile"].delay(wallet_id)
     except Exception:
         logger.exception("could not queue the reconcile of wallet %s after its trade", wallet_id)

@@ -70,6 +70,12 @@ def test_a_live_agent_buys_on_a_signal_through_ultra_and_the_chain_equals_the_le
     position = Position.objects.get(wallet=live_wallet)
     assert position.remaining_amount == chain_tokens(chain, live_wallet, token) > 0
     assert position.total_invested_sol == Decimal(10) - chain_sol(chain, live_wallet)
+    # The shadow twin filled the same order on paper: the order's amounts (what the chain
+    # delivered too, the price standing still), with the simulated venue's fees.
+    assert money.raw_to_ui(int(swap.quoted_out_raw), DECIMALS) == position.remaining_amount
+    assert swap.paper_sol_amount == money.lamports_to_sol(int(swap.quoted_in_raw))
+    assert swap.paper_token_amount == money.raw_to_ui(int(swap.quoted_out_raw), DECIMALS)
+    assert swap.paper_fee_sol > 0
 
 
 def test_a_stop_loss_sale_sells_on_chain_and_ultra_picks_its_slippage(
