@@ -44,6 +44,8 @@ BENCHMARKS = (
     Benchmark("signals", needs_servers=True, redis_index=3),
     Benchmark("price_to_exit", needs_servers=True, redis_index=4),
     Benchmark("worker_rss", needs_servers=True, redis_index=5),
+    Benchmark("live_signal_to_sent", needs_servers=True, redis_index=6),
+    Benchmark("live_stop_to_confirmed", needs_servers=True, redis_index=7),
 )
 
 

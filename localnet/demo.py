@@ -9,6 +9,7 @@ import threading
 from decimal import Decimal
 
 import requests
+from solders.keypair import Keypair
 
 from nexgent import money
 
@@ -62,8 +63,13 @@ class DemoDriver:
     def _post_signal(self) -> None:
         number = next(self._counter)
         path = next(self._path_names)
+        # A new random mint, as a newly launched token's: the market's seeded mints would be the
+        # same on every start, and the engine still holds the last start's signals and positions.
         mint = self.market.add_token(
-            symbol=f"DEMO{number}", price_sol=Decimal("0.0001"), decimals=6
+            symbol=f"DEMO{number}",
+            price_sol=Decimal("0.0001"),
+            decimals=6,
+            mint=str(Keypair().pubkey()),
         )
         self._scripts[mint] = list(PATHS[path])
         try:

@@ -244,7 +244,7 @@ SWAP_PRIORITY_MAX_LAMPORTS = env_int(
 # an end to the wait when the RPC cannot tell (the swap stays pending, resolved on the next
 # attempt: docs/decisions.md "Live swaps").
 LIVE_CONFIRM_POLL_SECONDS = env_decimal(
-    "LIVE_CONFIRM_POLL_SECONDS", "0.5", minimum="0.01", maximum="10"
+    "LIVE_CONFIRM_POLL_SECONDS", "0.2", minimum="0.01", maximum="10"
 )
 LIVE_RESEND_SECONDS = env_decimal("LIVE_RESEND_SECONDS", "2", minimum="0.1", maximum="30")
 LIVE_CONFIRM_TIMEOUT_SECONDS = env_decimal(

@@ -11,6 +11,7 @@ where it is; a production deployment (DATABASE_URL) refuses instead, since a key
 one host would not be the key of the next.
 """
 
+import functools
 import logging
 import os
 import secrets
@@ -30,8 +31,9 @@ logger = logging.getLogger(__name__)
 SALT_BYTES = 16
 NONCE_BYTES = 12  # GCM's standard nonce; random, and never reused with one derived key
 KEY_BYTES = 32  # AES-256
-# scrypt cost: 32 MiB and about 75 ms a derivation on the benchmark machine, paid once per
-# encryption or decryption of a key, never on the trading path's hot loop.
+# scrypt cost: 32 MiB and 75-95 ms a derivation on the benchmark machine, paid once per
+# encryption of a key and once per wallet and master secret in a process to decrypt it
+# (`_unsealing_key`).
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -70,7 +72,7 @@ def unseal(sealed: Sealed, *, address: str) -> bytes:
     """The secret, or KeystoreError: GCM's tag makes a wrong master key fail here, never
     yield a different key."""
     try:
-        return AESGCM(_derive(sealed.salt)).decrypt(
+        return AESGCM(_unsealing_key(master_secret(), sealed.salt)).decrypt(
             sealed.nonce, sealed.ciphertext, address.encode()
         )
     except InvalidTag:
@@ -81,9 +83,19 @@ def unseal(sealed: Sealed, *, address: str) -> bytes:
         ) from None
 
 
-def _derive(salt: bytes) -> bytes:
+def _derive(salt: bytes, master: bytes | None = None) -> bytes:
     kdf = Scrypt(salt=salt, length=KEY_BYTES, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
-    return kdf.derive(master_secret())
+    return kdf.derive(master_secret() if master is None else master)
+
+
+# Every live swap unseals its wallet's key to sign, so a derivation there would be most of the
+# engine's own time between a trigger and the swap sent (bench/live.py). The derived key is
+# kept per (master secret, wallet salt): it opens only that wallet's key, and the master secret
+# that derives every one of them is in this process's memory already, so keeping it exposes
+# nothing more. GCM still checks every decryption; another master secret is another entry.
+@functools.lru_cache(maxsize=4096)
+def _unsealing_key(master: bytes, salt: bytes) -> bytes:
+    return _derive(salt, master)
 
 
 def master_secret() -> bytes:

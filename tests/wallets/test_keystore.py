@@ -38,6 +38,18 @@ def test_a_wrong_master_key_fails_clearly_and_yields_no_key(settings):
     assert OTHER_MASTER_KEY not in refused.value.message
 
 
+def test_a_key_opened_before_still_refuses_another_master_key(settings):
+    # Opening a key keeps its derived unsealing key (every live swap signs): only for the
+    # master key that derived it.
+    sealed = keystore.seal(os.urandom(32), address=ADDRESS)
+    opened = keystore.unseal(sealed, address=ADDRESS)
+    assert keystore.unseal(sealed, address=ADDRESS) == opened
+    settings.WALLET_MASTER_KEY = OTHER_MASTER_KEY
+    with pytest.raises(keystore.KeystoreError) as refused:
+        keystore.unseal(sealed, address=ADDRESS)
+    assert refused.value.code == "wrong_master_key"
+
+
 def test_a_ciphertext_moved_to_another_wallet_does_not_open():
     sealed = keystore.seal(os.urandom(32), address=ADDRESS)
     with pytest.raises(keystore.KeystoreError):
