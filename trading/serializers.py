@@ -111,7 +111,7 @@ class ClosedTradeSummarySerializer(serializers.Serializer):
     change_percent = _decimal_string()
     received_sol = _decimal_string()
     invested_sol = _decimal_string()
-    close_reason = serializers.ChoiceField(choices=CloseReason.values)
+    close_reason = serializers.ChoiceField(choices=CloseReason.choices)
     closed_at = serializers.DateTimeField()
 
 
@@ -229,7 +229,7 @@ class ShadowTradeListSerializer(serializers.Serializer):
 class ShadowPositionSerializer(serializers.Serializer):
     position_id = serializers.IntegerField()
     token_address = serializers.CharField()
-    close_reason = serializers.ChoiceField(choices=CloseReason.values)
+    close_reason = serializers.ChoiceField(choices=CloseReason.choices)
     closed_at = serializers.DateTimeField()
     live_pnl_sol = _decimal_string()
     paper_pnl_sol = _decimal_string()

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from trading.models import Balance, ClosedTrade, Position, Transaction, TransactionType
-from trading.venues import Fill, Quote
+from trading.venues import Fill, Quote, SimulatedVenue
 
 WSOL = "So11111111111111111111111111111111111111112"
 LAMPORTS_PER_SOL = 10**9
@@ -175,6 +175,10 @@ class FixedVenue:
         self, *, mint: str, decimals: int, token_amount: Decimal, slippage_bps: int | None = None
     ) -> Quote:
         return self._quote("sell", mint, decimals)
+
+    def spendable(self, sol_balance: Decimal) -> Decimal:
+        """As the simulated venue's: its fills charge the simulated fees."""
+        return SimulatedVenue().spendable(sol_balance)
 
     def execute(self, quote: Quote, *, action: str) -> Fill:
         with self._lock:
