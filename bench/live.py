@@ -13,17 +13,22 @@ cache Redis (bench.run).
 
 How the engine's own share is told from the time spent outside it. Nothing of the engine is
 replaced: `Moments` only notes when the engine enters a few of its own functions (the same
-technique as bench.common.phase_clock). The external time is counted, not guessed: localnet
-records every request it is sent, so each measured span knows the requests made within it, by
-service, and the injected latency they waited (LATENCY per request of that service; the
-services without an injected latency count 0). For the span that waits on the chain (from the
-sendTransaction to the poll that sees the swap confirmed) the chain's own part is computed from
-the slot clock: the swap's landing slot, read back from the chain afterwards, plus the
-confirmation depth, gives the moment the chain confirmed it; from then until the engine's poll
-sees it is the confirmation lag, which the polling interval decides. The engine share is what
-is left of a span once the injected latency of its requests is taken out; it still holds
-localnet's own work (HTTP on loopback, the quote's arithmetic, the SVM's simulation of a
-sendTransaction's preflight), so it is an upper bound of the engine's own time.
+technique as bench.common.phase_clock). The external time is measured, not guessed: localnet
+records every request it is sent and how long it took from its arrival to its answer, so each
+measured span knows the requests made within it, by service, the injected latency they waited
+(LATENCY per request of that service) and the time localnet spent answering them (`outside`:
+the injected latency plus localnet's own work standing in for the real service's: building and
+simulating a transaction on the SVM, a quote's arithmetic). For the span that waits on the
+chain (from the sendTransaction to the poll that sees the swap confirmed) the chain's own part
+is computed from the slot clock: the swap's landing slot, read back from the chain afterwards,
+plus the confirmation depth, gives the moment the chain confirmed it; from then until the
+engine's poll sees it is the confirmation lag, which the polling interval decides.
+
+Two engine shares are reported. `.engine` is the span less the time the external services
+spent answering (the engine's own time, its HTTP client and loopback included). `.engine_
+counting_localnet` is the span less only the injected latency, so it also holds localnet's own
+work: an upper bound, the issue's literal "total minus injected external time". The difference
+between the two is what the fake itself costs, which a real service's latency already stands for.
 """
 
 import secrets
@@ -49,6 +54,7 @@ class Moment:
     label: str
     at: float  # time.monotonic(), the slot clock's clock
     requests: Counter  # localnet's requests by service so far (since the span began)
+    served: dict  # seconds localnet's services spent answering them so far
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
 
@@ -68,7 +74,9 @@ class Moments:
         return Counter(request.service for request in self.market.recorded())
 
     def note(self, label: str, *args, **kwargs) -> Moment:
-        moment = Moment(label, time.monotonic(), self.requests(), args, kwargs)
+        moment = Moment(
+            label, time.monotonic(), self.requests(), self.market.served_seconds(), args, kwargs
+        )
         with self._lock:
             self.seen.append(moment)
         return moment
@@ -120,6 +128,15 @@ def injected(requests: Counter) -> float:
 
 def between(later: Moment, earlier: Moment) -> Counter:
     return later.requests - earlier.requests
+
+
+def outside(later: Moment, earlier: Moment) -> float:
+    """Seconds the external services (localnet) spent answering the requests made between the
+    two moments, from each request's arrival to its answer: the injected latency and
+    localnet's own work standing in for the real service's."""
+    return sum(
+        seconds - earlier.served.get(service, 0.0) for service, seconds in later.served.items()
+    )
 
 
 @dataclass

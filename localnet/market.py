@@ -11,7 +11,7 @@ import math
 import random
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -244,6 +244,7 @@ class SyntheticMarket:
         self._delays: defaultdict[str, deque[float]] = defaultdict(deque)
         self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
         self._requests: deque[RecordedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._served: Counter[str] = Counter()
         self._api_keys: dict[str, str] = {}
         self._publish_lag = 0
         self.hermes_stream = HermesStreamControl()
@@ -621,3 +622,16 @@ class SyntheticMarket:
     def clear_recorded(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._served.clear()
+
+    def note_served(self, service: str, seconds: float) -> None:
+        """A request to `service` took `seconds` from its arrival to its answer (an injected
+        latency included): time spent outside the client that sent it."""
+        with self._lock:
+            self._served[service] += seconds
+
+    def served_seconds(self) -> dict[str, float]:
+        """Seconds each service spent answering since the last clear_recorded (a streaming
+        answer counts until its first frame is ready, not while it streams)."""
+        with self._lock:
+            return dict(self._served)

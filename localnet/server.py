@@ -36,6 +36,7 @@ from localnet.answers import (
     pool_liquidity_usd,
     text_response,
 )
+from localnet.control import CONTROL_ROUTES
 from localnet.market import (
     MAIN_POOL_DEX,
     Fault,
@@ -45,8 +46,7 @@ from localnet.market import (
     pool_address,
     significant,
 )
-from localnet.stream import HermesStreamControl
-from nexgent.money import SOL_DECIMALS, WSOL_MINT, as_str, to_decimal
+from nexgent.money import SOL_DECIMALS, WSOL_MINT, as_str
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,15 @@ def dispatch(
 
 
 def _serve(market: SyntheticMarket, route: Route, request: Request) -> Response:
+    started = time.perf_counter()
+    try:
+        return _serve_disturbed(market, route, request)
+    finally:
+        if route.service is not None:
+            market.note_served(route.service, time.perf_counter() - started)
+
+
+def _serve_disturbed(market: SyntheticMarket, route: Route, request: Request) -> Response:
     if route.service is not None:
         disturbance = market.admit(route.service, request.path, request.query)
         if disturbance.delay:
@@ -519,260 +528,6 @@ def _accumulator_blob(updates: list[dict]) -> bytes:
     return blob
 
 
-# Control routes (/_localnet/...): JSON in, JSON out; decimals travel as strings
-
-
-def _payload(request: Request) -> dict:
-    try:
-        payload = json.loads(request.body or b"{}", parse_float=Decimal)
-    except ValueError as exc:
-        raise Rejected(json_response({"error": f"invalid JSON: {exc}"}, 400)) from exc
-    if not isinstance(payload, dict):
-        raise Rejected(json_response({"error": "expected a JSON object"}, 400))
-    return payload
-
-
-def _field(payload: dict, name: str, default=None):
-    if name in payload:
-        return payload[name]
-    if default is None:
-        raise ValueError(f"{name} is required")
-    return default
-
-
-def _int_field(payload: dict, name: str, default: int | None = None) -> int:
-    value = _field(payload, name, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return value
-
-
-def _decimal_field(payload: dict, name: str) -> Decimal:
-    value = _field(payload, name)
-    try:
-        return to_decimal(value)
-    except (ArithmeticError, TypeError) as exc:
-        raise ValueError(f"{name} must be a decimal number, got {value!r}") from exc
-
-
-def _control(action: Callable[[SyntheticMarket, dict], tuple[int, dict]]):
-    """Wraps a control action: a value the market refuses is a 400, an unknown mint a 404."""
-
-    def handler(market: SyntheticMarket, request: Request) -> Response:
-        try:
-            status, body = action(market, _payload(request))
-        except (ValueError, TypeError) as exc:
-            return json_response({"error": str(exc)}, 400)
-        except KeyError as exc:
-            return json_response({"error": f"unknown token {exc.args[0]}"}, 404)
-        return json_response(body, status)
-
-    return handler
-
-
-def _token_state(token: Token) -> dict:
-    return {
-        "mint": token.mint,
-        "symbol": token.symbol,
-        "name": token.name,
-        "decimals": token.decimals,
-        "price_sol": as_str(token.price_sol),
-        "liquidity_sol": as_str(token.liquidity_sol),
-        "routable": token.routable,
-    }
-
-
-def _control_state(market: SyntheticMarket, request: Request) -> Response:
-    tokens = market.lookup(market.tokens())
-    return json_response(
-        {
-            "sol_usd": as_str(market.sol_usd()),
-            "slot": market.slot(),
-            "tokens": [_token_state(token) for token in tokens.values()],
-            "hermes_stream": market.hermes_stream.state(),
-        }
-    )
-
-
-def _set_price(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    mint = str(_field(payload, "mint"))
-    market.set_price(mint, _field(payload, "price_sol"))
-    return 200, _token_state(market.token(mint))
-
-
-def _set_liquidity(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    mint = str(_field(payload, "mint"))
-    market.set_liquidity(mint, _field(payload, "liquidity_sol"))
-    return 200, _token_state(market.token(mint))
-
-
-def _set_sol_usd(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    market.set_sol_usd(_field(payload, "price"))
-    return 200, {"sol_usd": as_str(market.sol_usd())}
-
-
-def _add_token(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    mint = market.add_token(
-        symbol=str(_field(payload, "symbol")),
-        price_sol=_field(payload, "price_sol"),
-        decimals=_int_field(payload, "decimals", 6),
-        liquidity_sol=_field(payload, "liquidity_sol", "500"),
-        mint=payload.get("mint"),
-        name=payload.get("name"),
-    )
-    return 201, _token_state(market.token(mint))
-
-
-def _rug(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    mint = str(_field(payload, "mint"))
-    market.rug(mint)
-    return 200, _token_state(market.token(mint))
-
-
-def _inject_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"service", "status", "count"?, "retry_after"?, "path"?, "after"?}; status "malformed"
-    answers 200 with a body that is not valid JSON."""
-    service = str(_field(payload, "service"))
-    count = _int_field(payload, "count", 1)
-    if payload.get("status") == "malformed":
-        market.inject_malformed(service, count)
-        return 200, {"service": service, "status": "malformed", "count": count}
-    status = _int_field(payload, "status")
-    retry_after = payload.get("retry_after")
-    if retry_after is not None:
-        retry_after = _int_field(payload, "retry_after")
-    path = payload.get("path")
-    market.inject_fault(
-        service,
-        status=status,
-        count=count,
-        retry_after=retry_after,
-        path=None if path is None else str(path),
-        after=payload.get("after") is True,
-    )
-    return 200, {"service": service, "status": status, "count": count}
-
-
-def _inject_delay(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    service = str(_field(payload, "service"))
-    seconds, count = _decimal_field(payload, "seconds"), _int_field(payload, "count", 1)
-    market.inject_delay(service, float(seconds), count)
-    return 200, {"service": service, "seconds": as_str(seconds), "count": count}
-
-
-def _optional_seconds(payload: dict, name: str, current: float | None) -> float | None:
-    if name not in payload:
-        return current
-    value = payload[name]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ValueError(f"{name} must be a number of seconds or null, got {value!r}")
-    return float(value)
-
-
-def _stream_clock(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """Set the stream's pace: interval (null: updates only when published) and keepalive."""
-    stream = market.hermes_stream
-    current = stream.state()
-    keepalive = _optional_seconds(payload, "keepalive", current["keepalive"])
-    if keepalive is None:
-        raise ValueError("keepalive cannot be null")
-    stream.configure(
-        interval=_optional_seconds(payload, "interval", current["interval"]), keepalive=keepalive
-    )
-    return 200, stream.state()
-
-
-def _stream_action(act: Callable[[HermesStreamControl, dict], None]):
-    def action(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-        act(market.hermes_stream, payload)
-        return 200, market.hermes_stream.state()
-
-    return _control(action)
-
-
-# POST /_localnet/hermes/<name>: each answers the stream's state (localnet.stream).
-_STREAM_ACTIONS: dict[str, Callable[[HermesStreamControl, dict], None]] = {
-    "publish": lambda stream, payload: stream.publish(_int_field(payload, "count", 1)),
-    "drop": lambda stream, payload: stream.drop(),
-    "end": lambda stream, payload: stream.end(),
-    "silence": lambda stream, payload: stream.silence(_int_field(payload, "after", 0)),
-    "resume": lambda stream, payload: stream.resume(),
-    "error": lambda stream, payload: stream.error(),
-}
-
-
-def _publish_lag(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    market.set_publish_lag(_int_field(payload, "seconds"))
-    return 200, {"publish_lag": market.publish_lag()}
-
-
-def _api_key(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """Require `key` on `service` from now on; a null key lifts the requirement."""
-    service = str(_field(payload, "service"))
-    key = payload.get("key")
-    market.require_api_key(service, None if key is None else str(key))
-    return 200, {"service": service, "key_required": key is not None}
-
-
-def _latency(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"service", "seconds"}: a standing latency on every request to the service."""
-    service = str(_field(payload, "service"))
-    seconds = _decimal_field(payload, "seconds")
-    market.set_latency(service, float(seconds))
-    return 200, {"service": service, "seconds": as_str(seconds)}
-
-
-def _chain_state(market: SyntheticMarket) -> dict:
-    chain = market.chain
-    return {
-        "slot": chain.slot(),
-        "block_height": chain.block_height(),
-        "slot_seconds": market.slot_clock.slot_seconds,
-    }
-
-
-def _slot_time(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"seconds": number | null}: the slot time from now on; null stops the clock (slots
-    then pass only through /_localnet/advance)."""
-    if "seconds" not in payload:
-        raise ValueError("seconds is required (null stops the clock)")
-    market.set_slot_time(_optional_seconds(payload, "seconds", None))
-    return 200, _chain_state(market)
-
-
-def _advance(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    market.chain.advance(_int_field(payload, "slots", 1))
-    return 200, _chain_state(market)
-
-
-def _airdrop(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"pubkey", "lamports"}: fund a wallet with SOL, as a faucet does."""
-    address = Pubkey.from_string(str(_field(payload, "pubkey")))
-    lamports = _int_field(payload, "lamports")
-    if lamports <= 0:
-        raise ValueError(f"lamports must be positive, got {lamports}")
-    signature = market.chain.fund(address, lamports)
-    return 200, {"signature": str(signature), "balance": market.chain.balance(address)}
-
-
-_CHAIN_FAULTS = {
-    "never_lands": lambda chain, count: chain.inject_never_lands(count),
-    "slippage": lambda chain, count: chain.inject_slippage(count),
-    "preflight": lambda chain, count: chain.inject_preflight_failure(count),
-}
-
-
-def _chain_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
-    """{"kind": never_lands | slippage | preflight, "count"?}."""
-    kind, count = str(_field(payload, "kind")), _int_field(payload, "count", 1)
-    if kind not in _CHAIN_FAULTS:
-        raise ValueError(f"unknown chain fault {kind!r}; expected one of {sorted(_CHAIN_FAULTS)}")
-    _CHAIN_FAULTS[kind](market.chain, count)
-    return 200, {"kind": kind, "count": count}
-
-
 def _route(method: str, pattern: str, service: str | None, handler) -> Route:
     return Route(method, re.compile(pattern), service, handler)
 
@@ -790,24 +545,5 @@ ROUTES = (
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
     _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
-    _route("GET", r"/_localnet/state", None, _control_state),
-    _route("POST", r"/_localnet/price", None, _control(_set_price)),
-    _route("POST", r"/_localnet/liquidity", None, _control(_set_liquidity)),
-    _route("POST", r"/_localnet/sol_usd", None, _control(_set_sol_usd)),
-    _route("POST", r"/_localnet/token", None, _control(_add_token)),
-    _route("POST", r"/_localnet/rug", None, _control(_rug)),
-    _route("POST", r"/_localnet/fault", None, _control(_inject_fault)),
-    _route("POST", r"/_localnet/delay", None, _control(_inject_delay)),
-    _route("POST", r"/_localnet/api_key", None, _control(_api_key)),
-    _route("POST", r"/_localnet/latency", None, _control(_latency)),
-    _route("POST", r"/_localnet/slot_time", None, _control(_slot_time)),
-    _route("POST", r"/_localnet/advance", None, _control(_advance)),
-    _route("POST", r"/_localnet/airdrop", None, _control(_airdrop)),
-    _route("POST", r"/_localnet/chain_fault", None, _control(_chain_fault)),
-    _route("POST", r"/_localnet/hermes/stream", None, _control(_stream_clock)),
-    _route("POST", r"/_localnet/hermes/lag", None, _control(_publish_lag)),
-    *(
-        _route("POST", rf"/_localnet/hermes/{name}", None, _stream_action(act))
-        for name, act in _STREAM_ACTIONS.items()
-    ),
+    *(_route(method, pattern, None, handler) for method, pattern, handler in CONTROL_ROUTES),
 )

@@ -164,3 +164,18 @@ def test_hermes_takes_a_bearer_token_or_access_token(localnet, market):
 
     assert (refused.status_code, refused.text) == (401, "Unauthorized")
     assert bearer.status_code == query.status_code == 200
+
+
+def test_the_time_each_service_spends_answering_is_counted_until_cleared(get, market, token):
+    market.clear_recorded()
+    market.set_latency("jupiter_quote", 0.05)
+
+    assert get(QUOTE, _quote_params(token)).status_code == 200
+    assert get(QUOTE, _quote_params(token)).status_code == 200
+    get("/_localnet/state")  # a control route is no service's time
+
+    served = market.served_seconds()
+    assert set(served) == {"jupiter_quote"}
+    assert 0.1 <= served["jupiter_quote"] < 5
+    market.clear_recorded()
+    assert market.served_seconds() == {}
