@@ -24,6 +24,7 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from rest_framework import status
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -101,19 +102,23 @@ def live_swap_settle(*, wallet: AgentWallet, mint: str, action: str) -> LiveSwap
     records); None when the action may send a new swap. Raises SwapFailed `swap_in_flight`
     while another action's swap can still land, `swap_unconfirmed` when the chain cannot tell,
     and `action_already_executed` when this action's swap is already in the ledger."""
-    for swap in LiveSwap.objects.filter(wallet=wallet, mint=mint, status=LiveSwapStatus.PENDING):
-        if swap.action_key == action:
+    # One read: the pending swaps of this wallet and token, and this action's landed one.
+    rows = LiveSwap.objects.filter(wallet=wallet, mint=mint).filter(
+        Q(status=LiveSwapStatus.PENDING) | Q(action_key=action, status=LiveSwapStatus.LANDED)
+    )
+    landed = None
+    for swap in rows:
+        if swap.status == LiveSwapStatus.LANDED:
+            landed = landed or swap  # the newest first
+        elif swap.action_key == action:
             try:
-                live_swap_confirm(swap)
+                landed = live_swap_confirm(swap)
             except SwapFailed as exc:
                 if exc.code == "swap_unconfirmed":
                     raise
                 # Failed or expired: the action is free to swap again.
         elif live_swap_resolve(swap).status == LiveSwapStatus.PENDING:
             raise SwapFailed(f"swap {swap.signature} is still in flight", code="swap_in_flight")
-    landed = LiveSwap.objects.filter(
-        wallet=wallet, mint=mint, action_key=action, status=LiveSwapStatus.LANDED
-    ).first()
     if landed is None:
         return None
     if Transaction.objects.filter(tx_signature=landed.signature).exists():
@@ -315,20 +320,29 @@ def _resend(swap: LiveSwap) -> None:
 
 
 def _decide(swap: LiveSwap) -> LiveSwap | None:
-    """The swap decided if the chain has decided it, else None. The block height is read
-    before the status: a swap not seen once the height is already past its last valid one can
-    never land."""
-    height = rpc.call("getBlockHeight", [{"commitment": "confirmed"}], read=int)
-    found = rpc.call(
+    """The swap decided if the chain has decided it, else None. The status is read first, so
+    the poll that sees a swap confirmed makes one call. A swap not seen is expired only when a
+    status read after a block height past its last valid one still does not see it: with the
+    height read first, nothing can land unseen between the two reads."""
+    found = _status(swap)
+    if found is None:
+        height = rpc.call("getBlockHeight", [{"commitment": "confirmed"}], read=int)
+        if height <= swap.last_valid_block_height:
+            return None
+        found = _status(swap)
+        if found is None:
+            return _fail(swap, "blockhash_expired", f"not landed by block height {height}")
+    if found.get("confirmationStatus") in _CONFIRMED:
+        return _landed(swap, found)
+    return None
+
+
+def _status(swap: LiveSwap) -> dict | None:
+    return rpc.call(
         "getSignatureStatuses",
         [[swap.signature], {"searchTransactionHistory": True}],
         read=lambda result: result["value"][0],
     )
-    if found is not None and found.get("confirmationStatus") in _CONFIRMED:
-        return _landed(swap, found)
-    if found is None and height > swap.last_valid_block_height:
-        return _fail(swap, "blockhash_expired", f"not landed by block height {height}")
-    return None
 
 
 def _landed(swap: LiveSwap, found: dict) -> LiveSwap:
