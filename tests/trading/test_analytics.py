@@ -223,3 +223,31 @@ def test_another_users_agent_is_a_404(api_client, other_user, trader, path):
     response = api_client.get(f"/api/v1/agents/{trader.pk}/{path}")
 
     assert response.status_code == 404
+
+
+def test_snapshotting_every_wallet_takes_four_queries_whatever_their_number(
+    user, trader, django_assert_num_queries
+):
+    for name in ("Second", "Third", "Fourth"):
+        agent_create(owner=user, name=name)
+
+    # The wallets, their SOL, their open positions, and one INSERT of every snapshot.
+    with django_assert_num_queries(4):
+        balance_snapshots_record()
+
+    assert BalanceSnapshot.objects.count() == 4
+
+
+def test_performance_reads_a_fixed_number_of_queries(
+    operator, trader, django_assert_max_num_queries
+):
+    wallet = trader.wallets.get()
+    now = datetime.now(UTC)
+    for hours in range(48, 0, -4):
+        balance_snapshots_record(wallet_ids=[wallet.pk], now=now - timedelta(hours=hours))
+
+    # The agent, its wallet, SOL, open positions, closed trades, snapshots and transfers.
+    with django_assert_max_num_queries(7):
+        response = operator.get(f"/api/v1/agents/{trader.pk}/performance")
+
+    assert response.json()["equity_points"] == 13  # 12 snapshots and now
