@@ -284,6 +284,17 @@ CELERY_BEAT_SCHEDULE["wallets-reconcile"] = {
     "schedule": float(RECONCILE_INTERVAL_SECONDS),
     "options": {"expires": float(RECONCILE_INTERVAL_SECONDS) * 0.9},
 }
+# Every agent wallet's balance and equity are snapshotted this often for its balance history
+# and performance figures (trading.tasks.balance_snapshots_record, docs/analytics.md); each
+# position close adds a snapshot of its wallet as well.
+BALANCE_SNAPSHOT_INTERVAL_SECONDS = env_int(
+    "BALANCE_SNAPSHOT_INTERVAL_SECONDS", 3600, minimum=60, maximum=86400
+)
+CELERY_BEAT_SCHEDULE["balance-snapshots"] = {
+    "task": "trading.tasks.balance_snapshots_record",
+    "schedule": float(BALANCE_SNAPSHOT_INTERVAL_SECONDS),
+    "options": {"expires": float(BALANCE_SNAPSHOT_INTERVAL_SECONDS) * 0.9},
+}
 # What a simulated fill charges, as a live Jupiter swap would (trading-rules.md section 7).
 SIM_PROTOCOL_FEE_BPS = env_int("SIM_PROTOCOL_FEE_BPS", 10, minimum=0, maximum=1000)
 SIM_SIGNATURE_FEE_LAMPORTS = env_int("SIM_SIGNATURE_FEE_LAMPORTS", 5000, minimum=0)

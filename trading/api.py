@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -10,13 +12,18 @@ from nexgent.api import DomainError
 from nexgent.schema import error
 from prices.selectors import latest_prices
 from trading.models import ClosedTrade, CloseReason, Position, Transaction
+from trading.performance_selectors import balance_history, performance_report
 from trading.risk_selectors import trading_halted
 from trading.selectors import open_positions, position_payload, wallet_balances
 from trading.serializers import (
+    BalanceHistoryQuerySerializer,
+    BalanceHistorySerializer,
     BalanceListSerializer,
     ClosedTradeListSerializer,
     ClosedTradeSerializer,
     ListQuerySerializer,
+    PerformanceQuerySerializer,
+    PerformanceSerializer,
     PositionListSerializer,
     PositionSerializer,
     ShadowQuerySerializer,
@@ -197,4 +204,38 @@ class ShadowTradesView(APIView):
         query = _query(ShadowQuerySerializer, request)
         return Response(
             {"trades": shadow_trades(agent, limit=query["limit"], offset=query["offset"])}
+        )
+
+
+class PerformanceView(APIView):
+    """The agent's P/L, equity, trade figures, Sharpe and max drawdown over a timeframe, for
+    its wallet of its trading mode (docs/analytics.md)."""
+
+    permission_classes = [scoped("history")]
+
+    @extend_schema(parameters=[PerformanceQuerySerializer], responses=PerformanceSerializer)
+    def get(self, request, agent_id):
+        agent = owned_agent(request, agent_id)
+        timeframe = _query(PerformanceQuerySerializer, request)["timeframe"]
+        return Response(
+            performance_report(wallet=_wallet(agent), timeframe=timeframe, now=datetime.now(UTC))
+        )
+
+
+class BalanceHistoryView(APIView):
+    """The balance snapshots of the agent's wallet of its trading mode, oldest first."""
+
+    permission_classes = [scoped("balances")]
+
+    @extend_schema(parameters=[BalanceHistoryQuerySerializer], responses=BalanceHistorySerializer)
+    def get(self, request, agent_id):
+        agent = owned_agent(request, agent_id)
+        query = _query(BalanceHistoryQuerySerializer, request)
+        return Response(
+            balance_history(
+                wallet=_wallet(agent),
+                timeframe=query["timeframe"],
+                limit=query["limit"],
+                now=datetime.now(UTC),
+            )
         )

@@ -82,7 +82,12 @@ def wallet_facts_load(agents: list[Agent]) -> dict[int, WalletFacts]:
         for wallet_id, agent_id, mode in found.order_by()
         if modes.get(agent_id) == mode
     }
-    wallet_ids = list(wallets.values())
+    facts = wallet_holdings_load(list(wallets.values()))
+    return {agent_id: facts[wallet_id] for agent_id, wallet_id in wallets.items()}
+
+
+def wallet_holdings_load(wallet_ids: list[int]) -> dict[int, WalletFacts]:
+    """The SOL and open positions of each wallet, keyed by wallet id, in two queries."""
     balances = dict(
         Balance.objects.filter(wallet_id__in=wallet_ids, token_address=money.WSOL_MINT)
         .order_by()
@@ -99,10 +104,10 @@ def wallet_facts_load(agents: list[Agent]) -> dict[int, WalletFacts]:
     ):
         holdings[wallet_id].append(risk.Holding(token, remaining, bought, invested))
     return {
-        agent_id: WalletFacts(
+        wallet_id: WalletFacts(
             wallet_id, balances.get(wallet_id, money.ZERO), tuple(holdings[wallet_id])
         )
-        for agent_id, wallet_id in wallets.items()
+        for wallet_id in wallet_ids
     }
 
 

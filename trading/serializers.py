@@ -247,3 +247,68 @@ class ShadowReportSerializer(serializers.Serializer):
     paper_fees_sol = _decimal_string()
     pnl_gap_sol = _decimal_string(help_text="Live minus paper P/L over the closed positions.")
     closed_positions = ShadowPositionSerializer(many=True)
+
+
+# --- Analytics (docs/analytics.md) ---------------------------------------------------------------
+
+TIMEFRAME_CHOICES = ["24h", "7d", "30d", "all"]
+
+
+class PerformanceQuerySerializer(serializers.Serializer):
+    timeframe = serializers.ChoiceField(
+        choices=TIMEFRAME_CHOICES, default="all", help_text="How far back the figures look."
+    )
+
+
+class BalanceHistoryQuerySerializer(PerformanceQuerySerializer):
+    limit = LimitField(default=1000, help_text="At most this many points, the newest.")
+
+
+class TradeFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    wins = serializers.IntegerField(help_text="Trades closed with a P/L above zero.")
+    losses = serializers.IntegerField(help_text="Trades closed with a P/L below zero.")
+    breakeven = serializers.IntegerField(help_text="Trades closed at exactly zero P/L.")
+    gross_profit_sol = _decimal_string()
+    gross_loss_sol = _decimal_string("The losing trades' losses summed, as a positive amount.")
+    win_rate_percent = _decimal_string("Wins over all closed trades.", allow_null=True)
+    profit_factor = _decimal_string("Gross profit over gross loss.", allow_null=True)
+    average_return_percent = _decimal_string("Mean change percent.", allow_null=True)
+    by_close_reason = serializers.DictField(child=serializers.IntegerField())
+
+
+class PerformanceSerializer(serializers.Serializer):
+    agent_id = serializers.IntegerField()
+    trading_mode = serializers.CharField()
+    timeframe = serializers.ChoiceField(choices=TIMEFRAME_CHOICES)
+    since = serializers.DateTimeField(allow_null=True, help_text="Null for 'all'.")
+    as_of = serializers.DateTimeField()
+    sol_balance = _decimal_string()
+    positions_value_sol = _decimal_string("Open positions at the latest prices.")
+    equity_sol = _decimal_string("SOL balance plus open positions at the latest prices.")
+    unrealised_pnl_sol = _decimal_string("Open positions' value less their cost.")
+    realised_pnl_sol = _decimal_string("Sum of the P/L of trades closed in the timeframe.")
+    trades = TradeFiguresSerializer()
+    sharpe_ratio = _decimal_string(
+        "Mean daily return over its sample deviation, not annualised.", allow_null=True
+    )
+    daily_returns = serializers.IntegerField(help_text="How many daily returns Sharpe used.")
+    max_drawdown_sol = _decimal_string()
+    max_drawdown_percent = _decimal_string()
+    equity_points = serializers.IntegerField(help_text="Snapshots in the timeframe, plus now.")
+
+
+class BalancePointSerializer(serializers.Serializer):
+    t = serializers.DateTimeField()
+    sol_balance = _decimal_string()
+    positions_value_sol = _decimal_string()
+    equity_sol = _decimal_string()
+
+
+class BalanceHistorySerializer(serializers.Serializer):
+    agent_id = serializers.IntegerField()
+    trading_mode = serializers.CharField()
+    timeframe = serializers.ChoiceField(choices=TIMEFRAME_CHOICES)
+    since = serializers.DateTimeField(allow_null=True, help_text="Null for 'all'.")
+    truncated = serializers.BooleanField(help_text="Older points of the timeframe left out.")
+    points = BalancePointSerializer(many=True, help_text="Oldest first.")

@@ -48,6 +48,7 @@ from trading.rules.pnl import full_close_pnl, partial_sale_pnl
 from trading.rules.sizing import impact_ladder, impact_ok, position_size
 from trading.rules.take_profit import reset_after_dca
 from trading.selectors import balance_payload, position_payload
+from trading.snapshot_services import balance_snapshots_record
 from trading.venues import Fill, Quote, Venue, venue_for
 from wallets.models import AgentWallet
 
@@ -659,6 +660,10 @@ def _close_position(
     )
     position.closed_trade = trade
     realtime.position_update(position.agent_id, "position_closed", position_payload(position))
+    # The balance history gets a point at each close, after commit so it sees the sale. Robust:
+    # a snapshot that fails is logged and never undoes or fails the committed close.
+    wallet_ids = [position.wallet_id]
+    transaction.on_commit(lambda: balance_snapshots_record(wallet_ids=wallet_ids), robust=True)
     return trade
 
 

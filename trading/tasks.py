@@ -20,7 +20,7 @@ from django.core.cache import cache
 from agents.models import Agent, TradingMode
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
-from trading import automation, reconcile_services, services
+from trading import automation, reconcile_services, services, snapshot_services
 from trading.live import SwapFailed
 from trading.risk_selectors import trading_halted
 from trading.risk_services import buy_guards_check
@@ -224,3 +224,22 @@ def wallet_reconcile(wallet_id: int) -> None:
         reconcile_services.wallet_reconcile(wallet=wallet)
     except ExternalServiceError:
         return
+
+
+SNAPSHOT_LOCK = "lock:balance_snapshots"
+
+
+@shared_task(ignore_result=True)
+def balance_snapshots_record() -> None:
+    """Snapshot every agent wallet (beat, each BALANCE_SNAPSHOT_INTERVAL_SECONDS). Never
+    overlaps: a run still going makes this one skip, so a slow run cannot double the points of
+    an hour. The lock lapses after one period, so a worker killed mid-run costs one point."""
+    holder = uuid.uuid4().hex
+    if not cache.add(SNAPSHOT_LOCK, holder, timeout=settings.BALANCE_SNAPSHOT_INTERVAL_SECONDS):
+        logger.info("balance snapshots skipped: the previous run is still going")
+        return
+    try:
+        snapshot_services.balance_snapshots_record()
+    finally:
+        if cache.get(SNAPSHOT_LOCK) == holder:
+            cache.delete(SNAPSHOT_LOCK)

@@ -1,5 +1,6 @@
 """The trading app's pages (the overview) and API (balances, ledger, positions, closed trades,
-strategy preview, risk guards and the kill switch, the wallet actions that touch the ledger, check-deposits)."""
+performance and balance history, strategy preview, risk guards and the kill switch, the wallet
+actions that touch the ledger, check-deposits)."""
 
 from django.urls import path
 
@@ -27,6 +28,16 @@ api_urlpatterns = [
         "agents/<int:agent_id>/closed-trades",
         api.ClosedTradesView.as_view(),
         name="agent-closed-trades",
+    ),
+    path(
+        "agents/<int:agent_id>/performance",
+        api.PerformanceView.as_view(),
+        name="agent-performance",
+    ),
+    path(
+        "agents/<int:agent_id>/balance-history",
+        api.BalanceHistoryView.as_view(),
+        name="agent-balance-history",
     ),
     path("agents/<int:agent_id>/shadow", api.ShadowReportView.as_view(), name="agent-shadow"),
     path(
