@@ -45,8 +45,9 @@ def run() -> list[Measurement]:
     from localnet.market import SyntheticMarket
     from localnet.serving import LocalnetServer
     from nexgent import realtime
+    from trading.ledger_services import balance_deposit
     from trading.models import Position
-    from trading.services import balance_deposit, position_buy
+    from trading.services import position_buy
     from trading.venues import SimulatedVenue
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -195,7 +195,7 @@ def seed(market, rng: random.Random) -> Book:
 
     from agents.models import User
     from agents.services import agent_create
-    from trading.services import balance_deposit
+    from trading.ledger_services import balance_deposit
 
     owner = User.objects.create(email="exits@example.com", password=make_password(None))
     holders = []

@@ -115,7 +115,7 @@ def _owner_with_agents(email: str, count: int):
 
     from agents.models import User
     from agents.services import agent_create
-    from trading.services import balance_deposit
+    from trading.ledger_services import balance_deposit
 
     owner = User.objects.create(email=email, password=make_password(None))
     for index in range(count):

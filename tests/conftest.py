@@ -85,7 +85,7 @@ def wallet(agent):
 
 @pytest.fixture
 def funded_wallet(wallet):
-    from trading.services import balance_deposit
+    from trading.ledger_services import balance_deposit
 
     balance_deposit(wallet=wallet, amount=Decimal("10"))
     return wallet

@@ -34,8 +34,9 @@ from schemathesis.specs.openapi.checks import (
 from agents.models import ApiKeyScope
 from agents.services import agent_create, api_key_create
 from signals_app.services import signal_create
+from trading.ledger_services import balance_deposit
 from trading.models import RiskPause
-from trading.services import balance_deposit, position_buy
+from trading.services import position_buy
 from wallets.services import wallet_assign, wallet_create_live
 
 pytestmark = pytest.mark.django_db

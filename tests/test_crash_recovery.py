@@ -37,8 +37,8 @@ from tests.harness import (
     web_argv,
 )
 from tests.trading.ledger import balances, ledger_effects, nonzero
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position, PositionStatus, Transaction, TransactionType
-from trading.services import balance_deposit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

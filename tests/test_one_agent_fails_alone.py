@@ -12,8 +12,9 @@ from agents.services import agent_create
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
 from signals_app.tasks import signal_fan_out as signal_fan_out_task
+from trading.ledger_services import balance_deposit
 from trading.models import Position
-from trading.services import balance_deposit, position_buy
+from trading.services import position_buy
 from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db

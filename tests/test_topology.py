@@ -24,8 +24,8 @@ from tests.harness import (
     free_port,
     web_argv,
 )
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position
-from trading.services import balance_deposit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from websockets.sync.client import connect
 
 from agents.auth_services import auth_session_open
 from nexgent import money
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position
-from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,6 +11,7 @@ from agents.permissions import scoped
 from nexgent.api import DomainError
 from nexgent.schema import error
 from prices.selectors import latest_prices
+from trading.ledger_services import TRANSFER_KEY_MAX_LENGTH, balance_transfer
 from trading.models import ClosedTrade, CloseReason, Position, Transaction
 from trading.performance_selectors import balance_history, performance_report
 from trading.risk_selectors import trading_halted
@@ -34,7 +35,7 @@ from trading.serializers import (
     TransactionSerializer,
     TransferSerializer,
 )
-from trading.services import TRANSFER_KEY_MAX_LENGTH, balance_transfer, position_close
+from trading.services import position_close
 from trading.shadow_selectors import shadow_report, shadow_trades
 from wallets.models import AgentWallet
 

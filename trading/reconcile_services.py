@@ -15,7 +15,7 @@ either way, a surplus while trades are unresolved, a surplus in a wallet with no
 entry belongs to an agent). Drift is recorded in the result and surfaced (API, admin, metric,
 `manage.py reconcile`), never written to the ledger: only a person can say what it was. What is
 known is no drift: before comparing, the fee each failed live swap paid on chain is written as
-a FEE entry (trading.services.live_swap_fees_record).
+a FEE entry (trading.ledger_services.live_swap_fees_record).
 
 An RPC failure records nothing but the failure itself (the result's `error`; the balances shown
 stay those of the last read that succeeded) and is raised to the caller.
@@ -35,8 +35,8 @@ from agents.models import TradingMode
 from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
+from trading.ledger_services import balance_deposit_observed, live_swap_fees_record
 from trading.models import Balance, Transaction
-from trading.services import balance_deposit_observed, live_swap_fees_record
 from wallets import rpc
 from wallets.models import AgentWallet, WalletReconcile
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade
-from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

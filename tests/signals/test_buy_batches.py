@@ -25,9 +25,9 @@ from signals_app.tasks import signal_received
 from tests.backends import on_postgres
 from tests.trading.ledger import Racers
 from tests.trading.test_races import _tail, workers  # noqa: F401 - getfixturevalue("workers")
+from trading.ledger_services import balance_deposit
 from trading.models import Position, Transaction
 from trading.risk_services import kill_switch_set
-from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 

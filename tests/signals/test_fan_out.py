@@ -10,8 +10,9 @@ from agents.services import agent_create
 from signals_app import tasks
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create, signal_execute_batch, signal_fan_out
+from trading.ledger_services import balance_deposit
 from trading.models import Position
-from trading.services import balance_deposit, position_buy
+from trading.services import position_buy
 
 pytestmark = pytest.mark.django_db
 

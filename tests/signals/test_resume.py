@@ -13,8 +13,8 @@ from agents.services import agent_create
 from signals_app.models import SignalExecution, TradingSignal
 from signals_app.services import signal_create, signal_fan_out
 from signals_app.tasks import signals_resume
+from trading.ledger_services import balance_deposit
 from trading.models import Position, Transaction
-from trading.services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from prices.services import token_metrics_fetch
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
 from signals_app.tasks import signal_received
-from trading.services import balance_deposit
+from trading.ledger_services import balance_deposit
 
 pytestmark = pytest.mark.django_db
 SEARCH = "/tokens/v2/search"

@@ -8,8 +8,9 @@ from agents.services import agent_create
 from signals_app.models import SignalExecution
 from signals_app.services import signal_create
 from signals_app.tasks import signal_received
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position
-from trading.services import balance_deposit, position_buy, position_close
+from trading.services import position_buy, position_close
 
 _signal_types = itertools.count()
 

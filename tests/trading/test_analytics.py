@@ -13,8 +13,9 @@ from agents.services import agent_create
 from nexgent import money
 from prices.selectors import latest_prices
 from trading import tasks
+from trading.ledger_services import balance_deposit
 from trading.models import Balance, BalanceSnapshot, ClosedTrade, CloseReason
-from trading.services import balance_deposit, position_buy, position_close
+from trading.services import position_buy, position_close
 from trading.snapshot_services import balance_snapshots_record
 
 pytestmark = pytest.mark.django_db

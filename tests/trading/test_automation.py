@@ -9,8 +9,9 @@ from agents.config import validate_overrides
 from agents.services import agent_create
 from prices.selectors import LatestPrice
 from trading.automation import positions_evaluate, tracked_tokens
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position
-from trading.services import balance_deposit, position_buy
+from trading.services import position_buy
 from trading.tasks import EXECUTOR, price_poll
 
 pytestmark = pytest.mark.django_db

@@ -8,15 +8,9 @@ import requests
 
 from nexgent import money
 from nexgent.api import DomainError
+from trading.ledger_services import balance_deposit, balance_withdraw
 from trading.models import Balance, ClosedTrade, Position, Transaction, TransactionType
-from trading.services import (
-    TradeRefused,
-    balance_deposit,
-    balance_withdraw,
-    position_buy,
-    position_close,
-    position_write_off,
-)
+from trading.services import TradeRefused, position_buy, position_close, position_write_off
 
 pytestmark = pytest.mark.django_db
 STOP = Decimal("-32")

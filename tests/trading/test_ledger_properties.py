@@ -42,11 +42,10 @@ from tests.trading.ledger import (
     quote,
     whole,
 )
+from trading.ledger_services import balance_deposit, balance_withdraw
 from trading.models import ClosedTrade, Position, Transaction, TransactionType
 from trading.services import (
     TradeRefused,
-    balance_deposit,
-    balance_withdraw,
     position_buy,
     position_close,
     position_dca_buy,

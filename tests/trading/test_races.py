@@ -43,9 +43,9 @@ from tests.trading.ledger import (
     whole,
 )
 from trading import tasks
+from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade, Position, Transaction
 from trading.services import (
-    balance_deposit,
     position_buy,
     position_close,
     position_dca_buy,

@@ -204,7 +204,7 @@ def test_ending_a_drawdown_pause_restarts_the_peak_from_todays_equity(
 def test_a_withdrawal_is_not_a_drawdown(
     localnet, market, user, target, django_capture_on_commit_callbacks
 ):
-    from trading.services import balance_withdraw
+    from trading.ledger_services import balance_withdraw
 
     agent, wallet = guarded_agent(user, {"max_drawdown_percent": "10"})
     assert buy_guards_check(agent=agent, opens_position=False) is None

@@ -5,8 +5,9 @@ from decimal import ROUND_CEILING, Decimal
 import pytest
 
 from agents.services import agent_create
+from trading.ledger_services import balance_deposit
 from trading.models import Balance, ClosedTrade, Position, Transaction
-from trading.services import balance_deposit, position_buy, position_dca_buy, position_take_profit
+from trading.services import position_buy, position_dca_buy, position_take_profit
 from trading.tasks import price_poll
 
 pytestmark = pytest.mark.django_db
@@ -145,7 +146,7 @@ def test_dca_never_spends_sol_the_wallet_lacks(localnet, market, user, token):
     sol = Balance.objects.get(
         wallet=wallet, token_address="So11111111111111111111111111111111111111112"
     )
-    from trading.services import balance_withdraw
+    from trading.ledger_services import balance_withdraw
 
     balance_withdraw(wallet=wallet, amount=sol.amount - Decimal("0.1"))
     entry = position_dca_buy(

@@ -12,8 +12,8 @@ from agents.services import agent_create
 from nexgent import money
 from tests.backends import on_postgres
 from tests.trading.ledger import Racers
+from trading.ledger_services import balance_transfer
 from trading.models import Balance, Transaction, TransactionType
-from trading.services import balance_transfer
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import pytest
 from solders.keypair import Keypair
 
 from agents.services import api_key_create
+from trading.ledger_services import balance_deposit
 from trading.models import Balance, BalanceSnapshot, ClosedTrade, Position, Transaction
-from trading.services import balance_deposit, position_close
+from trading.services import position_close
 from trading.wallet_services import wallet_reset
 from wallets.models import AgentWallet
 from wallets.services import wallet_assign

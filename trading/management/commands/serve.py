@@ -23,10 +23,11 @@ from agents.services import agent_create, api_key_create
 from nexgent.celery import app as celery_app
 from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
 from prices.hermes_stream import HermesStream
+from trading.ledger_services import balance_deposit
 from trading.models import Position, PositionStatus
 from trading.reconcile_services import wallet_reconcile
 from trading.selectors import sol_balance
-from trading.services import balance_deposit, position_write_off
+from trading.services import position_write_off
 from trading.wallet_services import wallet_reset, wallet_unassign
 from wallets.models import AgentWallet
 from wallets.services import wallet_assign, wallet_create_live
