@@ -1,16 +1,19 @@
 """An agent's dashboard page: its balance, live positions (filled from its WebSocket), recent
-closed trades and its decision on every recent signal, with the reason."""
+closed trades, its decision on every recent signal with the reason, and for a live wallet its
+reconcile state and recent swaps on chain (signature, outcome, landing time, slippage)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
-from agents.models import Agent
+from agents.models import Agent, TradingMode
 from nexgent.money import WSOL_MINT, ZERO
 from signals_app.models import SignalExecution
 from trading.models import ClosedTrade
+from trading.shadow_selectors import shadow_trades
 from trading.views import sol_balances, ws_path
+from wallets.models import AgentWallet
 
 RECENT_ROWS = 20
 
@@ -28,8 +31,16 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         .select_related("signal")
         .order_by("-id")[:RECENT_ROWS]
     )
+    live_wallet = (
+        AgentWallet.objects.filter(agent=agent, mode=TradingMode.LIVE)
+        .select_related("reconcile")
+        .first()
+    )
     context = {
         "agent": agent,
+        "live_wallet": live_wallet,
+        "live_reconcile": getattr(live_wallet, "reconcile", None) if live_wallet else None,
+        "live_swaps": shadow_trades(agent, limit=RECENT_ROWS) if live_wallet else [],
         "automated_on": agent.automated_trading_on(agent.trading_mode),
         "sol_balance": sol_balances([agent]).get(agent.pk, ZERO),
         "sol_mint": WSOL_MINT,

@@ -232,3 +232,34 @@ def test_a_live_dca_shrinks_to_what_the_ledger_covers_and_the_chain_still_equals
     assert_chain_equals_ledger(chain, live_wallet, token)
     # What is left is at most the reserve for the fees and rent a live swap may cost.
     assert 0 <= ledger(live_wallet, WSOL) <= left - venue_for(live_wallet).spendable(left)
+
+
+def test_the_agent_page_shows_the_live_swaps_and_the_reconcile_state(
+    chain, client, user, live_agent, live_wallet, token
+):
+    client.force_login(user)
+    page = client.get(f"/agents/{live_agent.pk}/").content.decode()
+    assert 'id="live-wallet"' in page and "not reconciled yet" in page
+    assert "No live swaps yet." in page
+
+    fill = position_buy(
+        agent=live_agent,
+        wallet=live_wallet,
+        token_address=token,
+        token_symbol="LIVE",
+        sol_amount=Decimal("0.5"),
+        decimals=DECIMALS,
+        idempotency_key="buy:manual:page",
+    ).transaction
+    page = client.get(f"/agents/{live_agent.pk}/").content.decode()
+
+    # The buy's reconcile ran right after it committed (tasks run inline here).
+    assert f'data-signature="{fill.tx_signature}"' in page
+    assert "chain = ledger" in page
+    assert "landed" in page
+
+
+def test_a_simulation_agent_page_has_no_live_wallet_section(client, user, agent):
+    client.force_login(user)
+    page = client.get(f"/agents/{agent.pk}/").content.decode()
+    assert 'id="live-wallet"' not in page
