@@ -145,11 +145,18 @@ def _compare(wallet: AgentWallet, chain: rpc.ChainBalances, *, unresolved: bool)
         result.slot = chain.slot
         result.balances = [line.payload() for line in lines]
         result.has_drift = any(line.drift for line in lines)
+        result.trade_in_flight = unresolved
         result.error = ""
         result.save()
     if deposit is not None:
         logger.info("deposit of %s SOL found on chain in %s", deposit.input_amount, wallet.address)
-    if result.has_drift:
+    if result.has_drift and unresolved:
+        # Expected while a trade is in flight (sent, or landed and not recorded yet): the next
+        # run, after the trade is recorded, tells whether it is more than that.
+        logger.info(
+            "live wallet %s differs from its ledger while a trade is in flight", wallet.address
+        )
+    elif result.has_drift:
         logger.warning("live wallet %s drifts from its ledger: %s", wallet.address, result.balances)
     return ReconcileOutcome(result=result, deposit=deposit)
 

@@ -32,11 +32,28 @@ class WalletReconcileAdmin(admin.ModelAdmin):
     POST wallets/{address}/check-deposits, `manage.py reconcile`). Drift is shown, never
     fixed here: only a person can tell what it was (docs/decisions.md, Reconcile)."""
 
-    list_display = ["wallet", "has_drift", "error", "checked_at", "succeeded_at", "slot"]
+    list_display = [
+        "wallet",
+        "has_drift",
+        "trade_in_flight",
+        "error",
+        "checked_at",
+        "succeeded_at",
+        "slot",
+    ]
     list_filter = ["has_drift"]
     search_fields = ["wallet__address"]
     list_select_related = ["wallet", "wallet__agent"]
-    fields = ["wallet", "checked_at", "succeeded_at", "slot", "has_drift", "error", "balances"]
+    fields = [
+        "wallet",
+        "checked_at",
+        "succeeded_at",
+        "slot",
+        "has_drift",
+        "trade_in_flight",
+        "error",
+        "balances",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -68,8 +68,14 @@ class WalletReconcile(models.Model):
     slot = models.PositiveBigIntegerField(null=True, blank=True)
     balances = models.JSONField(default=list, blank=True)
     has_drift = models.BooleanField(default=False)
+    trade_in_flight = models.BooleanField(
+        default=False,
+        help_text="A live trade's outcome was not in the ledger yet: drift may be that trade's.",
+    )
     error = models.TextField(blank=True, help_text="Why the last attempt failed; empty if not.")
 
     def __str__(self):
         state = "failing" if self.error else "drift" if self.has_drift else "in step"
+        if self.has_drift and self.trade_in_flight:
+            state = "drift, a trade in flight"
         return f"reconcile of {self.wallet_id}: {state}"

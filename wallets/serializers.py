@@ -35,7 +35,15 @@ class WalletReconcileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WalletReconcile
-        fields = ["checked_at", "succeeded_at", "slot", "has_drift", "error", "balances"]
+        fields = [
+            "checked_at",
+            "succeeded_at",
+            "slot",
+            "has_drift",
+            "trade_in_flight",
+            "error",
+            "balances",
+        ]
 
 
 class AgentWalletSerializer(WalletSerializer):

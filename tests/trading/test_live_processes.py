@@ -170,6 +170,7 @@ def test_a_worker_killed_between_send_and_confirm_leaves_one_sale_recorded_once(
     pending.refresh_from_db()
     assert pending.status == "landed"
     assert outcome.result.has_drift and outcome.deposit is None  # on chain, not in the ledger yet
+    assert outcome.result.trade_in_flight
     assert not Transaction.objects.filter(tx_signature=pending.signature).exists()
 
     # The next tick decides the exit again: it records the landed sale and sends nothing new.

@@ -128,6 +128,7 @@ def test_ledger_and_chain_in_step_show_no_drift_in_the_api(chain, live, keypair,
     assert shown["simulation"]["reconcile"] is None
     reconcile = shown["live"]["reconcile"]
     assert reconcile["has_drift"] is False and reconcile["error"] == ""
+    assert reconcile["trade_in_flight"] is False
     assert reconcile["balances"] == [
         {"token_address": SOL, "on_chain": "3", "ledger": "3", "drift": "0"}
     ]
@@ -216,6 +217,7 @@ def test_a_surplus_while_a_trade_is_unresolved_is_drift_not_a_deposit(
     assert seen == [live.pk]
     assert outcome.deposit is None and deposits(live) == []
     assert outcome.result.has_drift is True and drift_of(outcome.result) == Decimal("1")
+    assert outcome.result.trade_in_flight is True  # the drift may be that trade's
 
 
 def test_an_rpc_failure_records_nothing_and_other_wallets_are_still_reconciled(
