@@ -6,6 +6,7 @@ its simulation funds, a live one with a keystore wallet funded on the local chai
 key before the local market's demo driver posts signals for them.
 """
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -73,7 +74,9 @@ class Command(BaseCommand):
             url = _reachable_url(listener)
             if localnet:
                 stack.append(self._start_localnet(demo=demo, base_url=url))
-            stack.append(lambda: shutdown_embedded_pool(wait=False))
+            # Stopped before the local market: a task in flight (a live swap waiting for its
+            # confirmation) ends while the market it talks to still answers.
+            stack.append(shutdown_embedded_pool)
             if settings.TASK_MODE == "embedded":
                 # What the Procfile's `pricestream` process does in production.
                 stack.append(self._start_price_stream())
@@ -89,7 +92,9 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Log in at {url}/login/")
             config = uvicorn.Config("nexgent.asgi:application", lifespan="off", log_level=log_level)
-            uvicorn.Server(config).run(sockets=[listener])
+            # Ctrl+C: uvicorn shuts down gracefully, then re-raises it; uvicorn.run says nothing.
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(config).run(sockets=[listener])
         finally:
             for stop in reversed(stack):
                 stop()
