@@ -83,11 +83,11 @@ class Command(BaseCommand):
                 beat = EmbeddedBeat(celery_app)
                 beat.start()
                 stack.append(beat.stop)
-            bound_host, bound_port = listener.getsockname()[:2]
+            bound = "{}:{}".format(*listener.getsockname()[:2])
+            listening = "" if url.endswith(f"//{bound}") else f"listening on {bound}, "
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Nexgent serving on {url}/  (listening on {bound_host}:{bound_port}, "
-                    f"tasks: {settings.TASK_MODE})"
+                    f"Nexgent serving on {url}/  ({listening}tasks: {settings.TASK_MODE})"
                 )
             )
             self.stdout.write(f"Log in at {url}/login/")
