@@ -7,9 +7,6 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# A secret key generated once per checkout (var/ is never committed).
-export SECRET_KEY ?= $(shell test -f var/secret_key || (mkdir -p var && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key); cat var/secret_key)
-
 .PHONY: run demo test test-sqlite test-postgres bench lint migrate venv clean
 
 $(STAMP): pyproject.toml
@@ -23,15 +20,17 @@ venv: $(STAMP)
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-## Serve the engine and dashboard on the embedded default, against the real market APIs.
+## Serve the engine and dashboard on the embedded default (var/nexgent.sqlite3), against the
+## real market APIs.
 run: migrate
-	$(PY) manage.py ensure_demo_operator --login-url http://$(HOST):$(PORT)/login/
+	$(PY) manage.py ensure_demo_operator
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-## The same, against an in-process local market with a stream of demo signals (no internet).
-demo: migrate
-	$(PY) manage.py ensure_demo_operator --login-url http://$(HOST):$(PORT)/login/
-	$(PY) manage.py serve --host $(HOST) --port $(PORT) --localnet --demo
+## The same against an in-process local market with a stream of demo signals (no internet), on
+## a database of its own (var/demo.sqlite3) that every start empties.
+demo: $(STAMP)
+	NEXGENT_DEMO=1 $(PY) manage.py migrate --noinput
+	NEXGENT_DEMO=1 $(PY) manage.py serve --host $(HOST) --port $(PORT) --localnet --demo
 
 ## The whole suite: on SQLite, then on a real PostgreSQL + Redis started by the harness.
 test: $(STAMP)

@@ -19,6 +19,15 @@ AGENT_EDITABLE_FIELDS = frozenset(
     }
 )
 
+# The operator `make run` and `make demo` create, so a new user can log in at once.
+DEMO_OPERATOR_EMAIL = "demo@nexgent.local"
+
+
+def operator_create(*, email: str) -> tuple[User, str]:
+    """A new operator (a superuser) and its random password: the only time it exists in clear."""
+    password = secrets.token_urlsafe(12)
+    return User.objects.create_superuser(email=email, password=password), password
+
 
 def agent_create(
     *,

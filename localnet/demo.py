@@ -9,13 +9,18 @@ import threading
 from decimal import Decimal
 
 import requests
-from solders.keypair import Keypair
 
+from localnet.market import SyntheticMarket
 from nexgent import money
 
 logger = logging.getLogger(__name__)
 
 SIGNAL_EVERY_SECONDS = 12
+DEMO_TOKEN_PRICE_SOL = Decimal("0.0001")
+# The token the README's API walkthrough signals: listed from the start of every demo, at a
+# fixed mint (any valid public key), its price left alone so the position it opens stays open.
+WALKTHROUGH_MINT = "25nPUUTe9L8LcVix7msbnhy6pSnbmTn45hDNC3QVVmCH"
+WALKTHROUGH_SYMBOL = "WALK"
 # Multiplicative price moves per second. Against the default config (fixed stop at -32%,
 # trailing from +20%): a pump then dump sells at the trailing stop in profit, a dump hits the
 # -32% stop, sideways stays open.
@@ -24,6 +29,15 @@ PATHS = {
     "dump": [Decimal("0.96")] * 40,
     "sideways": [Decimal("1.01"), Decimal("0.99")] * 60,
 }
+
+
+def demo_market() -> SyntheticMarket:
+    """The demo's local market: the walkthrough's token, and the demo driver's as it posts."""
+    market = SyntheticMarket(seed=7)
+    market.add_token(
+        symbol=WALKTHROUGH_SYMBOL, price_sol=DEMO_TOKEN_PRICE_SOL, mint=WALKTHROUGH_MINT
+    )
+    return market
 
 
 class DemoDriver:
@@ -63,13 +77,8 @@ class DemoDriver:
     def _post_signal(self) -> None:
         number = next(self._counter)
         path = next(self._path_names)
-        # A new random mint, as a newly launched token's: the market's seeded mints would be the
-        # same on every start, and the engine still holds the last start's signals and positions.
         mint = self.market.add_token(
-            symbol=f"DEMO{number}",
-            price_sol=Decimal("0.0001"),
-            decimals=6,
-            mint=str(Keypair().pubkey()),
+            symbol=f"DEMO{number}", price_sol=DEMO_TOKEN_PRICE_SOL, decimals=6
         )
         self._scripts[mint] = list(PATHS[path])
         try:

@@ -23,19 +23,31 @@ from nexgent.env import (
     env_str,
     env_url,
 )
+from nexgent.secret_files import secret_file_read_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NEXGENT_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
+DATABASE_URL = env_str("DATABASE_URL")
+# `make demo` (NEXGENT_DEMO=1) runs on a database of its own, emptied at each start of the demo
+# (`manage.py serve --demo` refuses any other): demo state never mixes with the real one.
+DEMO = env_bool("NEXGENT_DEMO", False)
+if DEMO and DATABASE_URL:
+    raise ImproperlyConfigured("NEXGENT_DEMO runs on the embedded default: unset DATABASE_URL.")
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DATABASE_URL:
+        # The embedded default keeps its key in VAR_DIR, made on first use (as the wallet
+        # master key): any manage.py command works as is, and sessions survive a restart.
+        SECRET_KEY, _ = secret_file_read_or_create(VAR_DIR / "secret_key")
+    elif DEBUG:
+        # Development on PostgreSQL: a per-process key, so nothing signed survives a restart.
+        SECRET_KEY = secrets.token_urlsafe(50)
+    else:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (make run generates one in var/)."
+            "SECRET_KEY must be set when DEBUG is off and DATABASE_URL is set (production)."
         )
-    # Development only: a per-process key, so nothing signed survives a restart.
-    SECRET_KEY = secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -118,7 +130,6 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     _db = environ.Env.db_url_config(DATABASE_URL)
     if _db["ENGINE"] != "django.db.backends.postgresql":
@@ -131,7 +142,10 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "nexgent.sqlite3")),
+            # SQLITE_PATH names the real database only: the demo's is always its own file.
+            "NAME": str(VAR_DIR / "demo.sqlite3")
+            if DEMO
+            else env_str("SQLITE_PATH", str(VAR_DIR / "nexgent.sqlite3")),
             # IMMEDIATE makes every atomic block take the write lock at BEGIN, so two writers
             # serialise instead of failing on lock upgrade; the timeout makes them wait.
             "OPTIONS": {

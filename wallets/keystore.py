@@ -14,7 +14,6 @@ one host would not be the key of the next.
 import functools
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from django.conf import settings
 from rest_framework import status
 
 from nexgent.api import DomainError
+from nexgent.secret_files import secret_file_read_or_create
 
 logger = logging.getLogger(__name__)
 
@@ -139,32 +139,18 @@ def default_key_file() -> Path:
 
 def _default_key_file() -> str:
     path = default_key_file()
-    if not path.exists():
-        _create_key_file(path)
-    return _read_key_file(path, str(path))
-
-
-def _create_key_file(path: Path) -> None:
-    """A new random master secret in `path`, mode 0600. Written to a file of its own first and
-    linked into place, so a process starting at the same moment reads either no file or the
-    whole key, and the first link wins."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.fchmod(descriptor, 0o600)  # whatever the umask
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(48) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.link(staging, path)
-    except FileExistsError:
-        return  # another process created it first: that one is the key
-    finally:
-        staging.unlink(missing_ok=True)
-    logger.warning(
-        "created the wallet master key file %s (mode 0600): back it up with the database; "
-        "without it no live wallet's key can be read. Set WALLET_MASTER_KEY or "
-        "WALLET_MASTER_KEY_FILE to use your own.",
-        path,
-    )
+        secret, created = secret_file_read_or_create(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeystoreError(
+            f"cannot read the wallet master key file {path}: {exc.__class__.__name__}",
+            code="master_key_missing",
+        ) from None
+    if created:
+        logger.warning(
+            "created the wallet master key file %s (mode 0600): back it up with the database; "
+            "without it no live wallet's key can be read. Set WALLET_MASTER_KEY or "
+            "WALLET_MASTER_KEY_FILE to use your own.",
+            path,
+        )
+    return secret

@@ -1,16 +1,16 @@
 """`make demo` trades live too: the demo's live agent gets a keystore wallet funded by an
 airdrop on localnet's chain (recorded by reconcile as a deposit), the demo driver's first
-signal makes it buy on chain, and the chain equals the ledger. A second start reuses the agents
-and gives the live agent a fresh wallet, retiring the one whose chain is gone."""
+signal makes it buy on chain, and the chain equals the ledger. A second start begins from an
+empty demo database, as its chain begins empty: nothing of the first is left to write off."""
 
-import io
 import time
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management.base import CommandError
 from solders.pubkey import Pubkey
 
+from agents.models import Agent, ApiKey, User
 from localnet.demo import DemoDriver
 from nexgent import money
 from signals_app.models import SignalExecution
@@ -22,7 +22,6 @@ from trading.models import (
     Balance,
     LiveSwap,
     LiveSwapStatus,
-    Position,
     Transaction,
     TransactionType,
 )
@@ -42,9 +41,10 @@ def airdrop(market):
     return _airdrop
 
 
-@pytest.fixture
-def demo_operator():
-    call_command("ensure_demo_operator", stdout=io.StringIO())
+@pytest.fixture(autouse=True)
+def demo_database(settings):
+    # The test database stands for the demo's own (NEXGENT_DEMO=1), which demo_prepare empties.
+    settings.DEMO = True
 
 
 def _ledger(wallet, mint) -> Decimal:
@@ -70,7 +70,7 @@ def _wait_for_live_buy(wallet) -> Transaction:
     raise AssertionError(f"no live buy within {BUY_TIMEOUT_SECONDS} s")
 
 
-def test_the_demo_funds_a_live_wallet_through_reconcile(market, localnet, demo_operator, airdrop):
+def test_the_demo_funds_a_live_wallet_through_reconcile(market, localnet, airdrop):
     prepared = demo_prepare(airdrop=airdrop)
 
     wallet = prepared.live_wallet
@@ -85,9 +85,7 @@ def test_the_demo_funds_a_live_wallet_through_reconcile(market, localnet, demo_o
     assert WalletReconcile.objects.get(wallet=wallet).has_drift is False
 
 
-def test_a_demo_signal_makes_the_live_agent_buy_on_chain_and_a_restart_renews_its_wallet(
-    market, live_engine, demo_operator, airdrop
-):
+def test_a_demo_signal_makes_the_live_agent_buy_on_chain(market, live_engine, airdrop):
     prepared = demo_prepare(airdrop=airdrop)
     wallet, chain = prepared.live_wallet, market.chain
     driver = DemoDriver(market, engine_url=f"http://{live_engine}", api_key=prepared.api_key)
@@ -112,13 +110,31 @@ def test_a_demo_signal_makes_the_live_agent_buy_on_chain_and_a_restart_renews_it
     )
     assert _ledger(wallet, token) == _chain_tokens(chain, wallet, token) > 0
 
-    # A restart: the chain of a new start is empty, so the wallet is renewed.
+
+def test_a_restart_begins_from_an_empty_demo_database(market, localnet, airdrop, client):
+    first = demo_prepare(airdrop=airdrop)
+
     again = demo_prepare(airdrop=airdrop)
 
-    assert (again.agent.pk, again.live_agent.pk) == (prepared.agent.pk, prepared.live_agent.pk)
-    assert again.live_wallet.pk != wallet.pk
-    retired = AgentWallet.objects.get(pk=wallet.pk)
-    assert retired.agent_id is None and retired.encrypted_secret  # its key kept
-    assert not Transaction.objects.filter(wallet=retired).exists()
-    assert not Position.objects.filter(wallet=retired).exists()
+    assert list(Agent.objects.order_by("pk")) == [again.agent, again.live_agent]
+    # Ids start again from 1 (the sequences are reset): the first start's wallet is gone by address.
+    assert not AgentWallet.objects.filter(address=first.live_wallet.address).exists()
+    # This start's two deposits (simulation funds, the live airdrop) and its one API key.
+    assert {t.wallet_id for t in Transaction.objects.all()} == {
+        again.agent.wallets.get(mode="simulation").pk,
+        again.live_wallet.pk,
+    }
+    assert ApiKey.objects.count() == 1
+    assert User.objects.get().email == "demo@nexgent.local"
+    assert again.operator_password != first.operator_password
+    assert client.login(username="demo@nexgent.local", password=again.operator_password)
     assert _ledger(again.live_wallet, SOL) == money.lamports_to_sol(DEMO_LIVE_AIRDROP_LAMPORTS)
+
+
+def test_the_demo_refuses_the_real_database(settings, localnet, airdrop, user):
+    settings.DEMO = False
+
+    with pytest.raises(CommandError, match="NEXGENT_DEMO"):
+        demo_prepare(airdrop=airdrop)
+
+    assert User.objects.filter(pk=user.pk).exists()

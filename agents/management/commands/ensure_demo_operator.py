@@ -1,32 +1,23 @@
-import secrets
-
 from django.core.management.base import BaseCommand
 
 from agents.models import User
-
-DEMO_EMAIL = "demo@nexgent.local"
+from agents.services import DEMO_OPERATOR_EMAIL, operator_create
 
 
 class Command(BaseCommand):
-    help = "Create the demo operator (a superuser) once and print its password that one time."
+    help = "Create the demo operator once and print its password that one time."
 
     def add_arguments(self, parser):
-        parser.add_argument("--email", default=DEMO_EMAIL)
-        parser.add_argument(
-            "--login-url",
-            default="http://127.0.0.1:8000/login/",
-            help="where the engine will serve its login page (printed for the operator)",
-        )
+        parser.add_argument("--email", default=DEMO_OPERATOR_EMAIL)
 
-    def handle(self, *args, email, login_url, **options):
+    def handle(self, *args, email, **options):
         if User.objects.filter(email=email).exists():
             self.stdout.write(
                 f"Operator {email} exists (its password was printed when it was created)."
             )
             return
-        password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(email=email, password=password)
-        self.stdout.write(self.style.SUCCESS(f"Demo operator created. Log in at {login_url}"))
+        _, password = operator_create(email=email)
+        self.stdout.write(self.style.SUCCESS("Demo operator created:"))
         self.stdout.write(f"  email:    {email}")
         self.stdout.write(
             f"  password: {password}   (shown once; reset with manage.py changepassword)"

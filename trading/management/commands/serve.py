@@ -1,11 +1,15 @@
 """Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too.
 
-Lives in trading, the highest app it uses: with --demo it prepares the demo agents (a
-simulated one with its simulation funds, a live one with a keystore wallet funded on the local
-chain) and an API key before the local market's demo driver posts signals for them.
+Lives in trading, the highest app it uses: with --demo it empties the demo's own database
+(NEXGENT_DEMO=1, `make demo`) and prepares the demo operator, its agents (a simulated one with
+its simulation funds, a live one with a keystore wallet funded on the local chain) and an API
+key before the local market's demo driver posts signals for them.
 """
 
+import contextlib
+import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,22 +17,18 @@ from decimal import Decimal
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from solders.pubkey import Pubkey
 
-from agents.management.commands.ensure_demo_operator import DEMO_EMAIL
-from agents.models import Agent, TradingMode, User
-from agents.services import agent_create, api_key_create
+from agents.models import Agent, TradingMode
+from agents.services import DEMO_OPERATOR_EMAIL, agent_create, api_key_create, operator_create
 from nexgent.celery import app as celery_app
 from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
 from prices.hermes_stream import HermesStream
 from trading.ledger_services import balance_deposit
-from trading.models import Position, PositionStatus
 from trading.reconcile_services import wallet_reconcile
-from trading.selectors import sol_balance
-from trading.services import position_write_off
-from trading.wallet_services import wallet_reset, wallet_unassign
 from wallets.models import AgentWallet
 from wallets.services import wallet_assign, wallet_create_live
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=int, default=8000, help="0: any free port")
         parser.add_argument(
             "--localnet",
             action="store_true",
@@ -57,37 +57,45 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo",
             action="store_true",
-            help="With --localnet: a demo agent and a stream of demo signals.",
+            help="With --localnet, on the demo's database (NEXGENT_DEMO=1): empty it, then a "
+            "demo operator, demo agents and a stream of demo signals.",
         )
         parser.add_argument("--log-level", default="warning")
 
     def handle(self, *args, host, port, localnet, demo, log_level, **options):
-        stack = []
-        if localnet:
-            stack.append(self._start_localnet(demo=demo, base_url=f"http://{host}:{port}"))
-        beat = None
-        if settings.TASK_MODE == "embedded":
-            beat = EmbeddedBeat(celery_app)
-            beat.start()
-            # What the Procfile's `pricestream` process does in production.
-            stack.append(self._start_price_stream())
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Nexgent serving on http://{host}:{port}/  (tasks: {settings.TASK_MODE})"
-            )
-        )
+        if demo and not localnet:
+            raise CommandError("--demo needs --localnet: the demo trades on the local market.")
+        stack = []  # what to stop, in reverse order
         try:
-            uvicorn.run(
-                "nexgent.asgi:application",
-                host=host,
-                port=port,
-                lifespan="off",
-                log_level=log_level,
+            # Bound before anything is printed or started, so every line gives the address
+            # actually served (the port the system chose, with --port 0).
+            listener = _listen(host, port)
+            stack.append(listener.close)
+            url = _reachable_url(listener)
+            if localnet:
+                stack.append(self._start_localnet(demo=demo, base_url=url))
+            # Stopped before the local market: a task in flight (a live swap waiting for its
+            # confirmation) ends while the market it talks to still answers.
+            stack.append(shutdown_embedded_pool)
+            if settings.TASK_MODE == "embedded":
+                # What the Procfile's `pricestream` process does in production.
+                stack.append(self._start_price_stream())
+                beat = EmbeddedBeat(celery_app)
+                beat.start()
+                stack.append(beat.stop)
+            bound = "{}:{}".format(*listener.getsockname()[:2])
+            listening = "" if url.endswith(f"//{bound}") else f"listening on {bound}, "
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Nexgent serving on {url}/  ({listening}tasks: {settings.TASK_MODE})"
+                )
             )
+            self.stdout.write(f"Log in at {url}/login/")
+            config = uvicorn.Config("nexgent.asgi:application", lifespan="off", log_level=log_level)
+            # Ctrl+C: uvicorn shuts down gracefully, then re-raises it; uvicorn.run says nothing.
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(config).run(sockets=[listener])
         finally:
-            if beat is not None:
-                beat.stop()
-            shutdown_embedded_pool(wait=False)
             for stop in reversed(stack):
                 stop()
 
@@ -98,35 +106,37 @@ class Command(BaseCommand):
 
     def _start_localnet(self, *, demo: bool, base_url: str):
         # Imported only behind --localnet: the engine reaches the local market by URL alone.
-        from localnet.demo import DemoDriver
+        from localnet.demo import WALKTHROUGH_MINT, WALKTHROUGH_SYMBOL, DemoDriver, demo_market
         from localnet.market import SyntheticMarket
         from localnet.serving import LocalnetServer
 
         # The chain's slots pass in real time (localnet.svm.SLOT_SECONDS, 400 ms as mainnet's):
         # a live swap lands at the next slot and is confirmed one slot later.
-        market = SyntheticMarket(seed=7)
+        market = demo_market() if demo else SyntheticMarket(seed=7)
         server = LocalnetServer(market).start()
         for name, value in server.engine_settings().items():
             setattr(settings, name, value)
         self.stdout.write(f"Local market at {server.url} (every market client points at it)")
         driver = None
-        if demo:
-            prepared = demo_prepare(
-                airdrop=lambda address, lamports: market.chain.fund(
-                    Pubkey.from_string(address), lamports
+        try:
+            if demo:
+                prepared = demo_prepare(
+                    airdrop=lambda address, lamports: market.chain.fund(
+                        Pubkey.from_string(address), lamports
+                    )
                 )
-            )
-            for agent in (prepared.agent, prepared.live_agent):
+                self._say_demo(prepared, base_url)
                 self.stdout.write(
-                    f"Demo: {agent.name} #{agent.pk} trading on {base_url}/agents/{agent.pk}/"
+                    f"Demo: {WALKTHROUGH_SYMBOL} {WALKTHROUGH_MINT} is listed for the "
+                    "README's API walkthrough"
                 )
-            self.stdout.write(
-                f"Demo: live wallet {prepared.live_wallet.address} (fresh on this start's chain)"
-            )
-            driver = DemoDriver(
-                market, engine_url=base_url, api_key=prepared.api_key, stdout=self.stdout
-            )
-            driver.start()
+                driver = DemoDriver(
+                    market, engine_url=base_url, api_key=prepared.api_key, stdout=self.stdout
+                )
+                driver.start()
+        except BaseException:
+            server.stop()
+            raise
 
         def stop():
             if driver is not None:
@@ -135,9 +145,39 @@ class Command(BaseCommand):
 
         return stop
 
+    def _say_demo(self, prepared: "DemoPrepared", base_url: str) -> None:
+        self.stdout.write(
+            self.style.SUCCESS("Demo operator (a new one each start: the demo's database is new):")
+        )
+        self.stdout.write(f"  email:    {DEMO_OPERATOR_EMAIL}")
+        self.stdout.write(f"  password: {prepared.operator_password}")
+        for agent in (prepared.agent, prepared.live_agent):
+            self.stdout.write(
+                f"Demo: {agent.name} #{agent.pk} trading on {base_url}/agents/{agent.pk}/"
+            )
+        self.stdout.write(f"Demo: live wallet {prepared.live_wallet.address}")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _reachable_url(listener: socket.socket) -> str:
+    """The address served, as a URL this machine reaches: a wildcard address (0.0.0.0, ::)
+    is reached on the loopback."""
+    host, port = listener.getsockname()[:2]
+    if ipaddress.ip_address(host).is_unspecified:
+        host = "::1" if listener.family == socket.AF_INET6 else "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
 
 @dataclass(frozen=True, slots=True)
 class DemoPrepared:
+    operator_password: str
     agent: Agent  # simulated
     live_agent: Agent
     live_wallet: AgentWallet
@@ -145,47 +185,33 @@ class DemoPrepared:
 
 
 def demo_prepare(*, airdrop: Airdrop) -> DemoPrepared:
-    """The demo operator's demo agents and a new signals API key for the demo stream: the
-    simulated agent, funded, and the live agent with a fresh live wallet (`demo_live_wallet`).
-    Agents are found by name, so a second start reuses them."""
-    owner = User.objects.get(email=DEMO_EMAIL)
-    agent = _demo_agent(owner, DEMO_AGENT_NAME)
-    wallet = agent.wallets.get(mode=TradingMode.SIMULATION)
-    if sol_balance(wallet.pk) < DEMO_FUNDS_SOL / 2:
-        balance_deposit(wallet=wallet, amount=DEMO_FUNDS_SOL)
-    live_agent = _demo_agent(
-        owner, DEMO_LIVE_AGENT_NAME, trading_mode=TradingMode.LIVE, automated_trading_live=True
+    """The demo, from an empty database: the local chain its live agent trades on lives in
+    memory and is new on each start, and so is everything else of the demo; nothing of an
+    earlier start is carried over, so nothing needs writing off. Only on the demo's own
+    database (NEXGENT_DEMO=1): the real one is never emptied.
+
+    The demo operator with a new password, the simulated agent with its funds, the live agent
+    with a new keystore wallet funded by an airdrop on the local chain (recorded by reconcile
+    as a DEPOSIT, as SOL sent to any live wallet is) and a signals API key for the demo
+    stream."""
+    if not settings.DEMO:
+        raise CommandError(
+            "--demo empties its database at each start, so it runs only on the demo's own "
+            "(NEXGENT_DEMO=1, as `make demo` sets)."
+        )
+    call_command("flush", interactive=False, verbosity=0)
+    owner, password = operator_create(email=DEMO_OPERATOR_EMAIL)
+    agent = agent_create(owner=owner, name=DEMO_AGENT_NAME)
+    balance_deposit(wallet=agent.wallets.get(mode=TradingMode.SIMULATION), amount=DEMO_FUNDS_SOL)
+    live_agent = agent_create(
+        owner=owner,
+        name=DEMO_LIVE_AGENT_NAME,
+        trading_mode=TradingMode.LIVE,
+        automated_trading_live=True,
     )
-    live_wallet = demo_live_wallet(agent=live_agent, airdrop=airdrop)
+    live_wallet = wallet_assign(wallet=wallet_create_live(owner=owner), agent=live_agent)
+    airdrop(live_wallet.address, DEMO_LIVE_AIRDROP_LAMPORTS)
+    wallet_reconcile(wallet=live_wallet)
     _, raw_key = api_key_create(owner=owner, name="demo signal stream", scopes=["signals"])
     close_old_connections()
-    return DemoPrepared(agent, live_agent, live_wallet, raw_key)
-
-
-def demo_live_wallet(*, agent: Agent, airdrop: Airdrop) -> AgentWallet:
-    """A fresh live wallet for the live demo agent, funded by an airdrop on the local chain and
-    recorded by reconcile as a DEPOSIT, as SOL sent to any live wallet is.
-
-    The local chain lives in memory and starts empty on every start, so the wallet of an earlier
-    start no longer matches any chain: it is retired. Its open positions are written off (their
-    tokens went with that chain), its ledger is reset and it is unassigned; its key stays in the
-    keystore, as an unassigned wallet's does. On this start's chain it holds nothing and its
-    ledger says so: reconcile finds no drift in it."""
-    for old in AgentWallet.objects.filter(agent=agent, mode=TradingMode.LIVE):
-        open_positions = Position.objects.filter(wallet=old, status=PositionStatus.OPEN)
-        for position_id in open_positions.values_list("pk", flat=True):
-            position_write_off(position_id=position_id)
-        wallet_reset(wallet=old)
-        wallet_unassign(wallet=old)
-        logger.info(
-            "demo: live wallet %s retired (its chain went with the last start)", old.address
-        )
-    wallet = wallet_assign(wallet=wallet_create_live(owner=agent.owner), agent=agent)
-    airdrop(wallet.address, DEMO_LIVE_AIRDROP_LAMPORTS)
-    wallet_reconcile(wallet=wallet)
-    return wallet
-
-
-def _demo_agent(owner: User, name: str, **fields) -> Agent:
-    agent = Agent.objects.filter(owner=owner, name=name).first()
-    return agent if agent is not None else agent_create(owner=owner, name=name, **fields)
+    return DemoPrepared(password, agent, live_agent, live_wallet, raw_key)
