@@ -1,6 +1,9 @@
-"""An agent's dashboard page: its balance, live positions (filled from its WebSocket), recent
-closed trades, its decision on every recent signal with the reason, and for a live wallet its
-reconcile state and recent swaps on chain (signature, outcome, landing time, slippage)."""
+"""An agent's dashboard page: its balance, performance over a timeframe with the equity chart,
+live positions (filled from its WebSocket), recent closed trades, its decision on every recent
+signal with the reason, and for a live wallet its reconcile state and recent swaps on chain
+(signature, outcome, landing time, slippage)."""
+
+from datetime import UTC, datetime
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -10,12 +13,17 @@ from django.views.decorators.http import require_http_methods
 from agents.models import Agent, TradingMode
 from nexgent.money import WSOL_MINT, ZERO
 from signals_app.models import SignalExecution
+from trading.history_selectors import close_reason_words
 from trading.models import ClosedTrade
+from trading.performance_selectors import TIMEFRAMES, balance_history, performance_report
 from trading.shadow_selectors import shadow_trades
 from trading.views import sol_balances, ws_path
 from wallets.models import AgentWallet
 
 RECENT_ROWS = 20
+# The equity chart's most snapshots: the newest of the timeframe.
+EQUITY_POINTS = 2000
+DEFAULT_TIMEFRAME = "all"
 
 
 @login_required
@@ -31,6 +39,22 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         .select_related("signal")
         .order_by("-id")[:RECENT_ROWS]
     )
+    timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
+    if timeframe not in TIMEFRAMES:
+        timeframe = DEFAULT_TIMEFRAME
+    wallet = AgentWallet.objects.filter(agent=agent, mode=agent.trading_mode).first()
+    performance = equity = None
+    if wallet is not None:
+        now = datetime.now(UTC)
+        performance = performance_report(wallet=wallet, timeframe=timeframe, now=now)
+        history = balance_history(wallet=wallet, timeframe=timeframe, limit=EQUITY_POINTS, now=now)
+        # The snapshots, then the equity now: the curve ends where the cards stand.
+        equity = {
+            "points": [
+                *({"t": p["t"], "equity": p["equity_sol"]} for p in history["points"]),
+                {"t": performance["as_of"], "equity": performance["equity_sol"]},
+            ]
+        }
     live_wallet = (
         AgentWallet.objects.filter(agent=agent, mode=TradingMode.LIVE)
         .select_related("reconcile")
@@ -48,5 +72,10 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         "closed_trades": closed_trades,
         "executions": executions,
         "recent_rows": RECENT_ROWS,
+        "timeframe": timeframe,
+        "timeframes": list(TIMEFRAMES),
+        "performance": performance,
+        "equity": equity,
+        "close_reason_words": close_reason_words(),
     }
     return render(request, "signals_app/agent.html", context)

@@ -1,4 +1,4 @@
-"""The trading app's pages (the overview) and API (balances, ledger, positions, closed trades,
+"""The trading app's pages (the overview, a position, closed trades, transactions) and API (balances, ledger, positions, closed trades,
 performance and balance history, strategy preview, risk guards and the kill switch, the wallet
 actions that touch the ledger, check-deposits)."""
 
@@ -9,6 +9,28 @@ from trading.strategy_api import StrategyPreviewView
 
 urlpatterns = [
     path("", views.home, name="dashboard-home"),
+    path(
+        "agents/<int:agent_id>/positions/<int:position_id>",
+        views.position_detail,
+        name="dashboard-position",
+    ),
+    path(
+        "agents/<int:agent_id>/positions/<int:position_id>/close",
+        views.position_close_page,
+        name="dashboard-position-close",
+    ),
+    path("agents/<int:agent_id>/trades", views.closed_trades, name="dashboard-trades"),
+    path("agents/<int:agent_id>/trades.csv", views.closed_trades_csv, name="dashboard-trades-csv"),
+    path(
+        "agents/<int:agent_id>/transactions",
+        views.transactions,
+        name="dashboard-transactions",
+    ),
+    path(
+        "agents/<int:agent_id>/transactions.csv",
+        views.transactions_csv,
+        name="dashboard-transactions-csv",
+    ),
 ]
 
 api_urlpatterns = [

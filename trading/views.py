@@ -1,19 +1,40 @@
-"""The dashboard's overview: every agent of the operator with its balance and open positions.
+"""The trading app's pages: the overview of every agent of the operator with its balance and
+open positions; a position with its price chart and transactions, and the close of one; an
+agent's closed trades and transactions, filtered and paged, and as CSV.
 The open positions table of an agent's page is filled and kept current by
 static/dashboard/app.js from the agent's WebSocket, so there is one source of truth for live
 figures (the consumer) rather than two renderings that could disagree."""
 
+import csv
 from decimal import Decimal
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from agents.models import Agent
-from nexgent.money import WSOL_MINT, ZERO
-from trading.models import Balance, PositionStatus
+from nexgent.api import DomainError
+from nexgent.http import ExternalServiceError
+from nexgent.money import WSOL_MINT, ZERO, as_str
+from trading.forms import TradeFilterForm, TransactionFilterForm
+from trading.history_selectors import (
+    closed_trades_filtered,
+    page_of,
+    position_chart,
+    position_transactions,
+    trade_csv_rows,
+    transaction_csv_rows,
+    transactions_filtered,
+)
+from trading.models import Balance, ClosedTrade, CloseReason, Position, PositionStatus
+from trading.risk_selectors import trading_halted
+from trading.selectors import stop_price
+from trading.services import position_close
 
 
 def ws_path(agent_id: int) -> str:
@@ -42,3 +63,156 @@ def home(request: HttpRequest) -> HttpResponse:
         agent.sol_balance = balances.get(agent.pk, ZERO)
         agent.automated_on = agent.automated_trading_on(agent.trading_mode)
     return render(request, "trading/home.html", {"agents": agents})
+
+
+def _owned_agent(request: HttpRequest, agent_id: int) -> Agent:
+    # Another user's agent is a 404, never a 403: its existence is not theirs to learn.
+    return get_object_or_404(Agent, pk=agent_id, owner=request.user)
+
+
+def _owned_position(request: HttpRequest, agent_id: int, position_id: int) -> Position:
+    return get_object_or_404(
+        Position.objects.select_related("agent"),
+        pk=position_id,
+        agent_id=agent_id,
+        agent__owner=request.user,
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def position_detail(request: HttpRequest, agent_id: int, position_id: int) -> HttpResponse:
+    position = _owned_position(request, agent_id, position_id)
+    entries = position_transactions(position)
+    context = {
+        "agent": position.agent,
+        "position": position,
+        "stop_price": stop_price(position),
+        "closed_trade": ClosedTrade.objects.filter(position=position).first(),
+        "transactions": entries,
+        "chart": position_chart(position, entries),
+    }
+    return render(request, "trading/position.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def position_close_page(request: HttpRequest, agent_id: int, position_id: int) -> HttpResponse:
+    """GET asks to confirm; POST sells everything the position holds at market, as the API's
+    close does, and says what happened on the page it came from."""
+    position = _owned_position(request, agent_id, position_id)
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = ""
+    if request.method == "GET":
+        context = {"agent": position.agent, "position": position, "next": back}
+        return render(request, "trading/position_close.html", context)
+    _close(request, position)
+    return redirect(back or reverse("dashboard-agent", args=[agent_id]))
+
+
+def _close(request: HttpRequest, position: Position) -> None:
+    name = position.token_symbol or position.token_address
+    if position.status != PositionStatus.OPEN:
+        messages.error(request, f"{name} was not closed: the position is already closed.")
+        return
+    if trading_halted():
+        messages.error(
+            request, f"{name} was not closed: trading is halted by the kill switch (no sells)."
+        )
+        return
+    try:
+        trade = position_close(position_id=position.pk, reason=CloseReason.MANUAL)
+    except (DomainError, ExternalServiceError) as error:
+        messages.error(request, f"{name} was not closed: {error}")
+        return
+    if trade is None:
+        messages.error(request, f"{name} was not closed: the position is already closed.")
+        return
+    sign = "+" if trade.profit_loss_sol > 0 else ""
+    messages.success(
+        request,
+        f"Closed {name}: received {as_str(trade.received_sol)} SOL, "
+        f"P/L {sign}{as_str(trade.profit_loss_sol)} SOL.",
+    )
+
+
+def _history_page(request, agent_id, form_class, select, template) -> HttpResponse:
+    agent = _owned_agent(request, agent_id)
+    form = form_class(request.GET)
+    limit, offset = form.window()
+    page = page_of(select(agent.pk, form.history_filter()), limit=limit, offset=offset)
+    context = {
+        "agent": agent,
+        "form": form,
+        "page": page,
+        "next_query": _query_with(request, offset=offset + limit) if page.has_next else "",
+        "previous_query": _query_with(request, offset=max(offset - limit, 0)) if offset else "",
+        "csv_query": _query_with(request, offset=None, limit=None),
+    }
+    return render(request, template, context)
+
+
+def _query_with(request: HttpRequest, **changes) -> str:
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value:
+            query[name] = str(value)
+    return query.urlencode()
+
+
+class _Echo:
+    """csv.writer's file: each row written comes back as the text to stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(rows, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET"])
+def closed_trades(request: HttpRequest, agent_id: int) -> HttpResponse:
+    return _history_page(
+        request, agent_id, TradeFilterForm, closed_trades_filtered, "trading/trades.html"
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def closed_trades_csv(request: HttpRequest, agent_id: int) -> StreamingHttpResponse:
+    """Every closed trade the page's filters select (all pages)."""
+    agent = _owned_agent(request, agent_id)
+    rows = closed_trades_filtered(agent.pk, TradeFilterForm(request.GET).history_filter())
+    return _csv_response(trade_csv_rows(rows), f"agent-{agent.pk}-trades.csv")
+
+
+@login_required
+@require_http_methods(["GET"])
+def transactions(request: HttpRequest, agent_id: int) -> HttpResponse:
+    return _history_page(
+        request,
+        agent_id,
+        TransactionFilterForm,
+        transactions_filtered,
+        "trading/transactions.html",
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def transactions_csv(request: HttpRequest, agent_id: int) -> StreamingHttpResponse:
+    """Every ledger entry the page's filters select (all pages)."""
+    agent = _owned_agent(request, agent_id)
+    rows = transactions_filtered(agent.pk, TransactionFilterForm(request.GET).history_filter())
+    return _csv_response(transaction_csv_rows(rows), f"agent-{agent.pk}-transactions.csv")

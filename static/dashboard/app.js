@@ -11,6 +11,11 @@
   }
 
   const SOL_MINT = root.dataset.solMint;
+  const POSITIONS_URL = root.dataset.positionsUrl;
+  const AGENT_URL = window.location.pathname;
+  // The close reasons' words, from the server's one list (trading.history_selectors).
+  const wordsEl = document.getElementById("close-reason-words");
+  const CLOSE_WORDS = wordsEl ? JSON.parse(wordsEl.textContent) : { words: {}, trailing: "" };
   const RECENT_ROWS = Number(root.dataset.recentRows) || 20;
   const BACKOFF_START_MS = 1000;
   const BACKOFF_MAX_MS = 30000;
@@ -93,11 +98,14 @@
   }
 
   function humanise(code) {
-    return String(code || "")
-      .split("_")
-      .filter(Boolean)
-      .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
-      .join(" ");
+    const text = String(code || "").replace(/_/g, " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  // As trading.history_selectors.close_kind: a stop loss that sold in profit is a trailing stop.
+  function closeReasonText(reason, profitLoss) {
+    const kind = reason === "stop_loss" && num(profitLoss) > 0 ? CLOSE_WORDS.trailing : reason;
+    return CLOSE_WORDS.words[kind] || humanise(kind);
   }
 
   function signClass(value) {
@@ -135,6 +143,40 @@
 
   function tokenCell(address, symbol) {
     return cell(symbol || shortAddress(address), "token", address);
+  }
+
+  function positionUrl(id) {
+    return POSITIONS_URL + encodeURIComponent(String(id));
+  }
+
+  // The token, linking to the position's own page.
+  function positionTokenCell(position) {
+    const td = cell("", "token", position.token_address);
+    const link = document.createElement("a");
+    link.href = positionUrl(position.id);
+    link.textContent = position.token_symbol || shortAddress(position.token_address);
+    td.appendChild(link);
+    return td;
+  }
+
+  // Closing asks first: the link opens the confirmation page, whose button posts the close.
+  function closeCell(position) {
+    const td = cell("", "actions");
+    const link = document.createElement("a");
+    link.className = "button small danger close-position";
+    link.href = positionUrl(position.id) + "/close?next=" + encodeURIComponent(AGENT_URL);
+    link.textContent = "Close…";
+    td.appendChild(link);
+    return td;
+  }
+
+  // Each cell carries its column's heading, shown as its label when rows become cards.
+  function labelCells(tr, body) {
+    const heads = body.parentElement.tHead.rows[0].cells;
+    for (let i = 0; i < tr.cells.length && i < heads.length; i += 1) {
+      tr.cells[i].setAttribute("data-label", heads[i].textContent.trim());
+    }
+    return tr;
   }
 
   function findRow(body, attribute, id) {
@@ -235,7 +277,7 @@
     const tr = document.createElement("tr");
     tr.setAttribute("data-position-id", String(position.id));
     tr.setAttribute("data-token-address", position.token_address);
-    tr.appendChild(tokenCell(position.token_address, position.token_symbol));
+    tr.appendChild(positionTokenCell(position));
     tr.appendChild(cell(fmtAmount(position.remaining_amount), "num amount"));
     tr.appendChild(cell(fmtPrice(position.purchase_price), "num avg-price"));
     tr.appendChild(cell(fmtPrice(f.price), "num current-price"));
@@ -247,19 +289,30 @@
     tr.appendChild(cell(fmtPercent(position.stop_loss_percent) + "%", "num stop-loss"));
     tr.appendChild(cell(fmtPrice(position.stop_price), "num stop-price"));
     tr.appendChild(timeCell(position.opened_at));
-    return tr;
+    tr.appendChild(closeCell(position));
+    return labelCells(tr, openBody);
   }
 
   function refreshOpenCount() {
     openCountEl.textContent = String(positions.size);
-    setPlaceholder(openBody, 10, "No open positions.");
+    setPlaceholder(openBody, 11, "No open positions.");
   }
 
   function renderPosition(position) {
     const row = positionRow(position);
     const existing = findRow(openBody, "data-position-id", position.id);
     if (existing) {
-      existing.replaceWith(row);
+      // Only the cells that changed are replaced: a link the pointer is on stays in place, so
+      // a click is not lost to a price tick.
+      const cells = Array.from(row.cells);
+      cells.forEach((td, i) => {
+        const old = existing.cells[i];
+        if (!old) {
+          existing.appendChild(td);
+        } else if (old.outerHTML !== td.outerHTML) {
+          existing.replaceChild(td, old);
+        }
+      });
     } else {
       openBody.insertBefore(row, openBody.firstChild);
     }
@@ -289,8 +342,10 @@
     const trade = position.closed_trade;
     const tr = document.createElement("tr");
     tr.setAttribute("data-position-id", String(position.id));
-    tr.appendChild(tokenCell(position.token_address, position.token_symbol));
-    tr.appendChild(cell(humanise(trade.close_reason || position.close_reason)));
+    tr.appendChild(positionTokenCell(position));
+    tr.appendChild(
+      cell(closeReasonText(trade.close_reason || position.close_reason, trade.profit_loss_sol)),
+    );
     tr.appendChild(cell(fmtSol(trade.invested_sol), "num"));
     tr.appendChild(cell(fmtSol(trade.received_sol), "num"));
     tr.appendChild(
@@ -300,7 +355,7 @@
       cell(fmtSignedPercent(trade.change_percent), ("num " + signClass(trade.change_percent)).trim()),
     );
     tr.appendChild(timeCell(trade.closed_at || position.closed_at));
-    return tr;
+    return labelCells(tr, closedBody);
   }
 
   function onPositionUpdate(data) {
@@ -367,7 +422,7 @@
     statusCell.appendChild(badge);
     tr.appendChild(statusCell);
     tr.appendChild(cell(execution.reason || DASH));
-    return tr;
+    return labelCells(tr, executionsBody);
   }
 
   function onSignalExecution(execution) {

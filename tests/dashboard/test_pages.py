@@ -124,7 +124,7 @@ def test_agent_page_renders_trades_executions_and_socket_attributes(client, user
         assert f'id="{element_id}"' in body
     assert "3.2500" in body
     assert f'data-position-id="{trade.position_id}"' in body
-    assert "WINR" in body and "Take Profit" in body and "+0.5000" in body
+    assert "WINR" in body and "Take profit" in body and "+0.5000" in body
     assert "LOSR" in body and "-0.2500" in body and 'class="num neg"' in body
     assert "SIGX" in body and "breakout" in body and "max_open_positions" in body
     assert "dashboard/app.js" in body
@@ -173,5 +173,11 @@ def test_agent_page_uses_only_the_projects_own_assets(client, user):
     body = client.get(reverse("dashboard-agent", args=[agent.pk])).content.decode()
     assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', body)
 
-    assert sorted(assets) == ["/static/dashboard/app.css", "/static/dashboard/app.js"]
+    assert sorted(assets) == [
+        "/static/dashboard/app.css",
+        "/static/dashboard/app.js",
+        "/static/dashboard/charts.css",
+        "/static/dashboard/charts.js",
+        "/static/vendor/lightweight-charts/lightweight-charts-5.2.1.standalone.production.js",
+    ]
     assert all(finders.find(asset.removeprefix("/static/")) for asset in assets)
