@@ -60,7 +60,9 @@ def make_position(
     )
 
 
-def make_closed_trade(agent, wallet, *, symbol, profit_loss: str, close_reason="stop_loss"):
+def make_closed_trade(
+    agent, wallet, *, symbol, profit_loss: str, close_reason="stop_loss", closed_at=None
+):
     position = make_position(
         agent, wallet, f"Mint{next(_serial)}", status=PositionStatus.CLOSED, symbol=symbol
     )
@@ -73,7 +75,7 @@ def make_closed_trade(agent, wallet, *, symbol, profit_loss: str, close_reason="
         token_address=position.token_address,
         token_symbol=symbol,
         opened_at=position.opened_at,
-        closed_at=timezone.now(),
+        closed_at=closed_at or timezone.now(),
         close_reason=close_reason,
         purchase_price=position.purchase_price,
         tokens_bought=position.total_tokens_bought,
