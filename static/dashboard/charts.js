@@ -84,15 +84,29 @@
 
   const LINE_COLORS = { entry: COLORS.entry, stop: COLORS.stop, "take-profit": COLORS.takeProfit };
 
+  // The price scale reaches the entry, stop and take-profit lines too, not only the prices.
+  function scaleIncluding(levels) {
+    return (original) => {
+      const found = original();
+      if (!found || !found.priceRange || !levels.length) {
+        return found;
+      }
+      const low = Math.min(found.priceRange.minValue, ...levels);
+      const high = Math.max(found.priceRange.maxValue, ...levels);
+      return { priceRange: { minValue: low, maxValue: high }, margins: found.margins };
+    };
+  }
+
   function drawPrice(element, data) {
     const chart = newChart(element);
     const line = lineSeries(chart);
+    const levels = (data.lines || []).filter((level) => Number.isFinite(Number(level.price)));
+    line.applyOptions({
+      autoscaleInfoProvider: scaleIncluding(levels.map((level) => Number(level.price))),
+    });
     line.setData(series(data.points, "price"));
-    for (const level of data.lines || []) {
+    for (const level of levels) {
       const price = Number(level.price);
-      if (!Number.isFinite(price)) {
-        continue;
-      }
       line.createPriceLine({
         price: price,
         color: LINE_COLORS[level.kind] || COLORS.text,

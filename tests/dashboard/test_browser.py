@@ -168,3 +168,66 @@ def test_admin_and_api_docs_work_under_the_content_security_policy(
     )
 
     assert _policy_violations(browser) == []
+
+
+def _charts_drawn_without_sideways_scroll(driver, url, chart_id, width):
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(width, 900)
+    driver.get(url)
+    _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"#{chart_id} canvas"),
+        f"a canvas in #{chart_id} at {width} px",
+    )
+    _wait(
+        driver,
+        lambda d: d.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+        ),
+        f"no horizontal scroll at {width} px",
+    )
+    return driver.execute_script("return [window.innerWidth, document.body.scrollWidth]")
+
+
+def test_equity_and_price_charts_render_on_a_desktop_and_a_phone(
+    browser, live_engine, market, user, agent, wallet
+):
+    from selenium.webdriver.common.by import By
+
+    from trading.services import position_buy
+
+    token = market.add_token(
+        symbol="CHRT", price_sol=Decimal("0.004"), decimals=6, liquidity_sol=Decimal("3000")
+    )
+    balance_deposit(wallet=wallet, amount=Decimal("5"))
+    position = position_buy(
+        agent=agent, wallet=wallet, token_address=token, token_symbol="CHRT"
+    ).position
+    base = f"http://{live_engine}"
+    _log_in(browser, base, user)
+    screenshots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+
+    for width in (1400, 390):
+        inner, _ = _charts_drawn_without_sideways_scroll(
+            browser, f"{base}/agents/{agent.pk}/", "equity-chart", width
+        )
+        assert inner <= width
+        _wait(
+            browser,
+            lambda d: d.find_elements(
+                By.CSS_SELECTOR, f"#open-positions tr[data-position-id='{position.pk}'] a"
+            ),
+            "the open position's row with its links",
+        )
+        assert browser.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+        ), f"the live positions scroll the page sideways at {width} px"
+        browser.save_screenshot(str(screenshots / f"agent-{width}.png"))
+        _charts_drawn_without_sideways_scroll(
+            browser, f"{base}/agents/{agent.pk}/positions/{position.pk}", "price-chart", width
+        )
+        browser.save_screenshot(str(screenshots / f"position-{width}.png"))
+
+    assert _policy_violations(browser) == []
