@@ -1,4 +1,5 @@
-"""The signals app's pages (an agent's page, with its decisions; signals; system) and API (trading signals)."""
+"""The signals app's pages (an agent's page with its decisions, the signals page, the system
+page) and API (trading signals)."""
 
 from django.urls import path
 
