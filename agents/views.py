@@ -143,7 +143,8 @@ def agent_new(request: HttpRequest) -> HttpResponse:
         form, lambda: created.append(agent_create(owner=request.user, **form.cleaned_data))
     ):
         return redirect("dashboard-agent", agent_id=created[0].pk)
-    return render(request, "agents/new.html", {"form": form})
+    status = 400 if form.errors else 200
+    return render(request, "agents/new.html", {"form": form}, status=status)
 
 
 def _settings_page(request: HttpRequest, agent: Agent, **forms_given) -> HttpResponse:

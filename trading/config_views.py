@@ -17,6 +17,7 @@ from agents import config as agent_config
 from agents.config_form import attach_errors, config_from_form, config_sections
 from agents.services import agent_config_replace
 from agents.views import owned_agent
+from nexgent import money
 from nexgent.api import DomainError
 from trading.backtest import (
     ReplayInputError,
@@ -82,7 +83,8 @@ def _preview(config: dict, form: PreviewForm) -> dict:
 
 def chart_presets() -> dict:
     """The built-in stop-loss curves and take-profit ladders, for config.js to draw: a curve
-    answers 0 where it does not trail yet (the default stop applies there)."""
+    answers 0 where it does not trail yet (the default stop applies there). Numbers are exact
+    decimal strings; the script reads them as chart coordinates."""
     curves = {
         mode: [
             [
@@ -101,10 +103,18 @@ def chart_presets() -> dict:
     for mode in ("aggressive", "moderate", "conservative"):
         levels, moon_bag = TakeProfitConfig(mode=mode).resolved()
         ladders[mode] = {
-            "levels": [[float(lv.target_percent), float(lv.sell_percent)] for lv in levels],
-            "moon_bag": [float(moon_bag.trigger_percent), float(moon_bag.retain_percent)],
+            "levels": [[_text(lv.target_percent), _text(lv.sell_percent)] for lv in levels],
+            "moon_bag": [_text(moon_bag.trigger_percent), _text(moon_bag.retain_percent)],
         }
     return {"curves": curves, "ladders": ladders}
+
+
+def _curve_of(mode: str) -> StopLossConfig:
+    return StopLossConfig(mode=mode, default_percentage=Decimal(0))
+
+
+def _text(number: Decimal) -> str:
+    return format(money.percent(number).normalize(), "f")
 
 
 @login_required

@@ -8,7 +8,17 @@
   var form = document.getElementById("config-form");
   var presetsNode = document.getElementById("config-presets");
   if (!form || !presetsNode) return;
-  var presets = JSON.parse(presetsNode.getAttribute("data-presets"));
+  // Exact decimal strings from the server; plain numbers are enough to draw them.
+  function numbers(pairs) { return pairs.map(function (pair) { return pair.map(Number); }); }
+  var raw = JSON.parse(presetsNode.getAttribute("data-presets"));
+  var presets = { curves: {}, ladders: {} };
+  Object.keys(raw.curves).forEach(function (mode) { presets.curves[mode] = numbers(raw.curves[mode]); });
+  Object.keys(raw.ladders).forEach(function (mode) {
+    presets.ladders[mode] = {
+      levels: numbers(raw.ladders[mode].levels),
+      moon_bag: raw.ladders[mode].moon_bag.map(Number)
+    };
+  });
 
   function input(name) { return form.elements.namedItem(name); }
   function value(name) { var el = input(name); return el ? el.value : ""; }

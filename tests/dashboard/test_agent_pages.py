@@ -33,10 +33,31 @@ def test_a_bad_name_shows_the_fields_message_and_creates_nothing(operator):
         reverse("dashboard-agent-new"), {"name": "123", "trading_mode": "simulation"}
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "must contain a letter" in response.content.decode()
     assert response.context["form"].errors["name"]
     assert not Agent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "with_agent"),
+    [
+        ("dashboard-agent-new", False),
+        ("dashboard-agent-settings", True),
+        ("dashboard-agent-config", True),
+        ("dashboard-agent-wallet", True),
+        ("dashboard-api-keys", False),
+        ("dashboard-signals", False),
+        ("dashboard-system", False),
+    ],
+)
+def test_anonymous_visitors_are_sent_to_login(client, agent, name, with_agent):
+    url = reverse(name, args=[agent.pk] if with_agent else [])
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response.url == f"{reverse('dashboard-login')}?next={url}"
 
 
 def test_pages_of_another_users_agent_are_404(operator, other_user):
