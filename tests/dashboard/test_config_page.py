@@ -132,3 +132,35 @@ def test_a_bad_price_path_is_reported_on_the_prices_field(operator, agent):
 
     assert response.status_code == 400
     assert "prices[1].price" in response.context["preview_form"].errors["prices"][0]
+
+
+def test_the_page_stores_what_the_api_stores_for_the_same_config(operator, user, agent, api_client):
+    data = defaults()
+    data["take_profit.enabled"] = "on"
+    data["take_profit.mode"] = "custom"
+    data["take_profit.levels"] = "50, 40\n400, 50"
+    data["signals.allowed_signal_types"] = "breakout\nvolume"
+    operator.post(reverse("dashboard-agent-config", args=[agent.pk]), data)
+    agent.refresh_from_db()
+    from_page = agent.config
+    api_client.force_authenticate(user)
+
+    response = api_client.put(
+        f"/api/v1/agents/{agent.pk}/config",
+        {
+            "take_profit": {
+                "enabled": True,
+                "mode": "custom",
+                "levels": [
+                    {"target_percent": "50", "sell_percent": "40"},
+                    {"target_percent": "400", "sell_percent": "50"},
+                ],
+            },
+            "signals": {"allowed_signal_types": ["breakout", "volume"]},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    agent.refresh_from_db()
+    assert agent.config == from_page
