@@ -3,6 +3,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from agents import config as agent_config
 from agents.authentication import KEY_PREFIX, hash_api_key
 from agents.models import Agent, ApiKey, ApiKeyScope, TradingMode, User
 from nexgent import realtime
@@ -70,6 +71,22 @@ def agent_update(*, agent: Agent, **changes) -> Agent:
         setattr(agent, name, value)
     agent.full_clean()
     agent.save(update_fields=[*changes, "updated_at"] if changes else None)
+    return agent
+
+
+def agent_delete(*, agent: Agent) -> None:
+    """Delete the agent: its simulation wallet and ledger go with it, a live wallet stays in the
+    keystore unassigned (wallets.services.agent_wallets_close)."""
+    with transaction.atomic():
+        agent.delete()
+
+
+def agent_config_replace(*, agent: Agent, config: dict) -> Agent:
+    """Store `config` as the agent's whole config (PUT agents/{id}/config): only what differs
+    from the defaults is kept. Raises ConfigValidationError naming every bad field."""
+    overrides = agent_config.validate_overrides(agent_config.merge_overrides({}, config))
+    Agent.objects.filter(pk=agent.pk).update(config=overrides, updated_at=timezone.now())
+    agent.config = overrides
     return agent
 
 

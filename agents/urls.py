@@ -1,4 +1,4 @@
-"""The agents app's pages (login, logout) and API (auth, agents, their config, API keys)."""
+"""The agents app's pages (login, logout, new agent, settings, API keys) and API (auth, agents, their config, API keys)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
@@ -21,6 +21,18 @@ router.register("api-keys", api.ApiKeyViewSet, basename="api-key")
 urlpatterns = [
     path("login/", views.login_view, name="dashboard-login"),
     path("logout/", views.logout_view, name="dashboard-logout"),
+    path("agents/new", views.agent_new, name="dashboard-agent-new"),
+    path("agents/<int:agent_id>/settings", views.agent_settings, name="dashboard-agent-settings"),
+    path("agents/<int:agent_id>/settings/name", views.agent_rename, name="dashboard-agent-rename"),
+    path(
+        "agents/<int:agent_id>/settings/automation",
+        views.agent_automation,
+        name="dashboard-agent-automation",
+    ),
+    path("agents/<int:agent_id>/settings/mode", views.agent_mode, name="dashboard-agent-mode"),
+    path("agents/<int:agent_id>/delete", views.agent_remove, name="dashboard-agent-delete"),
+    path("api-keys/", views.api_keys, name="dashboard-api-keys"),
+    path("api-keys/<int:key_id>/revoke", views.api_key_delete, name="dashboard-api-key-revoke"),
 ]
 
 api_urlpatterns = [

@@ -9,6 +9,9 @@ logger = logging.getLogger(__name__)
 
 Check = Callable[[], str | None]
 _checks: dict[str, Check] = {}
+# What the dashboard's banner warns of besides readiness: the engine works, but not as usual
+# (the kill switch is on, a price is stale). Never part of /health/ready.
+_notices: dict[str, Check] = {}
 
 
 def readiness_check(name: str) -> Callable[[Check], Check]:
@@ -21,10 +24,29 @@ def readiness_check(name: str) -> Callable[[Check], Check]:
     return register
 
 
+def dashboard_notice(name: str) -> Callable[[Check], Check]:
+    """Register `check` as a notice of the dashboard's banner under `name` (a decorator)."""
+
+    def register(check: Check) -> Check:
+        _notices[name] = check
+        return check
+
+    return register
+
+
 def readiness() -> dict[str, str]:
     """Each registered check's verdict: "ok", or what is wrong."""
+    return _verdicts(_checks)
+
+
+def notices() -> dict[str, str]:
+    """Each dashboard notice's verdict: "ok", or what to warn of."""
+    return _verdicts(_notices)
+
+
+def _verdicts(checks: dict[str, Check]) -> dict[str, str]:
     verdicts = {}
-    for name, check in _checks.items():
+    for name, check in checks.items():
         try:
             problem = check()
         except Exception as exc:  # a check that cannot run says so; it never hides the others

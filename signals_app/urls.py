@@ -1,11 +1,19 @@
-"""The signals app's pages (an agent's page, with its decisions) and API (trading signals)."""
+"""The signals app's pages (an agent's page with its decisions, the signals page, the system
+page) and API (trading signals)."""
 
 from django.urls import path
 
-from signals_app import api, views
+from signals_app import api, signal_views, system_views, views
 
 urlpatterns = [
     path("agents/<int:agent_id>/", views.agent_detail, name="dashboard-agent"),
+]
+
+# The signals and system pages (signals_app.signal_views, signals_app.system_views).
+urlpatterns += [
+    path("signals/", signal_views.signals_page, name="dashboard-signals"),
+    path("system/", system_views.system_page, name="dashboard-system"),
+    path("system/kill-switch", system_views.kill_switch_page, name="dashboard-kill-switch"),
 ]
 
 api_urlpatterns = [

@@ -4,7 +4,7 @@ actions that touch the ledger, check-deposits)."""
 
 from django.urls import path
 
-from trading import api, risk_api, views, wallet_api
+from trading import api, config_views, risk_api, views, wallet_api, wallet_views
 from trading.strategy_api import StrategyPreviewView
 
 urlpatterns = [
@@ -30,6 +30,41 @@ urlpatterns = [
         "agents/<int:agent_id>/transactions.csv",
         views.transactions_csv,
         name="dashboard-transactions-csv",
+    ),
+]
+
+# An agent's config and wallet pages (trading.config_views, trading.wallet_views).
+_wallet = "agents/<int:agent_id>/wallet"
+urlpatterns += [
+    path(
+        "agents/<int:agent_id>/config",
+        config_views.agent_config_page,
+        name="dashboard-agent-config",
+    ),
+    path(_wallet, wallet_views.agent_wallet, name="dashboard-agent-wallet"),
+    path(
+        f"{_wallet}/transfer", wallet_views.wallet_transfer, name="dashboard-agent-wallet-transfer"
+    ),
+    path(
+        f"{_wallet}/create", wallet_views.live_wallet_create, name="dashboard-agent-wallet-create"
+    ),
+    path(
+        f"{_wallet}/import", wallet_views.live_wallet_import, name="dashboard-agent-wallet-import"
+    ),
+    path(
+        f"{_wallet}/<str:address>/assign",
+        wallet_views.live_wallet_assign,
+        name="dashboard-agent-wallet-assign",
+    ),
+    path(
+        f"{_wallet}/<str:address>/unassign",
+        wallet_views.live_wallet_unassign,
+        name="dashboard-agent-wallet-unassign",
+    ),
+    path(
+        f"{_wallet}/<str:address>/check-deposits",
+        wallet_views.live_wallet_check,
+        name="dashboard-agent-wallet-check",
     ),
 ]
 

@@ -1,16 +1,17 @@
-"""The trading app's pages: the overview of every agent of the operator with its balance and
-open positions; a position with its price chart and transactions, and the close of one; an
-agent's closed trades and transactions, filtered and paged, and as CSV.
+"""The trading app's pages: the overview of every agent of the operator with its balance, open
+positions, equity, realised P/L and win rate; a position with its price chart and transactions,
+and the close of one; an agent's closed trades and transactions, filtered and paged, and as CSV.
 The open positions table of an agent's page is filled and kept current by
 static/dashboard/app.js from the agent's WebSocket, so there is one source of truth for live
 figures (the consumer) rather than two renderings that could disagree."""
 
 import csv
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from agents.models import Agent
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from nexgent.money import WSOL_MINT, ZERO, as_str
+from prices.selectors import sol_usd_status
 from trading.forms import TradeFilterForm, TransactionFilterForm
 from trading.history_selectors import (
     closed_trades_filtered,
@@ -32,9 +34,11 @@ from trading.history_selectors import (
     transactions_filtered,
 )
 from trading.models import Balance, ClosedTrade, CloseReason, Position, PositionStatus
+from trading.performance_selectors import wallets_overview
 from trading.risk_selectors import trading_halted
 from trading.selectors import stop_price
 from trading.services import position_close
+from wallets.models import AgentWallet
 
 
 def ws_path(agent_id: int) -> str:
@@ -55,14 +59,23 @@ def sol_balances(agents: list[Agent]) -> dict[int, Decimal]:
 def home(request: HttpRequest) -> HttpResponse:
     agents = list(
         Agent.objects.filter(owner=request.user).annotate(
-            open_positions=Count("positions", filter=Q(positions__status=PositionStatus.OPEN))
+            open_positions=Count("positions", filter=Q(positions__status=PositionStatus.OPEN)),
+            # The wallet of the agent's current mode, whose figures the overview shows.
+            wallet_id=Subquery(
+                AgentWallet.objects.filter(
+                    agent=OuterRef("pk"), mode=OuterRef("trading_mode")
+                ).values("pk")[:1]
+            ),
         )
     )
-    balances = sol_balances(agents)
+    wallet_ids = [agent.wallet_id for agent in agents if agent.wallet_id is not None]
+    overview = wallets_overview(wallet_ids, datetime.now(UTC))
     for agent in agents:
-        agent.sol_balance = balances.get(agent.pk, ZERO)
+        agent.overview = overview.get(agent.wallet_id)
+        agent.sol_balance = agent.overview.valuation.sol_balance if agent.overview else ZERO
         agent.automated_on = agent.automated_trading_on(agent.trading_mode)
-    return render(request, "trading/home.html", {"agents": agents})
+    context = {"agents": agents, "prices_stale": sol_usd_status().is_stale}
+    return render(request, "trading/home.html", context)
 
 
 def _owned_agent(request: HttpRequest, agent_id: int) -> Agent:
