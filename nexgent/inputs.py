@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from solders.pubkey import Pubkey
 
 from nexgent import money
 
@@ -134,6 +135,23 @@ def IdField(**kwargs) -> CountField:
 def LimitField(**kwargs):
     """How many rows one page of a list returns."""
     return CountField(min_value=1, max_value=MAX_LIMIT, **kwargs)
+
+
+def validate_mint(value: str) -> str:
+    """A serializer validator: the full check of a mint address, which MINT_PATTERN only
+    shapes."""
+    try:
+        Pubkey.from_string(value)
+    except ValueError:
+        raise serializers.ValidationError(
+            "not a valid Solana mint address (base58, 32 bytes)"
+        ) from None
+    return value
+
+
+def MintField(**kwargs) -> serializers.RegexField:
+    """A token's mint address."""
+    return serializers.RegexField(MINT_PATTERN, validators=[validate_mint], **kwargs)
 
 
 def validate_has_a_letter(value: str) -> None:

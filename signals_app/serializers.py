@@ -1,8 +1,14 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from solders.pubkey import Pubkey
 
-from nexgent.inputs import MINT_PATTERN, CountField, IdField, InputSerializer, LimitField
+from nexgent.inputs import (
+    MINT_PATTERN,
+    CountField,
+    IdField,
+    InputSerializer,
+    LimitField,
+    validate_mint,
+)
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.selectors import execution_summary
 
@@ -19,16 +25,6 @@ def normalise_keys(data) -> dict:
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
     return {CAMEL_TO_SNAKE.get(key, key): value for key, value in data.items()}
-
-
-def validate_mint(value: str) -> str:
-    try:
-        Pubkey.from_string(value)
-    except ValueError:
-        raise serializers.ValidationError(
-            "not a valid Solana mint address (base58, 32 bytes)"
-        ) from None
-    return value
 
 
 class SignalCreateSerializer(InputSerializer):

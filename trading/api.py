@@ -7,11 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
+from agents.models import Agent
 from agents.permissions import scoped
 from nexgent.api import DomainError
 from nexgent.schema import error
 from prices.selectors import latest_prices
 from trading.ledger_services import TRANSFER_KEY_MAX_LENGTH, balance_transfer
+from trading.manual_services import MANUAL_KEY_MAX_LENGTH, trade_manual_buy
 from trading.models import ClosedTrade, CloseReason, Position, Transaction
 from trading.performance_selectors import balance_history, performance_report
 from trading.risk_selectors import trading_halted
@@ -23,6 +25,8 @@ from trading.serializers import (
     ClosedTradeListSerializer,
     ClosedTradeSerializer,
     ListQuerySerializer,
+    ManualBuyResultSerializer,
+    ManualBuySerializer,
     PerformanceQuerySerializer,
     PerformanceSerializer,
     PositionListSerializer,
@@ -112,16 +116,59 @@ class TransactionsView(APIView):
         )
 
 
-def _idempotency_key(request) -> str | None:
+def _idempotency_key(request, max_length: int = TRANSFER_KEY_MAX_LENGTH) -> str | None:
     """The client's Idempotency-Key header, if any (a retried transfer writes nothing twice)."""
     key = request.headers.get("Idempotency-Key") or None
-    if key is not None and len(key) > TRANSFER_KEY_MAX_LENGTH:
+    if key is not None and len(key) > max_length:
         raise DomainError(
-            f"Idempotency-Key must be at most {TRANSFER_KEY_MAX_LENGTH} characters",
+            f"Idempotency-Key must be at most {max_length} characters",
             code="validation_error",
             details=[{"field": "Idempotency-Key", "message": "too long"}],
         )
     return key
+
+
+class TradeExecuteView(APIView):
+    """A manual buy: the agent buys the token now, behind the guards a signal's buy passes."""
+
+    permission_classes = [scoped("positions", write_scope="full_access")]
+
+    @extend_schema(
+        request=ManualBuySerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ManualBuyResultSerializer,
+            200: ManualBuyResultSerializer,
+            409: error(
+                "Refused before any swap, its code the reason: a guard (kill_switch_halt, "
+                "risk_paused, max_open_positions, ...), position_exists, "
+                "insufficient_balance, no_wallet, agent_inactive, price_impact_too_high, "
+                "idempotency_key_reused; or a live swap that did not land (its reason)."
+            ),
+            502: error("The market could not be read (venue_unavailable); nothing was bought."),
+        },
+        description="Buy `token_address` for the agent: `sol_amount` SOL, or sized by the "
+        "agent's rules. 201 with the position and its ledger entry; 200 with the first trade "
+        "when a retry repeats an Idempotency-Key (a key never buys twice).",
+    )
+    def post(self, request):
+        body = ManualBuySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent = get_object_or_404(Agent, pk=body.validated_data["agent_id"], owner=request.user)
+        result = trade_manual_buy(
+            agent=agent,
+            token_address=body.validated_data["token_address"],
+            sol_amount=body.validated_data.get("sol_amount"),
+            idempotency_key=_idempotency_key(request, MANUAL_KEY_MAX_LENGTH),
+        )
+        return Response(
+            {
+                "position": position_payload(result.position),
+                "transaction": TransactionSerializer(result.transaction).data,
+            },
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            headers={} if result.created else {"Idempotent-Replayed": "true"},
+        )
 
 
 class PositionsView(APIView):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from nexgent.inputs import InputSerializer, LimitField, SolAmountField
+from nexgent.inputs import IdField, InputSerializer, LimitField, MintField, SolAmountField
 from trading.models import (
     ClosedTrade,
     CloseReason,
@@ -144,6 +144,21 @@ class PositionSerializer(serializers.Serializer):
 
 class PositionListSerializer(serializers.Serializer):
     positions = PositionSerializer(many=True)
+
+
+class ManualBuySerializer(InputSerializer):
+    """The body of POST trades/execute."""
+
+    agent_id = IdField()
+    token_address = MintField()
+    sol_amount = SolAmountField(
+        required=False, help_text="SOL to swap, fees on top; absent: sized by the agent's rules."
+    )
+
+
+class ManualBuyResultSerializer(serializers.Serializer):
+    position = PositionSerializer()
+    transaction = TransactionSerializer()
 
 
 class KillSwitchSerializer(InputSerializer):
