@@ -31,8 +31,9 @@ MAX_COUNT = 10**10
 MAX_OPEN_POSITIONS = 10_000
 # Row ids: the database's 64-bit keys.
 MAX_ID = 2**63 - 1
-# Rows in one page of a list.
+# Rows in one page of a list, and the furthest a page may start.
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000
 
 # A Solana address in base58 (32 bytes: 32 to 44 characters); the full check decodes it.
 MINT_PATTERN = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
@@ -152,6 +153,11 @@ def validate_mint(value: str) -> str:
 def MintField(**kwargs) -> serializers.RegexField:
     """A token's mint address."""
     return serializers.RegexField(MINT_PATTERN, validators=[validate_mint], **kwargs)
+
+
+def OffsetField(**kwargs):
+    """How many rows of a list come before its page."""
+    return CountField(min_value=0, max_value=MAX_OFFSET, **kwargs)
 
 
 def validate_has_a_letter(value: str) -> None:

@@ -18,6 +18,7 @@ from agents.models import Agent
 from nexgent import money
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
+from prices.services import TokenUnknown, token_decimals
 from trading.ledger_services import TradeRefused
 from trading.models import ManualBuy, Position, Transaction
 from trading.risk_selectors import WalletFacts, wallet_facts_load
@@ -48,7 +49,8 @@ def trade_manual_buy(
     agent's rules. With an `idempotency_key`, a retry of the same buy answers the first one's
     trade and never buys again; the key for a different buy is refused (409
     idempotency_key_reused). Raises TradeRefused (409, its code the reason) or DomainError
-    (502 venue_unavailable when the market cannot be read)."""
+    (400 token_unknown for a mint no market lists; 502 venue_unavailable when the market
+    cannot be read)."""
     if sol_amount is not None:
         sol_amount = money.amount(sol_amount)
     ledger_key = None
@@ -66,6 +68,7 @@ def trade_manual_buy(
             token_address=token_address,
             sol_amount=sol_amount,
             sol_balance=facts.sol_balance,
+            decimals=token_decimals(token_address),
             idempotency_key=ledger_key,
         )
     except TradeRefused:
@@ -79,6 +82,12 @@ def trade_manual_buy(
     except ConfigValidationError as exc:
         raise TradeRefused(
             "the agent's config is not valid", code="config_invalid", details=exc.details
+        ) from None
+    except TokenUnknown:
+        raise DomainError(
+            "no market lists this token",
+            code="token_unknown",
+            details=[{"field": "token_address", "message": "no market lists this token"}],
         ) from None
     except ExternalServiceError as exc:
         raise DomainError(

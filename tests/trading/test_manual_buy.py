@@ -172,6 +172,15 @@ class TestSimulation:
         _refused(_buy(operator, agent, bonk, sol_amount="1"), 409, "position_exists")
         assert _swaps(funded_wallet) == 1
 
+    def test_a_mint_no_market_lists_is_400_naming_it(
+        self, localnet, operator, agent, funded_wallet
+    ):
+        unknown = "So11111111111111111111111111111111111111112".replace("So", "Zz")
+        body = _refused(_buy(operator, agent, unknown, sol_amount="1"), 400, "token_unknown")
+
+        assert body["details"][0]["field"] == "token_address"
+        assert _swaps(funded_wallet) == 0
+
     def test_someone_elses_agent_and_an_unknown_one_are_404(
         self, localnet, operator, other_user, bonk
     ):
