@@ -2,6 +2,7 @@
 signal's buy does, behind the same guards; a retry with its Idempotency-Key answers the same
 trade and never buys twice; every refusal is a clear JSON error that writes nothing."""
 
+import functools
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,10 @@ from rest_framework.test import APIClient
 
 from agents.services import agent_create, api_key_create
 from nexgent import money
+from tests.backends import on_postgres
+from tests.trading.ledger import Racers
 from tests.trading.live_support import assert_chain_equals_ledger
+from trading.manual_services import trade_manual_buy
 from trading.models import Balance, LiveSwap, Position, Transaction, TransactionType
 from trading.risk_services import kill_switch_set
 
@@ -234,3 +238,21 @@ def test_a_live_agents_manual_buy_swaps_on_chain_once(chain, user, live_agent, l
     assert entry.tx_signature == swap.signature
     assert entry.idempotency_key == swap.action_key == f"manual:{live_agent.pk}:live-1"
     assert_chain_equals_ledger(chain, live_wallet, token)
+
+
+@on_postgres
+def test_racing_retries_of_one_manual_buy_buy_once(localnet, agent, funded_wallet, bonk):
+    buy = functools.partial(
+        trade_manual_buy,
+        agent=agent,
+        token_address=bonk,
+        sol_amount=Decimal("1"),
+        idempotency_key="race-1",
+    )
+    with Racers(6) as racers:
+        outcomes = racers.run(buy)
+
+    assert [o.error for o in outcomes if o.error is not None] == []
+    assert sum(o.value.created for o in outcomes) == 1
+    assert len({o.value.transaction.pk for o in outcomes}) == 1
+    assert _swaps(funded_wallet) == 1
