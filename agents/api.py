@@ -1,6 +1,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from agents.serializers import (
 )
 from agents.services import agent_create, agent_update, api_key_create, api_key_revoke
 from nexgent.api import DomainError
+from nexgent.pages import TOTAL_COUNT, HeaderPagination
 from nexgent.schema import error
 
 
@@ -102,8 +103,10 @@ class MeView(APIView):
         return Response({"id": user.pk, "email": user.email, "is_staff": user.is_staff})
 
 
+@extend_schema_view(list=extend_schema(parameters=[TOTAL_COUNT]))
 class AgentViewSet(viewsets.ModelViewSet):
     serializer_class = AgentSerializer
+    pagination_class = HeaderPagination
     lookup_value_regex = "[0-9]+"
     permission_classes = [scoped("agents")]
 
@@ -166,13 +169,17 @@ class AgentConfigSchemaView(APIView):
         return Response(agent_config.config_json_schema())
 
 
+@extend_schema_view(list=extend_schema(parameters=[TOTAL_COUNT]))
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = ApiKeySerializer
+    pagination_class = HeaderPagination
     permission_classes = [NoApiKeys]
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        return ApiKey.objects.filter(owner=self.request.user, revoked_at__isnull=True)
+        return ApiKey.objects.filter(owner=self.request.user, revoked_at__isnull=True).order_by(
+            "pk"
+        )
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def create(self, request):

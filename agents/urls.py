@@ -5,16 +5,8 @@ from rest_framework.routers import SimpleRouter
 
 from agents import api, views
 
-
-class OptionalSlashRouter(SimpleRouter):
-    """Routes answer with or without the trailing slash, like the other /api/v1 paths."""
-
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
-
-router = OptionalSlashRouter()
+# No /api/v1 route ends in a slash (docs/decisions.md, API routes).
+router = SimpleRouter(trailing_slash=False)
 router.register("agents", api.AgentViewSet, basename="agent")
 router.register("api-keys", api.ApiKeyViewSet, basename="api-key")
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -126,6 +127,32 @@ def bad_request(request, exception=None):
     return _api_json_else(defaults.bad_request, 400)(request, exception)
 
 
+def page_not_found(request, exception=None):
+    """No /api/ route ends in a slash (docs/decisions.md, API routes): a path that would be one
+    without its slash is a 404 that names the route, not a redirect a client may not follow
+    with its method and body."""
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception)
+    canonical = request.path.rstrip("/")
+    if canonical != request.path and _routed(canonical):
+        return JsonResponse(
+            {
+                "error": f"Not found: API routes take no trailing slash ({canonical}).",
+                "code": "not_found",
+                "details": [],
+            },
+            status=status.HTTP_404_NOT_FOUND,
+        )
+    return _json_error(404)
+
+
+def _routed(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
 permission_denied = _api_json_else(defaults.permission_denied, 403)
-page_not_found = _api_json_else(defaults.page_not_found, 404)
 server_error = _api_json_else(defaults.server_error, 500)

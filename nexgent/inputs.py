@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from solders.pubkey import Pubkey
 
 from nexgent import money
 
@@ -30,8 +31,9 @@ MAX_COUNT = 10**10
 MAX_OPEN_POSITIONS = 10_000
 # Row ids: the database's 64-bit keys.
 MAX_ID = 2**63 - 1
-# Rows in one page of a list.
+# Rows in one page of a list, and the furthest a page may start.
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000
 
 # A Solana address in base58 (32 bytes: 32 to 44 characters); the full check decodes it.
 MINT_PATTERN = r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"
@@ -134,6 +136,28 @@ def IdField(**kwargs) -> CountField:
 def LimitField(**kwargs):
     """How many rows one page of a list returns."""
     return CountField(min_value=1, max_value=MAX_LIMIT, **kwargs)
+
+
+def validate_mint(value: str) -> str:
+    """A serializer validator: the full check of a mint address, which MINT_PATTERN only
+    shapes."""
+    try:
+        Pubkey.from_string(value)
+    except ValueError:
+        raise serializers.ValidationError(
+            "not a valid Solana mint address (base58, 32 bytes)"
+        ) from None
+    return value
+
+
+def MintField(**kwargs) -> serializers.RegexField:
+    """A token's mint address."""
+    return serializers.RegexField(MINT_PATTERN, validators=[validate_mint], **kwargs)
+
+
+def OffsetField(**kwargs):
+    """How many rows of a list come before its page."""
+    return CountField(min_value=0, max_value=MAX_OFFSET, **kwargs)
 
 
 def validate_has_a_letter(value: str) -> None:

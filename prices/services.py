@@ -186,11 +186,15 @@ def token_decimals_stored(mint: str) -> int | None:
     return stored.values_list("decimals", flat=True).first()
 
 
+class TokenUnknown(ExternalServiceError):
+    """Jupiter answered and does not know the token: the mint's mistake, not an outage."""
+
+
 def token_decimals_fetch(mint: str) -> int:
     """The mint's decimals from Jupiter, over HTTP only (no database: any thread may ask)."""
     quote = clients.jupiter_prices([mint]).get(mint)
     if quote is None or quote.decimals is None:
-        raise ExternalServiceError("jupiter_price", f"decimals of {mint} unknown")
+        raise TokenUnknown("jupiter_price", f"decimals of {mint} unknown")
     return quote.decimals
 
 

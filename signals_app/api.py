@@ -9,14 +9,18 @@ from rest_framework.views import APIView
 
 from agents.models import ApiKey
 from agents.permissions import scoped
+from nexgent.csv_export import CsvRenderer
 from nexgent.inputs import MAX_LIMIT
+from nexgent.pages import TOTAL_COUNT, TOTAL_COUNT_HEADER, page_of, page_response, query_of
 from nexgent.schema import error
-from signals_app.exports import CsvRenderer, signal_rows
+from signals_app.exports import signal_rows
 from signals_app.models import TradingSignal
-from signals_app.selectors import signals_list
+from signals_app.selectors import signals_filtered, signals_list
 from signals_app.serializers import (
+    ExecutionPageSerializer,
     SignalCreateSerializer,
     SignalDetailSerializer,
+    SignalExecutionSerializer,
     SignalFilterSerializer,
     SignalListResponseSerializer,
     SignalListSerializer,
@@ -62,7 +66,7 @@ class SignalListView(APIView):
 
     @extend_schema(
         operation_id="v1_trading_signals_list",
-        parameters=[SignalFilterSerializer],
+        parameters=[SignalFilterSerializer, TOTAL_COUNT],
         responses={
             (200, "application/json"): SignalListResponseSerializer,
             (200, "text/csv"): CSV,
@@ -76,13 +80,20 @@ class SignalListView(APIView):
         filters = dict(query.validated_data)
         agent_id = filters.pop("agent", None)
         limit = filters.pop("limit", CSV_LIMIT if as_csv else DEFAULT_LIMIT)
-        rows = signals_list(owner=request.user, limit=limit, agent_id=agent_id, **filters)
+        offset = filters.pop("offset")
+        rows = signals_list(
+            owner=request.user, limit=limit, offset=offset, agent_id=agent_id, **filters
+        )
         if as_csv:
             return Response(
                 signal_rows(rows, with_agent=agent_id is not None),
                 headers={"Content-Disposition": 'attachment; filename="trading-signals.csv"'},
             )
-        return Response({"signals": SignalListSerializer(rows, many=True).data})
+        return page_response(
+            "signals",
+            SignalListSerializer(rows, many=True).data,
+            signals_filtered(owner=request.user, agent_id=agent_id, **filters).count(),
+        )
 
     @extend_schema(
         request=SignalCreateSerializer,
@@ -130,11 +141,20 @@ class SignalExportView(SignalListView):
 class SignalDetailView(APIView):
     permission_classes = [scoped("signals")]
 
-    @extend_schema(responses=SignalDetailSerializer)
+    @extend_schema(
+        parameters=[ExecutionPageSerializer, TOTAL_COUNT],
+        responses=SignalDetailSerializer,
+        description="The signal and a page of its executions (limit/offset); X-Total-Count "
+        "counts all its executions.",
+    )
     def get(self, request, signal_id):
-        signal = get_object_or_404(
-            TradingSignal.objects.prefetch_related("executions__agent"),
-            pk=signal_id,
-            owner=request.user,
+        query = query_of(ExecutionPageSerializer, request)
+        signal = get_object_or_404(TradingSignal, pk=signal_id, owner=request.user)
+        page = page_of(signal.executions.select_related("agent"), **query)
+        return Response(
+            {
+                **SignalSerializer(signal).data,
+                "executions": SignalExecutionSerializer(page.rows, many=True).data,
+            },
+            headers={TOTAL_COUNT_HEADER: str(page.total)},
         )
-        return Response(SignalDetailSerializer(signal).data)

@@ -1,12 +1,6 @@
 """CSV export of the signal list: `GET trading-signals?format=csv` or
 `GET trading-signals/export.csv`, with the same filters as the JSON list."""
 
-import csv
-import io
-import json
-
-from rest_framework.renderers import BaseRenderer
-
 from signals_app.selectors import execution_summary
 
 COLUMNS = [
@@ -25,28 +19,6 @@ COLUMNS = [
     "pending",
 ]
 AGENT_COLUMNS = ["agent_status", "agent_reason"]
-# A spreadsheet runs a cell that starts with one of these as a formula; provider-supplied text
-# (symbol, source, activation reason) must not be able to do that.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class CsvRenderer(BaseRenderer):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, dict):
-            # An error answer ({"error", "code", "details"}) stays JSON, and says so.
-            response = (renderer_context or {}).get("response")
-            if response is not None:
-                response["Content-Type"] = "application/json"
-            return json.dumps(data).encode()
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in data:
-            writer.writerow([_cell(value) for value in row])
-        return buffer.getvalue().encode()
 
 
 def signal_rows(signals, *, with_agent: bool) -> list[list]:
@@ -71,9 +43,3 @@ def signal_rows(signals, *, with_agent: bool) -> list[list]:
             row += [mine[0].status, mine[0].reason] if mine else ["", ""]
         rows.append(row)
     return rows
-
-
-def _cell(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -19,10 +19,29 @@ _SUMMARY = {
 }
 
 
-def signals_list(
+def signals_list(*, owner: User, limit: int, offset: int = 0, **filters) -> QuerySet[TradingSignal]:
+    """A page of the owner's signals, newest first, with a count of executions per status.
+    `filters` are signals_filtered's.
+
+    With `agent_id` each signal carries that agent's execution as `agent_executions`.
+    """
+    rows = signals_filtered(owner=owner, **filters)
+    agent_id = filters.get("agent_id")
+    if agent_id is not None:
+        rows = rows.prefetch_related(
+            Prefetch(
+                "executions",
+                queryset=SignalExecution.objects.filter(agent_id=agent_id),
+                to_attr="agent_executions",
+            )
+        )
+    counts = {f"{name}_count": Count("executions", filter=cond) for name, cond in _SUMMARY.items()}
+    return rows.annotate(**counts).order_by("-created_at", "-id")[offset : offset + limit]
+
+
+def signals_filtered(
     *,
     owner: User,
-    limit: int,
     token_address: str | None = None,
     signal_type: str | None = None,
     source: str | None = None,
@@ -31,11 +50,10 @@ def signals_list(
     status: str | None = None,
     agent_id: int | None = None,
 ) -> QuerySet[TradingSignal]:
-    """The owner's signals, newest first, with a count of executions per status.
+    """The owner's signals that pass the filters (count them for a list's total).
 
     `status` and `agent_id` select signals by their executions: with both, signals where that
-    agent's decision had that status ("which signals did agent X skip?"). With `agent_id`
-    each signal carries that agent's execution as `agent_executions`.
+    agent's decision had that status ("which signals did agent X skip?").
     """
     rows = TradingSignal.objects.filter(owner=owner)
     exact = {"token_address": token_address, "signal_type": signal_type, "source": source}
@@ -51,16 +69,7 @@ def signals_list(
         if agent_id is not None:
             executions = executions.filter(agent_id=agent_id)
         rows = rows.filter(Exists(executions))
-    if agent_id is not None:
-        rows = rows.prefetch_related(
-            Prefetch(
-                "executions",
-                queryset=SignalExecution.objects.filter(agent_id=agent_id),
-                to_attr="agent_executions",
-            )
-        )
-    counts = {f"{name}_count": Count("executions", filter=cond) for name, cond in _SUMMARY.items()}
-    return rows.annotate(**counts).order_by("-created_at", "-id")[:limit]
+    return rows
 
 
 def execution_summary(signal: TradingSignal) -> dict[str, int]:

@@ -1,8 +1,17 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from solders.pubkey import Pubkey
 
-from nexgent.inputs import MINT_PATTERN, CountField, IdField, InputSerializer, LimitField
+from nexgent.inputs import (
+    MAX_LIMIT,
+    MINT_PATTERN,
+    CountField,
+    IdField,
+    InputSerializer,
+    LimitField,
+    OffsetField,
+    validate_mint,
+)
+from nexgent.pages import PageQuerySerializer
 from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
 from signals_app.selectors import execution_summary
 
@@ -19,16 +28,6 @@ def normalise_keys(data) -> dict:
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
     return {CAMEL_TO_SNAKE.get(key, key): value for key, value in data.items()}
-
-
-def validate_mint(value: str) -> str:
-    try:
-        Pubkey.from_string(value)
-    except ValueError:
-        raise serializers.ValidationError(
-            "not a valid Solana mint address (base58, 32 bytes)"
-        ) from None
-    return value
 
 
 class SignalCreateSerializer(InputSerializer):
@@ -148,6 +147,12 @@ class SignalListResponseSerializer(serializers.Serializer):
     signals = _ListedSignalSchema(many=True)
 
 
+class ExecutionPageSerializer(PageQuerySerializer):
+    """A page of a signal's executions: all of them (up to the limit's bound) unless asked."""
+
+    limit = LimitField(default=MAX_LIMIT, help_text="Executions in the answer, newest first.")
+
+
 class SignalFilterSerializer(serializers.Serializer):
     """GET trading-signals query parameters. Times are ISO 8601; created_before is exclusive."""
 
@@ -158,7 +163,8 @@ class SignalFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.values, required=False)
     agent = IdField(required=False)
-    limit = LimitField(required=False)
+    limit = LimitField(required=False, help_text="Default 100 (JSON) or 1000 (CSV).")
+    offset = OffsetField(default=0)
 
     def validate(self, attrs):
         after, before = attrs.get("created_after"), attrs.get("created_before")

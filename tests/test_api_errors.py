@@ -91,9 +91,9 @@ def test_too_many_query_fields_is_json(api, settings):
     "path",
     [
         "/api/v1/agents/abc/config",
-        "/api/v1/agents/1.5/",
+        "/api/v1/agents/1.5",
         "/api/v1/agents/-1/balances",
-        "/api/v1/api-keys/abc/",
+        "/api/v1/api-keys/abc",
         "/api/v1/trading-signals/abc",
         f"/api/v1/agents/{ARABIC_ONE}/transactions",
     ],

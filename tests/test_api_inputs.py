@@ -105,12 +105,12 @@ def test_every_request_body_is_documented_as_strict():
 
 def test_a_field_of_another_endpoint_is_refused_and_nothing_is_made(api):
     body = {"name": "provider", "scopes": ["signals"], "is_active": False}
-    _refused(api.post("/api/v1/api-keys/", body, format="json"), "is_active")
+    _refused(api.post("/api/v1/api-keys", body, format="json"), "is_active")
     assert not ApiKey.objects.exists()
 
 
 def test_a_read_only_field_is_refused(api, agent):
-    _refused(api.patch(f"/api/v1/agents/{agent.pk}/", {"id": 99}, format="json"), "id")
+    _refused(api.patch(f"/api/v1/agents/{agent.pk}", {"id": 99}, format="json"), "id")
 
 
 def test_a_signal_with_an_unknown_field_is_not_recorded(api):

@@ -14,6 +14,7 @@ from trading.models import (
     KillSwitch,
     KillSwitchMode,
     LiveSwap,
+    ManualBuy,
     Position,
     PositionStatus,
     RiskPause,
@@ -127,6 +128,13 @@ class LiveSwapAdmin(LedgerAdmin):
     search_fields = ["signature", "action_key", "mint", "wallet__address"]
     list_select_related = ["wallet"]
     exclude = ["signed_transaction"]
+
+
+@admin.register(ManualBuy)
+class ManualBuyAdmin(LedgerAdmin):
+    list_display = ["id", "agent", "idempotency_key", "token_address", "sol_amount", "created_at"]
+    search_fields = ["idempotency_key", "token_address", "agent__name"]
+    list_select_related = ["agent"]
 
 
 @admin.register(ClosedTrade)

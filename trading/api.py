@@ -1,33 +1,47 @@
 from datetime import UTC, datetime
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from agents.api import owned_agent
+from agents.models import Agent
 from agents.permissions import scoped
 from nexgent.api import DomainError
+from nexgent.csv_export import CsvRenderer, csv_stream
+from nexgent.pages import TOTAL_COUNT, PageQuerySerializer, page_of, page_response, query_of
 from nexgent.schema import error
 from prices.selectors import latest_prices
+from trading.exports import closed_trade_rows
 from trading.ledger_services import TRANSFER_KEY_MAX_LENGTH, balance_transfer
-from trading.models import ClosedTrade, CloseReason, Position, Transaction
+from trading.manual_services import MANUAL_KEY_MAX_LENGTH, trade_manual_buy
+from trading.models import CloseReason, Position
 from trading.performance_selectors import balance_history, performance_report
 from trading.risk_selectors import trading_halted
-from trading.selectors import open_positions, position_payload, wallet_balances
+from trading.selectors import (
+    closed_trades_list,
+    open_positions,
+    position_payload,
+    transactions_list,
+    wallet_balances,
+)
 from trading.serializers import (
     BalanceHistoryQuerySerializer,
     BalanceHistorySerializer,
     BalanceListSerializer,
     ClosedTradeListSerializer,
+    ClosedTradeQuerySerializer,
     ClosedTradeSerializer,
-    ListQuerySerializer,
+    ManualBuyResultSerializer,
+    ManualBuySerializer,
     PerformanceQuerySerializer,
     PerformanceSerializer,
     PositionListSerializer,
     PositionSerializer,
-    ShadowQuerySerializer,
     ShadowReportSerializer,
     ShadowTradeListSerializer,
     TransactionListSerializer,
@@ -36,7 +50,7 @@ from trading.serializers import (
     TransferSerializer,
 )
 from trading.services import position_close
-from trading.shadow_selectors import shadow_report, shadow_trades
+from trading.shadow_selectors import shadow_report, shadow_swaps, shadow_trades
 from wallets.models import AgentWallet
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -45,12 +59,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description=f"Makes a retry safe (at most {TRANSFER_KEY_MAX_LENGTH} characters).",
 )
-
-
-def _query(serializer_class, request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data
 
 
 def _wallet(agent) -> AgentWallet:
@@ -65,24 +73,36 @@ def _wallet(agent) -> AgentWallet:
 class BalancesView(APIView):
     permission_classes = [scoped("balances")]
 
-    @extend_schema(responses=BalanceListSerializer)
+    @extend_schema(parameters=[PageQuerySerializer, TOTAL_COUNT], responses=BalanceListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        return Response({"balances": wallet_balances(_wallet(agent).pk)})
+        query = query_of(PageQuerySerializer, request)
+        page = page_of(wallet_balances(_wallet(agent).pk), **query)
+        return page_response("balances", page.rows, page.total)
 
 
 class TransactionsView(APIView):
     permission_classes = [scoped("transactions", write_scope="full_access")]
 
-    @extend_schema(parameters=[TransactionQuerySerializer], responses=TransactionListSerializer)
+    @extend_schema(
+        parameters=[TransactionQuerySerializer, TOTAL_COUNT],
+        responses=TransactionListSerializer,
+        description="The agent's ledger entries, newest first, filtered.",
+    )
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        query = _query(TransactionQuerySerializer, request)
-        rows = Transaction.objects.filter(agent=agent)
-        if "type" in query:
-            rows = rows.filter(type=query["type"])
-        rows = rows[: query["limit"]]
-        return Response({"transactions": TransactionSerializer(rows, many=True).data})
+        filters = query_of(TransactionQuerySerializer, request)
+        limit, offset = filters.pop("limit"), filters.pop("offset")
+        rows = transactions_list(
+            agent_id=agent.pk,
+            since=filters.pop("from", None),
+            until=filters.pop("to", None),
+            **filters,
+        )
+        page = page_of(rows, limit=limit, offset=offset)
+        return page_response(
+            "transactions", TransactionSerializer(page.rows, many=True).data, page.total
+        )
 
     @extend_schema(
         request=TransferSerializer,
@@ -112,35 +132,78 @@ class TransactionsView(APIView):
         )
 
 
-def _idempotency_key(request) -> str | None:
+def _idempotency_key(request, max_length: int = TRANSFER_KEY_MAX_LENGTH) -> str | None:
     """The client's Idempotency-Key header, if any (a retried transfer writes nothing twice)."""
     key = request.headers.get("Idempotency-Key") or None
-    if key is not None and len(key) > TRANSFER_KEY_MAX_LENGTH:
+    if key is not None and len(key) > max_length:
         raise DomainError(
-            f"Idempotency-Key must be at most {TRANSFER_KEY_MAX_LENGTH} characters",
+            f"Idempotency-Key must be at most {max_length} characters",
             code="validation_error",
             details=[{"field": "Idempotency-Key", "message": "too long"}],
         )
     return key
 
 
+class TradeExecuteView(APIView):
+    """A manual buy: the agent buys the token now, behind the guards a signal's buy passes."""
+
+    permission_classes = [scoped("positions", write_scope="full_access")]
+
+    @extend_schema(
+        request=ManualBuySerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ManualBuyResultSerializer,
+            200: ManualBuyResultSerializer,
+            409: error(
+                "Refused before any swap, its code the reason: a guard (kill_switch_halt, "
+                "risk_paused, max_open_positions, ...), position_exists, "
+                "insufficient_balance, no_wallet, agent_inactive, price_impact_too_high, "
+                "idempotency_key_reused; or a live swap that did not land (its reason)."
+            ),
+            502: error("The market could not be read (venue_unavailable); nothing was bought."),
+        },
+        description="Buy `token_address` for the agent: `sol_amount` SOL, or sized by the "
+        "agent's rules. 201 with the position and its ledger entry; 200 with the first trade "
+        "when a retry repeats an Idempotency-Key (a key never buys twice).",
+    )
+    def post(self, request):
+        body = ManualBuySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        agent = get_object_or_404(Agent, pk=body.validated_data["agent_id"], owner=request.user)
+        result = trade_manual_buy(
+            agent=agent,
+            token_address=body.validated_data["token_address"],
+            sol_amount=body.validated_data.get("sol_amount"),
+            idempotency_key=_idempotency_key(request, MANUAL_KEY_MAX_LENGTH),
+        )
+        return Response(
+            {
+                "position": position_payload(result.position),
+                "transaction": TransactionSerializer(result.transaction).data,
+            },
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            headers={} if result.created else {"Idempotent-Replayed": "true"},
+        )
+
+
 class PositionsView(APIView):
     permission_classes = [scoped("positions")]
 
-    @extend_schema(responses=PositionListSerializer)
+    @extend_schema(parameters=[PageQuerySerializer, TOTAL_COUNT], responses=PositionListSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        positions = list(open_positions(agent.pk))
-        prices = latest_prices([p.token_address for p in positions])
-        return Response(
-            {
-                "positions": [
-                    position_payload(
-                        p, prices[p.token_address].price_sol if p.token_address in prices else None
-                    )
-                    for p in positions
-                ]
-            }
+        page = page_of(open_positions(agent.pk), **query_of(PageQuerySerializer, request))
+        prices = latest_prices([p.token_address for p in page.rows])
+        return page_response(
+            "positions",
+            [
+                position_payload(
+                    p, prices[p.token_address].price_sol if p.token_address in prices else None
+                )
+                for p in page.rows
+            ],
+            page.total,
         )
 
 
@@ -174,13 +237,42 @@ class PositionCloseView(APIView):
 
 class ClosedTradesView(APIView):
     permission_classes = [scoped("history")]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
 
-    @extend_schema(parameters=[ListQuerySerializer], responses=ClosedTradeListSerializer)
+    @extend_schema(
+        parameters=[ClosedTradeQuerySerializer, TOTAL_COUNT],
+        responses={
+            (200, "application/json"): ClosedTradeListSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        description="The agent's closed trades, newest close first, filtered. `?format=csv` "
+        "(or `Accept: text/csv`) streams them as CSV with a header row, decimals exact as "
+        "strings and times ISO 8601: every matching trade, or the page limit/offset ask for.",
+    )
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        limit = _query(ListQuerySerializer, request)["limit"]
-        rows = ClosedTrade.objects.filter(agent=agent)[:limit]
-        return Response({"closed_trades": ClosedTradeSerializer(rows, many=True).data})
+        as_csv = request.accepted_renderer.format == CsvRenderer.format
+        raw = request.query_params
+        filters = query_of(ClosedTradeQuerySerializer, request)
+        limit, offset = filters.pop("limit"), filters.pop("offset")
+        rows = closed_trades_list(
+            agent_id=agent.pk,
+            since=filters.pop("from", None),
+            until=filters.pop("to", None),
+            **filters,
+        )
+        if as_csv:
+            # An export is every matching trade unless a page is asked for.
+            if "limit" in raw or "offset" in raw:
+                rows = rows[offset : offset + limit]
+            return csv_stream(
+                closed_trade_rows(rows.iterator()),
+                filename=f"closed-trades-agent-{agent.pk}.csv",
+            )
+        page = page_of(rows, limit=limit, offset=offset)
+        return page_response(
+            "closed_trades", ClosedTradeSerializer(page.rows, many=True).data, page.total
+        )
 
 
 class ShadowReportView(APIView):
@@ -199,13 +291,13 @@ class ShadowTradesView(APIView):
 
     permission_classes = [scoped("history")]
 
-    @extend_schema(parameters=[ShadowQuerySerializer], responses=ShadowTradeListSerializer)
+    @extend_schema(
+        parameters=[PageQuerySerializer, TOTAL_COUNT], responses=ShadowTradeListSerializer
+    )
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        query = _query(ShadowQuerySerializer, request)
-        return Response(
-            {"trades": shadow_trades(agent, limit=query["limit"], offset=query["offset"])}
-        )
+        query = query_of(PageQuerySerializer, request)
+        return page_response("trades", shadow_trades(agent, **query), shadow_swaps(agent).count())
 
 
 class PerformanceView(APIView):
@@ -217,7 +309,7 @@ class PerformanceView(APIView):
     @extend_schema(parameters=[PerformanceQuerySerializer], responses=PerformanceSerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        timeframe = _query(PerformanceQuerySerializer, request)["timeframe"]
+        timeframe = query_of(PerformanceQuerySerializer, request)["timeframe"]
         return Response(
             performance_report(wallet=_wallet(agent), timeframe=timeframe, now=datetime.now(UTC))
         )
@@ -231,7 +323,7 @@ class BalanceHistoryView(APIView):
     @extend_schema(parameters=[BalanceHistoryQuerySerializer], responses=BalanceHistorySerializer)
     def get(self, request, agent_id):
         agent = owned_agent(request, agent_id)
-        query = _query(BalanceHistoryQuerySerializer, request)
+        query = query_of(BalanceHistoryQuerySerializer, request)
         return Response(
             balance_history(
                 wallet=_wallet(agent),

@@ -357,3 +357,29 @@ class EquityPeak(models.Model):
 
     def __str__(self):
         return f"peak {self.peak_sol} SOL (net of transfers) of wallet #{self.wallet_id}"
+
+
+class ManualBuy(models.Model):
+    """What a manual buy (POST trades/execute) with an Idempotency-Key asked for: a retry with
+    the key answers the trade the first one made, and the key for another buy is refused.
+    The trade itself is the ledger entry keyed `manual:<agent>:<key>`, which can be written
+    once whatever the timing of the retries."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="manual_buys")
+    idempotency_key = models.CharField(max_length=64)
+    token_address = models.CharField(max_length=64)
+    # None: sized by the agent's rules.
+    sol_amount = AmountField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "idempotency_key"], name="one_manual_buy_per_key"
+            )
+        ]
+
+    def __str__(self):
+        return (
+            f"manual buy {self.idempotency_key} of {self.token_address} by agent #{self.agent_id}"
+        )

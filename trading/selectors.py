@@ -1,10 +1,13 @@
 """Reads of the trading ledger, and the JSON shapes they travel in."""
 
+from datetime import datetime
 from decimal import Decimal
+
+from django.db.models import Q, QuerySet
 
 from nexgent import money
 from nexgent.money import as_str
-from trading.models import Balance, Position, PositionStatus
+from trading.models import Balance, ClosedTrade, Position, PositionStatus, Transaction
 
 
 def stop_price(position: Position) -> Decimal:
@@ -90,3 +93,54 @@ def sol_balance(wallet_id: int) -> Decimal:
 
 def open_positions(agent_id: int):
     return Position.objects.filter(agent_id=agent_id, status=PositionStatus.OPEN).order_by("id")
+
+
+def transactions_list(
+    *,
+    agent_id: int,
+    type: str | None = None,
+    token: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    position: int | None = None,
+    signal: int | None = None,
+    is_dca: bool | None = None,
+    is_take_profit: bool | None = None,
+) -> QuerySet[Transaction]:
+    """The agent's ledger entries, newest first; each filter given narrows it. `token`: the
+    entries that moved that mint, in or out; `since` inclusive, `until` exclusive."""
+    exact = {
+        "type": type,
+        "position_id": position,
+        "signal_id": signal,
+        "is_dca": is_dca,
+        "is_take_profit": is_take_profit,
+        "created_at__gte": since,
+        "created_at__lt": until,
+    }
+    rows = Transaction.objects.filter(
+        agent_id=agent_id, **{name: value for name, value in exact.items() if value is not None}
+    )
+    if token is not None:
+        rows = rows.filter(Q(input_mint=token) | Q(output_mint=token))
+    return rows.order_by("-created_at", "-id")
+
+
+def closed_trades_list(
+    *,
+    agent_id: int,
+    close_reason: str | None = None,
+    token: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[ClosedTrade]:
+    """The agent's closed trades, newest close first; `since` inclusive, `until` exclusive."""
+    exact = {
+        "close_reason": close_reason,
+        "token_address": token,
+        "closed_at__gte": since,
+        "closed_at__lt": until,
+    }
+    return ClosedTrade.objects.filter(
+        agent_id=agent_id, **{name: value for name, value in exact.items() if value is not None}
+    ).order_by("-closed_at", "-id")

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from nexgent.inputs import InputSerializer, LimitField, SolAmountField
+from nexgent.inputs import IdField, InputSerializer, LimitField, MintField, SolAmountField
+from nexgent.pages import PageQuerySerializer
 from trading.models import (
     ClosedTrade,
     CloseReason,
@@ -45,14 +46,40 @@ class TransferSerializer(InputSerializer):
     amount = SolAmountField()
 
 
-class ListQuerySerializer(serializers.Serializer):
-    """Query parameters of a ledger list: how many rows, newest first."""
+class TimeRangeQuerySerializer(PageQuerySerializer):
+    """A ledger list's page, newest first, between `from` (inclusive) and `to` (exclusive),
+    ISO 8601 times or dates (UTC when no offset is given). Both are Python keywords, hence
+    get_fields."""
 
-    limit = LimitField(default=100)
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(required=False, help_text="Inclusive.")
+        fields["to"] = serializers.DateTimeField(required=False, help_text="Exclusive.")
+        return fields
+
+    def validate(self, attrs):
+        since, until = attrs.get("from"), attrs.get("to")
+        if since is not None and until is not None and since >= until:
+            raise serializers.ValidationError({"to": ["must be later than from"]})
+        return attrs
 
 
-class TransactionQuerySerializer(ListQuerySerializer):
+class TransactionQuerySerializer(TimeRangeQuerySerializer):
     type = serializers.ChoiceField(choices=TransactionType.values, required=False)
+    token = serializers.CharField(
+        max_length=64, required=False, help_text="A mint: entries that moved this token."
+    )
+    position = IdField(required=False, help_text="Entries of this position.")
+    signal = IdField(required=False, help_text="Entries of this signal's buys.")
+    is_dca = serializers.BooleanField(required=False, allow_null=True, default=None)
+    is_take_profit = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ClosedTradeQuerySerializer(TimeRangeQuerySerializer):
+    """Closed trades by their close time. `format=csv` (or Accept: text/csv) exports them."""
+
+    close_reason = serializers.ChoiceField(choices=CloseReason.choices, required=False)
+    token = serializers.CharField(max_length=64, required=False, help_text="A mint.")
 
 
 class TransactionListSerializer(serializers.Serializer):
@@ -146,6 +173,21 @@ class PositionListSerializer(serializers.Serializer):
     positions = PositionSerializer(many=True)
 
 
+class ManualBuySerializer(InputSerializer):
+    """The body of POST trades/execute."""
+
+    agent_id = IdField()
+    token_address = MintField()
+    sol_amount = SolAmountField(
+        required=False, help_text="SOL to swap, fees on top; absent: sized by the agent's rules."
+    )
+
+
+class ManualBuyResultSerializer(serializers.Serializer):
+    position = PositionSerializer()
+    transaction = TransactionSerializer()
+
+
 class KillSwitchSerializer(InputSerializer):
     mode = serializers.ChoiceField(choices=KillSwitchMode.choices)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -184,10 +226,6 @@ class RiskReportSerializer(serializers.Serializer):
     guards = serializers.DictField(
         child=serializers.DictField(), help_text="Each guard's limit, figures and tripped flag."
     )
-
-
-class ShadowQuerySerializer(ListQuerySerializer):
-    offset = serializers.IntegerField(default=0, min_value=0, max_value=1_000_000)
 
 
 class ShadowSideSerializer(serializers.Serializer):

@@ -102,6 +102,7 @@ api_urlpatterns = [
         api.ShadowTradesView.as_view(),
         name="agent-shadow-trades",
     ),
+    path("trades/execute", api.TradeExecuteView.as_view(), name="trade-execute"),
     path("strategy/preview", StrategyPreviewView.as_view(), name="strategy-preview"),
     path("agents/<int:agent_id>/risk", risk_api.AgentRiskView.as_view(), name="agent-risk"),
     path(

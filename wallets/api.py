@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from agents.api import owned_agent
 from agents.models import Agent
 from agents.permissions import NoApiKeys, scoped
+from nexgent.pages import TOTAL_COUNT, PageQuerySerializer, page_of, page_response, query_of
 from nexgent.schema import error
 from wallets.models import AgentWallet
 from wallets.serializers import (
@@ -51,6 +52,7 @@ class AgentWalletsView(APIView):
     permission_classes = [scoped("balances")]
 
     @extend_schema(
+        parameters=[PageQuerySerializer, TOTAL_COUNT],
         responses=AgentWalletListSerializer,
         description="The agent's wallets; its live wallet with its latest reconcile (on-chain "
         "and ledger balances, drift).",
@@ -62,7 +64,10 @@ class AgentWalletsView(APIView):
             .select_related("reconcile")
             .order_by("mode", "pk")
         )
-        return Response({"wallets": AgentWalletSerializer(wallets, many=True).data})
+        page = page_of(wallets, **query_of(PageQuerySerializer, request))
+        return page_response(
+            "wallets", AgentWalletSerializer(page.rows, many=True).data, page.total
+        )
 
 
 class WalletsView(WalletAction):
@@ -70,10 +75,15 @@ class WalletsView(WalletAction):
         # Listing is a read: only the writes count against the wallet actions' rate.
         return super().get_throttles() if self.request.method == "POST" else []
 
-    @extend_schema(responses=WalletListSerializer, description="Your live wallets.")
+    @extend_schema(
+        parameters=[PageQuerySerializer, TOTAL_COUNT],
+        responses=WalletListSerializer,
+        description="Your live wallets.",
+    )
     def get(self, request):
         wallets = AgentWallet.objects.filter(owner=request.user, mode="live").order_by("pk")
-        return Response({"wallets": WalletSerializer(wallets, many=True).data})
+        page = page_of(wallets, **query_of(PageQuerySerializer, request))
+        return page_response("wallets", WalletSerializer(page.rows, many=True).data, page.total)
 
     @extend_schema(
         request=WalletCreateSerializer,

@@ -33,8 +33,8 @@ def test_the_key_is_nowhere_but_the_export(operator, agent, keypair, caplog, cli
     texts, raw = _forms(keypair)
     with caplog.at_level(logging.DEBUG):
         answers = [
-            operator.post("/api/v1/wallets/", {"secret": str(keypair)}, format="json"),
-            operator.get("/api/v1/wallets/"),
+            operator.post("/api/v1/wallets", {"secret": str(keypair)}, format="json"),
+            operator.get("/api/v1/wallets"),
             operator.post(
                 f"/api/v1/wallets/{keypair.pubkey()}/assign", {"agent_id": agent.pk}, format="json"
             ),

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_makes_a_new_unassigned_live_wallet_whose_key_opens(operator, user):
-    answer = operator.post("/api/v1/wallets/", {}, format="json")
+    answer = operator.post("/api/v1/wallets", {}, format="json")
     assert answer.status_code == 201, answer.json()
     body = answer.json()
     assert set(body) == {"address", "mode", "agent_id", "created_at"}
@@ -39,7 +39,7 @@ SEED_FORMATS = {
 
 @pytest.mark.parametrize("write", SEED_FORMATS.values(), ids=SEED_FORMATS.keys())
 def test_import_reads_every_format(operator, keypair, write):
-    answer = operator.post("/api/v1/wallets/", {"secret": write(keypair)}, format="json")
+    answer = operator.post("/api/v1/wallets", {"secret": write(keypair)}, format="json")
     assert answer.status_code == 201, answer.json()
     assert answer.json()["address"] == str(keypair.pubkey())
     assert str(keypair) not in answer.content.decode()
@@ -61,7 +61,7 @@ BAD_IMPORTS = {
 @pytest.mark.parametrize("secret", BAD_IMPORTS.values(), ids=BAD_IMPORTS.keys())
 def test_a_bad_import_is_a_400_naming_secret_that_writes_nothing(operator, secret):
     before = AgentWallet.objects.count()
-    answer = operator.post("/api/v1/wallets/", {"secret": secret}, format="json")
+    answer = operator.post("/api/v1/wallets", {"secret": secret}, format="json")
     assert answer.status_code == 400
     body = answer.json()
     assert body["code"] == "validation_error"
@@ -73,15 +73,15 @@ def test_a_bad_import_is_a_400_naming_secret_that_writes_nothing(operator, secre
 
 
 def test_an_unknown_field_is_a_400(operator):
-    answer = operator.post("/api/v1/wallets/", {"private_key": "x"}, format="json")
+    answer = operator.post("/api/v1/wallets", {"private_key": "x"}, format="json")
     assert answer.status_code == 400
     assert [d["field"] for d in answer.json()["details"]] == ["private_key"]
 
 
 def test_the_same_key_twice_is_a_409_and_one_wallet(operator, keypair):
-    first = operator.post("/api/v1/wallets/", {"secret": str(keypair)}, format="json")
+    first = operator.post("/api/v1/wallets", {"secret": str(keypair)}, format="json")
     second = operator.post(
-        "/api/v1/wallets/", {"secret": json.dumps(list(bytes(keypair)))}, format="json"
+        "/api/v1/wallets", {"secret": json.dumps(list(bytes(keypair)))}, format="json"
     )
     assert (first.status_code, second.status_code) == (201, 409)
     assert second.json()["code"] == "wallet_exists"
@@ -90,15 +90,15 @@ def test_the_same_key_twice_is_a_409_and_one_wallet(operator, keypair):
 
 def test_api_keys_cannot_create_wallets(api_client, user):
     _, raw = api_key_create(owner=user, name="full", scopes=["full_access"])
-    answer = api_client.post("/api/v1/wallets/", {}, format="json", HTTP_X_API_KEY=raw)
+    answer = api_client.post("/api/v1/wallets", {}, format="json", HTTP_X_API_KEY=raw)
     assert answer.status_code == 403
     assert AgentWallet.objects.filter(mode="live").count() == 0
 
 
 def test_wallet_actions_are_throttled(operator):
-    answers = [operator.post("/api/v1/wallets/", {}, format="json").status_code for _ in range(6)]
+    answers = [operator.post("/api/v1/wallets", {}, format="json").status_code for _ in range(6)]
     assert answers == [201] * 5 + [429]
-    assert operator.get("/api/v1/wallets/").status_code == 200  # reads are not counted
+    assert operator.get("/api/v1/wallets").status_code == 200  # reads are not counted
 
 
 def test_list_shows_an_agents_wallets_and_the_operators_live_wallets(
@@ -115,7 +115,7 @@ def test_list_shows_an_agents_wallets_and_the_operators_live_wallets(
     assert operator.get(f"/api/v1/agents/{spare.pk}/wallets").json()["wallets"][0]["mode"] == (
         "simulation"
     )
-    mine = operator.get("/api/v1/wallets/").json()["wallets"]
+    mine = operator.get("/api/v1/wallets").json()["wallets"]
     assert [w["address"] for w in mine] == [live_wallet.address]
 
 
@@ -129,7 +129,7 @@ def test_someone_elses_wallets_and_agents_are_404(operator, other_user, agent):
         f"/api/v1/wallets/{their_wallet.address}/assign", {"agent_id": agent.pk}, format="json"
     )
     assert answer.status_code == 404
-    assert operator.get("/api/v1/wallets/").json()["wallets"] == []
+    assert operator.get("/api/v1/wallets").json()["wallets"] == []
 
 
 def test_assign_gives_the_agent_its_live_wallet(operator, agent, live_wallet):
@@ -186,7 +186,7 @@ def test_a_simulation_wallet_cannot_be_assigned(operator, agent, wallet, user):
 
 def test_deleting_an_agent_keeps_its_live_wallet_unassigned(operator, agent, live_wallet, wallet):
     wallet_assign(wallet=live_wallet, agent=agent)
-    assert operator.delete(f"/api/v1/agents/{agent.pk}/").status_code == 204
+    assert operator.delete(f"/api/v1/agents/{agent.pk}").status_code == 204
     live_wallet.refresh_from_db()
     assert live_wallet.agent_id is None
     assert not AgentWallet.objects.filter(pk=wallet.pk).exists()
