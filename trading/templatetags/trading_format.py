@@ -2,6 +2,7 @@
 
 from django import template
 
+from nexgent.money import as_str
 from trading.history_selectors import close_reason_label, transaction_side
 
 register = template.Library()
@@ -22,3 +23,9 @@ def side(entry) -> str:
 @register.filter
 def short_address(address: str) -> str:
     return f"{address[:4]}…{address[-4:]}" if len(address) > 10 else address
+
+
+@register.filter
+def exact(amount) -> str:
+    """An exact decimal without its padding zeros ("0", "9853.012009"), as the API writes it."""
+    return as_str(amount) or ""
