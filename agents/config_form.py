@@ -76,7 +76,8 @@ def config_sections(schema: dict, values: dict) -> list[ConfigSection]:
             _field(schema, node, _value_at(values, node.path))
             for node in _leaves(schema, (name,), section_schema, nullable=False)
         ]
-        sections.append(ConfigSection(name, section_schema.get("title", _title(name)), fields))
+        # The setting's own name: the schema's section title is its class name ("StopLossConfig").
+        sections.append(ConfigSection(name, _title(name), fields))
     return [_flatten_tuples(section) for section in sections]
 
 

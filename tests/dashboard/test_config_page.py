@@ -46,6 +46,8 @@ def test_the_form_has_an_input_for_every_setting_of_the_schema(operator, agent):
         assert f'name="{name}"' in body
     assert 'id="stop-loss-chart"' in body
     assert "dashboard/config.js" in body
+    # Each section is titled by its setting's name, not the schema's class name.
+    assert "<legend>Stop loss</legend>" in body and "StopLossConfig" not in body
 
 
 def test_saving_the_defaults_unchanged_stores_no_overrides(operator, agent):
