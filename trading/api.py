@@ -161,6 +161,7 @@ class TradeExecuteView(APIView):
                 "insufficient_balance, no_wallet, agent_inactive, price_impact_too_high, "
                 "idempotency_key_reused; or a live swap that did not land (its reason)."
             ),
+            404: error("No agent of yours has this agent_id; nothing was bought."),
             502: error("The market could not be read (venue_unavailable); nothing was bought."),
         },
         description="Buy `token_address` for the agent: `sol_amount` SOL, or sized by the "
