@@ -166,13 +166,6 @@ TRANSACTION_CSV_COLUMNS = [
     "is_take_profit",
     "tx_signature",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula; token symbols come from
-# outside. Numbers are written as they are: a negative amount starts with "-" by right.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _decimal(value: Decimal | None) -> str:
@@ -180,13 +173,14 @@ def _decimal(value: Decimal | None) -> str:
 
 
 def trade_csv_rows(rows: QuerySet) -> Iterator[list[str]]:
-    """The header, then one row per closed trade: decimals exact, times ISO 8601 UTC."""
+    """The header, then one row per closed trade: decimals exact, times ISO 8601 UTC (the
+    writer, nexgent.csv_export, guards text cells against spreadsheet formulas)."""
     yield TRADE_CSV_COLUMNS
     for trade in rows.iterator(chunk_size=500):
         yield [
             str(trade.position_id),
-            _text(trade.token_address),
-            _text(trade.token_symbol),
+            trade.token_address,
+            trade.token_symbol,
             trade.close_reason,
             close_reason_label(trade.close_reason, trade.profit_loss_sol),
             trade.opened_at.isoformat(),
@@ -212,11 +206,11 @@ def transaction_csv_rows(rows: QuerySet) -> Iterator[list[str]]:
             entry.created_at.isoformat(),
             entry.type,
             str(entry.position_id or ""),
-            _text(entry.input_mint),
-            _text(entry.input_symbol),
+            entry.input_mint,
+            entry.input_symbol,
             _decimal(entry.input_amount),
-            _text(entry.output_mint),
-            _text(entry.output_symbol),
+            entry.output_mint,
+            entry.output_symbol,
             _decimal(entry.output_amount),
             _decimal(entry.price),
             _decimal(entry.protocol_fee_sol),

@@ -5,7 +5,6 @@ The open positions table of an agent's page is filled and kept current by
 static/dashboard/app.js from the agent's WebSocket, so there is one source of truth for live
 figures (the consumer) rather than two renderings that could disagree."""
 
-import csv
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from agents.models import Agent
 from nexgent.api import DomainError
+from nexgent.csv_export import csv_stream
 from nexgent.http import ExternalServiceError
 from nexgent.money import WSOL_MINT, ZERO, as_str
 from prices.selectors import sol_usd_status
@@ -177,22 +177,6 @@ def _query_with(request: HttpRequest, **changes) -> str:
     return query.urlencode()
 
 
-class _Echo:
-    """csv.writer's file: each row written comes back as the text to stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(rows, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required
 @require_http_methods(["GET"])
 def closed_trades(request: HttpRequest, agent_id: int) -> HttpResponse:
@@ -207,7 +191,7 @@ def closed_trades_csv(request: HttpRequest, agent_id: int) -> StreamingHttpRespo
     """Every closed trade the page's filters select (all pages)."""
     agent = _owned_agent(request, agent_id)
     rows = closed_trades_filtered(agent.pk, TradeFilterForm(request.GET).history_filter())
-    return _csv_response(trade_csv_rows(rows), f"agent-{agent.pk}-trades.csv")
+    return csv_stream(trade_csv_rows(rows), filename=f"agent-{agent.pk}-trades.csv")
 
 
 @login_required
@@ -228,4 +212,4 @@ def transactions_csv(request: HttpRequest, agent_id: int) -> StreamingHttpRespon
     """Every ledger entry the page's filters select (all pages)."""
     agent = _owned_agent(request, agent_id)
     rows = transactions_filtered(agent.pk, TransactionFilterForm(request.GET).history_filter())
-    return _csv_response(transaction_csv_rows(rows), f"agent-{agent.pk}-transactions.csv")
+    return csv_stream(transaction_csv_rows(rows), filename=f"agent-{agent.pk}-transactions.csv")
