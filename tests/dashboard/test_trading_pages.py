@@ -373,13 +373,14 @@ def test_trades_csv_has_the_filtered_rows_with_exact_decimals(client, user, trad
     trade = made["tp"]
     assert table == [
         [
+            "id",
             "position_id",
             "token_address",
             "token_symbol",
-            "close_reason",
-            "close_reason_label",
             "opened_at",
             "closed_at",
+            "close_reason",
+            "close_reason_label",
             "purchase_price",
             "sale_price",
             "tokens_bought",
@@ -391,13 +392,14 @@ def test_trades_csv_has_the_filtered_rows_with_exact_decimals(client, user, trad
             "sol_usd",
         ],
         [
+            str(trade.pk),
             str(trade.position_id),
             trade.token_address,
             "MOON",
-            "take_profit",
-            "Take profit",
             trade.opened_at.isoformat(),
             "2025-03-12T12:00:00+00:00",
+            "take_profit",
+            "Take profit",
             "0.000001",
             "",
             "1000000",
