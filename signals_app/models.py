@@ -4,6 +4,12 @@ from django.db.models import Q
 from agents.models import Agent, ApiKey, User
 
 
+class SignalAction(models.TextChoices):
+    BUY = "buy"
+    # Exits the open positions in the token of the agents that take the signal.
+    SELL = "sell"
+
+
 class TradingSignal(models.Model):
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signals")
     api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL)
@@ -13,6 +19,12 @@ class TradingSignal(models.Model):
     signal_strength = models.PositiveSmallIntegerField()
     activation_reason = models.TextField(blank=True)
     source = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=4, choices=SignalAction.choices, default=SignalAction.BUY)
+    # Set for a signal meant for one agent alone (its AI strategist's opens); null: every agent
+    # of the owner that takes posted signals.
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="own_signals"
+    )
     # Null, not "", so the partial unique constraint only binds signals that carry a key.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(db_index=True)

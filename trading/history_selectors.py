@@ -24,6 +24,8 @@ CLOSE_REASON_WORDS = {
     CloseReason.TAKE_PROFIT: "Take profit",
     CloseReason.STALE_TRADE: "Stale",
     CloseReason.RUG_PULL: "Rug write-off",
+    CloseReason.SIGNAL: "Sell signal",
+    CloseReason.AI: "AI strategist",
     CloseReason.MANUAL: "Manual",
 }
 # The most price samples a position's chart draws: the newest, about an hour at a 1 s tick.
