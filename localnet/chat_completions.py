@@ -36,7 +36,8 @@ def openai_error(
     code: str | None = None,
     error_type: str | None = None,
 ) -> Response:
-    default_type, default_code = _STATUS_ERRORS.get(status, ("server_error", None))
+    fallback = ("invalid_request_error" if status < 500 else "server_error", None)
+    default_type, default_code = _STATUS_ERRORS.get(status, fallback)
     error = {
         "message": message,
         "type": error_type or default_type,

@@ -484,3 +484,12 @@ def test_control_routes_refuse_bad_values(post, path, payload):
 
     assert response.status_code == 400
     assert response.json()["error"]
+
+
+def test_a_client_error_fault_is_typed_as_a_request_error(ask, market):
+    market.inject_fault("llm", status=403)
+
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        ask(_context())
+
+    assert raised.value.body["type"] == "invalid_request_error"
