@@ -22,6 +22,7 @@ from typing import NamedTuple
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from localnet.llm import StrategistModel
 from localnet.stream import HermesStreamControl
 from localnet.svm import Chain, SlotClock
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
@@ -35,6 +36,7 @@ SERVICES = frozenset(
         "dexscreener",
         "hermes",
         "solana_rpc",
+        "llm",
     }
 )
 
@@ -248,6 +250,7 @@ class SyntheticMarket:
         self._api_keys: dict[str, str] = {}
         self._publish_lag = 0
         self.hermes_stream = HermesStreamControl()
+        self.llm = StrategistModel()
 
     # Tokens and prices
 

@@ -1,4 +1,5 @@
-"""localnet over HTTP: Jupiter, DexScreener, Pyth Hermes and Solana RPC on one local port.
+"""localnet over HTTP: Jupiter, DexScreener, Pyth Hermes, Solana RPC and OpenAI's Chat
+Completions API on one local port.
 
 The routes answer with the real services' shapes, status codes and error bodies
 (shared/design/external-apis.md), so the engine's own HTTP clients run against it unchanged.
@@ -23,7 +24,7 @@ from urllib.parse import unquote
 
 from solders.pubkey import Pubkey
 
-from localnet import jupiter_swap, jupiter_tokens, solana_rpc
+from localnet import chat_completions, jupiter_swap, jupiter_tokens, solana_rpc
 from localnet.answers import (
     TOKEN_SUPPLY,
     Rejected,
@@ -161,6 +162,8 @@ def _presented_key(service: str, request: Request) -> str | None:
         if authorization.startswith("Bearer "):
             return authorization.removeprefix("Bearer ")
         return request.param("ACCESS_TOKEN")
+    if service == "llm":
+        return chat_completions.bearer_token(request)
     return request.headers.get("x-api-key")
 
 
@@ -168,6 +171,8 @@ def _unauthorized(service: str) -> Response:
     # No rate-limit headers on 401s; Hermes answers in plain text like all its errors.
     if service == "hermes":
         return text_response("Unauthorized", 401)
+    if service == "llm":
+        return chat_completions.unauthorized()
     return json_response({"error": "Unauthorized"}, 401)
 
 
@@ -188,6 +193,8 @@ def _fault_response(service: str, fault: Fault, request: Request) -> Response:
 
 
 def _error_response(service: str, status: int) -> Response:
+    if service == "llm":
+        return chat_completions.status_error(status)
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -545,5 +552,10 @@ ROUTES = (
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
     _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
+    _route("POST", r"/v1/chat/completions", "llm", chat_completions.chat_completion),
+    _route("GET", r"/v1/models", "llm", chat_completions.models),
+    # Any other path of OpenAI's API: its 404, outside the service so no fault is spent on it.
+    _route("GET", r"/v1/.*", None, chat_completions.unknown_path),
+    _route("POST", r"/v1/.*", None, chat_completions.unknown_path),
     *(_route(method, pattern, None, handler) for method, pattern, handler in CONTROL_ROUTES),
 )
