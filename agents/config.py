@@ -325,7 +325,7 @@ class AiStrategistConfig(_Section):
     min_reward_risk: _decimal(ge=1, le=100) = Decimal(2)
     daily_token_budget: _integer(ge=1, le=inputs.MAX_COUNT) | None = 500_000
     daily_cost_budget_usd: _decimal(gt=0, le=USD) | None = None
-    timeout_seconds: _integer(ge=5, le=300) = 60
+    timeout_seconds: _integer(ge=1, le=300) = 60
     price_history_minutes: _integer(ge=5, le=inputs.MAX_MINUTES) = 120
     feedback_trades: _integer(ge=0, le=50) = 10
 

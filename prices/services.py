@@ -217,6 +217,13 @@ def token_metrics_fetch(mint: str) -> clients.TokenMetrics | None:
         return None
 
 
+def token_markets_fetch(mints: list[str]) -> dict[str, clients.TokenMarket]:
+    """Each token's market (price, liquidity, market cap, volume) from DexScreener; a token it
+    lists no SOL pool for is absent. Raises ExternalServiceError when DexScreener fails: the
+    caller decides what a market it cannot see means."""
+    return clients.dexscreener_markets(mints) if mints else {}
+
+
 # SOL/USD
 
 

@@ -90,6 +90,10 @@ def agent_blocked_reason(facts: AgentFacts) -> str | None:
 
 
 def _score_and_type(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """A provider's score and type: the agent's own strategist is held to its risk manager
+    instead (signals_app.strategist_rules)."""
+    if signal.from_strategist:
+        return None
     cfg = facts.config.signals
     if signal.signal_strength < cfg.min_score:
         return "below_min_score"

@@ -7,6 +7,7 @@ agent's execution inside the buy's own transaction.
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -67,11 +68,14 @@ def signal_create(
     idempotency_key: str | None = None,
     action: str = SignalAction.BUY,
     agent: Agent | None = None,
+    size_sol: Decimal | None = None,
+    stop_loss_percent: Decimal | None = None,
 ) -> tuple[TradingSignal, bool]:
     """Record a signal. Returns (signal, created); a created signal's fan-out is the caller's to
     dispatch once it is committed (signals_app.tasks.signal_received). `action` "sell" exits
     the positions in the token of the agents that take it; `agent`: the one agent the signal is
     for (its AI strategist's), else every agent of the owner that takes posted signals.
+    `size_sol` and `stop_loss_percent` set the buy's size and stop (None: the agent's rules).
 
     A repeated Idempotency-Key returns the first signal; an identical signal (same owner,
     token, type and strength) within 60 s is refused with 409.
@@ -115,6 +119,8 @@ def signal_create(
             source=source,
             action=action,
             agent=agent,
+            size_sol=size_sol,
+            stop_loss_percent=stop_loss_percent,
             idempotency_key=idempotency_key,
             created_at=now,
         )
@@ -431,6 +437,8 @@ def _execute(
             wallet=rows[facts.wallet_id],
             token_address=signal.token_address,
             token_symbol=signal.symbol,
+            sol_amount=signal.size_sol,
+            stop_loss_percent=signal.stop_loss_percent,
             sol_balance=facts.sol_balance,
             decimals=decimals,
             signal_id=signal.pk,
