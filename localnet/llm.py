@@ -234,6 +234,9 @@ def _best_candidate(candidates: list[dict], held: set[str]) -> tuple[dict, Decim
         address = _address(candidate)
         price = _number(candidate.get("price"))
         change = _number(_mapping(candidate.get("indicators")).get("change_percent"))
+        if change is None:
+            # No history of the engine's own yet: the market's day change stands in.
+            change = _number(candidate.get("price_change_24h_percent"))
         if address is None or address in held or price is None or price <= 0:
             continue
         if change is not None and change > 0:

@@ -189,6 +189,7 @@ class TokenMarket:
     market_cap_usd: Decimal | None
     volume_24h_usd: Decimal | None
     price_change_1h_percent: Decimal | None
+    price_change_24h_percent: Decimal | None
 
 
 def dexscreener_markets(mints: list[str]) -> dict[str, TokenMarket]:
@@ -226,6 +227,7 @@ def _deepest_market(mint: str, pairs: list[dict]) -> TokenMarket | None:
         market_cap_usd=_positive(pair.get("marketCap")),
         volume_24h_usd=_decimal(_field(pair, "volume", "h24")),
         price_change_1h_percent=_decimal(_field(pair, "priceChange", "h1")),
+        price_change_24h_percent=_decimal(_field(pair, "priceChange", "h24")),
     )
 
 

@@ -386,6 +386,7 @@ def _candidate_facts(market: TokenMarket, series: list[rules.Candle]) -> dict:
         "market_cap_usd": shown(market.market_cap_usd),
         "volume_24h_usd": shown(market.volume_24h_usd),
         "price_change_1h_percent": shown(market.price_change_1h_percent),
+        "price_change_24h_percent": shown(market.price_change_24h_percent),
         "indicators": rules.indicators(series),
     }
 

@@ -493,3 +493,25 @@ def test_a_client_error_fault_is_typed_as_a_request_error(ask, market):
         ask(_context())
 
     assert raised.value.body["type"] == "invalid_request_error"
+
+
+def test_without_history_the_market_day_change_ranks_the_candidates(market):
+    from localnet.llm import decide
+
+    context = {
+        "limits": {"free_slots": 1},
+        "candidates": [
+            {"token_address": "A" * 32, "price": "1", "price_change_24h_percent": "5"},
+            {"token_address": "B" * 32, "price": "1", "price_change_24h_percent": "9"},
+            {
+                "token_address": "C" * 32,
+                "price": "1",
+                "indicators": {"change_percent": "-1"},
+                "price_change_24h_percent": "50",
+            },
+        ],
+    }
+
+    decisions = decide(context, market.llm.policy())["decisions"]
+
+    assert [(d["action"], d["token_address"]) for d in decisions] == [("open", "B" * 32)]
