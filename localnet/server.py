@@ -365,6 +365,30 @@ def _dexscreener_latest(market: SyntheticMarket, request: Request) -> Response:
     return json_response({"schemaVersion": "1.0.0", "pairs": pairs or None})
 
 
+def _dexscreener_boosts(market: SyntheticMarket, request: Request) -> Response:
+    """GET /token-boosts/latest/v1 (latest boost first) and /token-boosts/top/v1 (most boosted
+    first): arrays of boosts, as DexScreener lists them."""
+    boosts = market.boosts()
+    if request.args[0] == "top":
+        boosts.sort(key=lambda boost: -boost[2])
+    return json_response(
+        [
+            {
+                "url": f"https://dexscreener.com/solana/{mint.lower()}",
+                "chainId": "solana",
+                "tokenAddress": mint,
+                "amount": amount,
+                "totalAmount": total,
+                "icon": None,
+                "header": None,
+                "description": None,
+                "links": [],
+            }
+            for mint, amount, total in boosts
+        ]
+    )
+
+
 def _pairs(market: SyntheticMarket, addresses: list[str]) -> list[dict]:
     sol_usd = market.sol_usd()
     tokens = market.lookup(addresses)
@@ -550,6 +574,7 @@ ROUTES = (
     _route("GET", r"/tokens/v2/search", "jupiter_tokens", jupiter_tokens.search),
     _route("GET", r"/tokens/v1/([^/]+)/([^/]*)", "dexscreener", _dexscreener_tokens),
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
+    _route("GET", r"/token-boosts/(latest|top)/v1", "dexscreener", _dexscreener_boosts),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
     _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
     _route("POST", r"/v1/chat/completions", "llm", chat_completions.chat_completion),

@@ -236,6 +236,24 @@ def _field(pair: dict, group: str, name: str):
     return values.get(name) if isinstance(values, dict) else None
 
 
+def dexscreener_boosted_tokens() -> list[str]:
+    """The Solana tokens with the most DexScreener boosts, most boosted first, each once."""
+
+    def parse(response: requests.Response) -> list[str]:
+        body = decode_json("dexscreener", response)
+        if not isinstance(body, list):
+            raise ExternalServiceError("dexscreener", "expected an array of boosts")
+        mints = (
+            boost.get("tokenAddress")
+            for boost in body
+            if isinstance(boost, dict) and boost.get("chainId") == "solana"
+        )
+        return list(dict.fromkeys(mint for mint in mints if isinstance(mint, str) and mint))
+
+    url = f"{settings.DEXSCREENER_BASE_URL}/token-boosts/top/v1"
+    return providers.get(providers.DEXSCREENER, url, parse=parse)
+
+
 def _dexscreener_pairs(batch: list[str]) -> list[dict]:
     def parse(response: requests.Response) -> list[dict]:
         body = decode_json("dexscreener", response)

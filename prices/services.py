@@ -224,6 +224,22 @@ def token_markets_fetch(mints: list[str]) -> dict[str, clients.TokenMarket]:
     return clients.dexscreener_markets(mints) if mints else {}
 
 
+# DexScreener allows about 60 boost requests a minute: every strategist shares one answer a
+# minute.
+BOOSTS_CACHE_KEY = "prices:token-boosts"
+BOOSTS_CACHE_SECONDS = 60
+
+
+def boosted_tokens_fetch() -> list[str]:
+    """The most boosted Solana tokens on DexScreener, read at most once a minute. Raises
+    ExternalServiceError when DexScreener fails."""
+    boosted = cache.get(BOOSTS_CACHE_KEY)
+    if boosted is None:
+        boosted = clients.dexscreener_boosted_tokens()
+        cache.set(BOOSTS_CACHE_KEY, boosted, timeout=BOOSTS_CACHE_SECONDS)
+    return boosted
+
+
 # SOL/USD
 
 

@@ -29,7 +29,7 @@ from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from prices.clients import TokenMarket
 from prices.selectors import latest_prices
-from prices.services import token_markets_fetch
+from prices.services import boosted_tokens_fetch, token_markets_fetch
 from signals_app import strategist_rules as rules
 from signals_app.models import (
     CycleStatus,
@@ -296,7 +296,10 @@ def _context(
     wanted = signal_tokens(
         agent.owner_id, since=now - SIGNAL_CANDIDATE_WINDOW, limit=settings.max_candidates
     )
-    offered = [mint for mint, _ in wanted if mint not in held][: settings.max_candidates]
+    offered = [mint for mint, _ in wanted if mint not in held]
+    if settings.use_token_boosts:
+        offered += [mint for mint in boosted_tokens_fetch() if mint not in {*held, *offered}]
+    offered = offered[: settings.max_candidates]
     markets = token_markets_fetch(sorted({*held, *offered}))
     candidates = [mint for mint in offered if _wanted(markets.get(mint), settings)]
     history = price_candles(

@@ -511,3 +511,20 @@ def test_two_workers_never_run_cycles_of_one_agent_at_once(market, user, localne
     assert StrategistDecision.objects.filter(cycle__agent=agent).count() == len(
         ran[0].decisions.all()
     )
+
+
+def test_boosted_tokens_are_candidates_when_the_agent_asks_for_them(
+    market, user, localnet, django_capture_on_commit_callbacks
+):
+    llm_credential_set(owner=user, base_url=f"{localnet.url}/v1", model=MODEL, api_key=KEY)
+    plain = _ai_agent(user, "Plain")
+    boosted_agent = _ai_agent(user, "Boosted", use_token_boosts=True)
+    boosted = market.add_token(symbol="BOOST", price_sol=Decimal("0.001"), decimals=6)
+    market.boost(boosted, 50)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(plain)
+        _run(boosted_agent)
+
+    shown = [json.loads(r["messages"][-1]["content"]) for r in market.llm.requests]
+    assert [[c["token_address"] for c in s["candidates"]] for s in shown] == [[], [boosted]]
