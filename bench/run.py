@@ -46,6 +46,7 @@ BENCHMARKS = (
     Benchmark("worker_rss", needs_servers=True, redis_index=5),
     Benchmark("live_signal_to_sent", needs_servers=True, redis_index=6),
     Benchmark("live_stop_to_confirmed", needs_servers=True, redis_index=7),
+    Benchmark("strategist_cycle", needs_servers=True, redis_index=8),
 )
 
 

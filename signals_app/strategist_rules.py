@@ -183,22 +183,23 @@ class Candle:
     close: Decimal
 
 
-def candles(prices: Iterable[tuple[int, Decimal]]) -> list[Candle]:
-    """OHLC candles from (bucket, price) samples in time order, one per bucket."""
-    found: list[Candle] = []
-    current = None
+def bucket_candles(prices: Iterable[tuple[int, Decimal]]) -> list[tuple[int, Candle]]:
+    """(bucket, OHLC candle) from (bucket, price) samples in time order, one per bucket."""
+    found: list[tuple[int, Candle]] = []
     for bucket, price in prices:
-        if found and bucket == current:
-            last = found[-1]
-            found[-1] = Candle(last.open, max(last.high, price), min(last.low, price), price)
+        if found and found[-1][0] == bucket:
+            last = found[-1][1]
+            found[-1] = (
+                bucket,
+                Candle(last.open, max(last.high, price), min(last.low, price), price),
+            )
         else:
-            found.append(Candle(price, price, price, price))
-            current = bucket
+            found.append((bucket, Candle(price, price, price, price)))
     return found
 
 
 def _shown(value: float | None) -> str | None:
-    return None if value is None else format(Decimal(repr(value)), ".6g")
+    return None if value is None else format(value, ".6g")
 
 
 def _last(indicator) -> float | None:

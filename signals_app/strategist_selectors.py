@@ -5,17 +5,18 @@ is fetched by the cycle itself (signals_app.strategist_services)."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Max
+from django.core.cache import cache
+from django.db.models import Max, Q
 
 from agents.config import AgentConfig, ConfigValidationError, agent_config
 from agents.models import Agent
 from nexgent.money import as_str
 from prices.models import PriceSample
 from signals_app.models import LlmCredential, StrategistCycle, TradingSignal
-from signals_app.strategist_rules import Candle, candles
+from signals_app.strategist_rules import Candle, bucket_candles
 from trading.history_selectors import close_reason_label
 from trading.models import ClosedTrade, Position, PositionStatus
 from trading.performance_selectors import performance_report
@@ -27,8 +28,12 @@ SIGNAL_CANDIDATE_WINDOW = timedelta(hours=24)
 # Best and worst tokens shown as feedback, over this window.
 TOKEN_RESULTS_WINDOW = timedelta(days=30)
 TOKEN_RESULTS_SHOWN = 3
-# One candle per this many seconds of price samples.
-CANDLE_SECONDS = 60
+# One candle per this many seconds of price samples: two hours are 24 candles, enough for
+# RSI(14), EMA(21) and ATR(14).
+CANDLE_SECONDS = 300
+CANDLES_KEY = "strategist:candles:{}"
+# Kept longer than any history window a config may ask for is not needed: a day.
+CANDLES_KEPT_SECONDS = 86400
 STRATEGIST_SOURCES = ("ai", "both")
 
 
@@ -196,14 +201,56 @@ def signal_tokens(owner_id: int, *, since: datetime, limit: int) -> list[tuple[s
 
 
 def price_candles(mints: list[str], *, since: datetime) -> dict[str, list[Candle]]:
-    """One-minute candles of each token from the engine's own price samples since `since`,
-    in one query."""
+    """Five-minute candles of each token from the engine's own price samples since `since`,
+    oldest first, in one query.
+
+    Built candles are kept in the cache per token (every agent's cycle shows the same tokens):
+    a token seen before is read again only from the start of its last candle, which may still
+    have been growing. A sample recorded late, with a time inside a candle already kept, is
+    not in that candle: the indicators are features for the model, not money."""
+    first_bucket = _bucket(since)
+    kept = cache.get_many([CANDLES_KEY.format(mint) for mint in mints])
+    series: dict[str, list[tuple[int, Candle]]] = {}
+    read_from: dict[str, int] = {}
+    for mint in mints:
+        candles_kept = [
+            item for item in kept.get(CANDLES_KEY.format(mint), []) if item[0] >= first_bucket
+        ]
+        if candles_kept and kept[CANDLES_KEY.format(mint)][0][0] <= first_bucket:
+            # The last kept candle is read again in full: it may have grown since.
+            series[mint] = candles_kept[:-1]
+            read_from[mint] = candles_kept[-1][0]
+        else:
+            series[mint] = []
+            read_from[mint] = first_bucket
+    samples = _samples(read_from)
+    for mint in mints:
+        series[mint] += bucket_candles(samples.get(mint, []))
+    cache.set_many(
+        {CANDLES_KEY.format(mint): items for mint, items in series.items() if items},
+        timeout=CANDLES_KEPT_SECONDS,
+    )
+    return {mint: [candle for _, candle in items] for mint, items in series.items() if items}
+
+
+def _bucket(moment: datetime) -> int:
+    return int(moment.timestamp()) // CANDLE_SECONDS
+
+
+def _samples(read_from: dict[str, int]) -> dict[str, list[tuple[int, Decimal]]]:
+    """(bucket, price) samples of each token from its bucket on, in time order: one query."""
+    if not read_from:
+        return {}
+    ranges = Q()
+    for mint, bucket in read_from.items():
+        start = datetime.fromtimestamp(bucket * CANDLE_SECONDS, tz=UTC)
+        ranges |= Q(token_address=mint, observed_at__gte=start)
     samples: dict[str, list[tuple[int, Decimal]]] = defaultdict(list)
     rows = (
-        PriceSample.objects.filter(token_address__in=mints, observed_at__gte=since)
+        PriceSample.objects.filter(ranges)
         .order_by("token_address", "observed_at")
         .values_list("token_address", "price_sol", "observed_at")
     )
     for mint, price, observed_at in rows.iterator(chunk_size=2000):
-        samples[mint].append((int(observed_at.timestamp()) // CANDLE_SECONDS, price))
-    return {mint: candles(series) for mint, series in samples.items()}
+        samples[mint].append((_bucket(observed_at), price))
+    return samples

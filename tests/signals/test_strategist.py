@@ -133,7 +133,8 @@ def test_a_cycle_opens_the_best_candidate_for_its_agent_alone(
 def test_the_model_is_shown_the_account_candidates_indicators_and_feedback(
     market, user, strategist, django_capture_on_commit_callbacks
 ):
-    rising = _candidate(market, user, "RISE", start="0.001", end="0.002")
+    # Two hours of prices: 24 five-minute candles, enough for every indicator.
+    rising = _candidate(market, user, "RISE", start="0.001", end="0.002", minutes=118)
     held = market.add_token(symbol="HELD", price_sol=Decimal("0.01"), decimals=6)
     position_buy(
         agent=strategist,
@@ -155,7 +156,9 @@ def test_the_model_is_shown_the_account_candidates_indicators_and_feedback(
     assert [c["token_address"] for c in shown["candidates"]] == [rising]
     indicators = shown["candidates"][0]["indicators"]
     assert indicators["change_percent"] == "100.00"
-    assert indicators["rsi"] is not None and indicators["ema_fast"] is not None
+    assert all(indicators[name] is not None for name in ("rsi", "ema_fast", "ema_slow", "atr"))
+    # A price that only rose: RSI at its top.
+    assert indicators["rsi"] == "100"
     assert [p["token_address"] for p in shown["positions"]] == [held]
     assert shown["positions"][0]["entry_price"] and shown["positions"][0]["stop_price"]
     assert shown["limits"]["max_position_sol"] == "0.5"
