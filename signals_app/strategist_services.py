@@ -182,7 +182,14 @@ def strategist_cycle_run(
                 cycle = StrategistCycle.objects.create(agent=agent, slot=slot, started_at=now)
         except IntegrityError:
             return None  # the slot already had its cycle
-        _cycle(cycle, agent, config, now)
+        try:
+            _cycle(cycle, agent, config, now)
+        except Exception as error:
+            # A fault of the engine's own: the cycle waits, with what went wrong, and the
+            # next one tries again.
+            logger.exception("strategist cycle %s of agent %s failed", cycle.pk, agent_id)
+            if cycle.status == CycleStatus.RUNNING:
+                _finish(cycle, CycleStatus.WAIT, reason="internal_error", error=repr(error))
         return cycle
     finally:
         _lease_release(agent_id)
@@ -491,18 +498,13 @@ def _outcome(decision: StrategistDecision, outcome: str, reason: str = "", **lin
 
 
 def _close(decision: StrategistDecision, agent: Agent) -> None:
-    position = Position.objects.filter(
-        agent=agent, token_address=decision.token_address, status=PositionStatus.OPEN
-    ).first()
+    positions = Position.objects.filter(
+        agent=agent, wallet__mode=agent.trading_mode, token_address=decision.token_address
+    )
+    position = positions.filter(status=PositionStatus.OPEN).first()
     if position is None:
         # Closed already: by this decision before a crash, or by a rule since the answer.
-        closed = (
-            Position.objects.filter(
-                agent=agent, token_address=decision.token_address, close_reason=CloseReason.AI
-            )
-            .order_by("-closed_at")
-            .first()
-        )
+        closed = positions.filter(close_reason=CloseReason.AI).order_by("-closed_at").first()
         if closed is not None and closed.closed_at >= decision.cycle.started_at:
             return _outcome(decision, DecisionOutcome.EXECUTED, position_id=closed.pk)
         return _outcome(decision, DecisionOutcome.SKIPPED, "position_not_open")
