@@ -531,3 +531,15 @@ def test_boosted_tokens_are_candidates_when_the_agent_asks_for_them(
 
     shown = [json.loads(r["messages"][-1]["content"]) for r in market.llm.requests]
     assert [[c["token_address"] for c in s["candidates"]] for s in shown] == [[], [boosted]]
+
+
+def test_the_model_key_is_never_logged(market, user, strategist, caplog):
+    import logging
+
+    _candidate(market, user, "RISE", start="0.001", end="0.002")
+    market.inject_fault("llm", status=401)
+    with caplog.at_level(logging.DEBUG):
+        _run(strategist, 0)
+        _run(strategist, 1)
+
+    assert caplog.records and KEY not in caplog.text
