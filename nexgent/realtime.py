@@ -36,6 +36,7 @@ EventType = Literal[
     "price_update_batch",
     "balance_update",
     "signal_execution",
+    "strategist_cycle",
     "ping",
     "pong",
     "error",
@@ -185,3 +186,15 @@ def price_update_batch(agent_id: int, prices: list[PriceUpdate]) -> None:
 
 def signal_execution(agent_id: int, data: dict) -> None:
     send_agent_event(agent_id, "signal_execution", data)
+
+
+class StrategistCycleEvent(TypedDict):
+    cycle_id: int
+    status: str
+    reason: str
+    decisions: int
+    executed: int
+
+
+def strategist_cycle(agent_id: int, data: StrategistCycleEvent) -> None:
+    send_agent_event(agent_id, "strategist_cycle", data)

@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from agents.config import AgentConfig, ConfigValidationError, agent_config
 from agents.models import Agent, User
-from nexgent import money
+from nexgent import money, realtime
 from nexgent.api import DomainError
 from nexgent.http import ExternalServiceError
 from prices.clients import TokenMarket
@@ -289,6 +289,17 @@ def _finish(cycle: StrategistCycle, status: str, *, reason: str = "", error: str
     cycle.error = error[:2000]
     cycle.finished_at = datetime.now(UTC)
     cycle.save()
+    outcomes = list(cycle.decisions.values_list("outcome", flat=True))
+    realtime.strategist_cycle(
+        cycle.agent_id,
+        {
+            "cycle_id": cycle.pk,
+            "status": status,
+            "reason": reason,
+            "decisions": len(outcomes),
+            "executed": outcomes.count(DecisionOutcome.EXECUTED),
+        },
+    )
 
 
 # --- The context --------------------------------------------------------------------------------

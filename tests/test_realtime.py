@@ -185,3 +185,27 @@ def test_a_failed_send_is_logged_and_later_events_still_arrive(socket_for, agent
 
     assert _as_sent(_frames(socket, len(later))) == _expected(later)
     assert realtime_errors == [f"could not send signal_execution to agent.{agent.pk}"]
+
+
+def test_a_strategist_cycle_is_announced_on_its_agent_socket(socket_for, user, localnet):
+    from datetime import UTC, datetime
+
+    from signals_app.strategist_services import llm_credential_set, strategist_cycle_run
+
+    llm_credential_set(
+        owner=user, base_url=f"{localnet.url}/v1", model="localnet-strategist", api_key="k"
+    )
+    agent = agent_create(owner=user, name="Mind", config={"signals": {"decision_source": "ai"}})
+    socket = socket_for(agent)
+
+    cycle = strategist_cycle_run(agent_id=agent.pk, slot=datetime(2026, 1, 1, tzinfo=UTC))
+
+    frame = json.loads(socket.recv(timeout=TIMEOUT))
+    assert frame["type"] == "strategist_cycle"
+    assert frame["data"] == {
+        "cycle_id": cycle.pk,
+        "status": "done",
+        "reason": "",
+        "decisions": 0,
+        "executed": 0,
+    }
