@@ -22,6 +22,7 @@ from typing import NamedTuple
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from localnet.notify_sink import NotifySink
 from localnet.stream import HermesStreamControl
 from localnet.svm import Chain, SlotClock
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
@@ -248,6 +249,8 @@ class SyntheticMarket:
         self._api_keys: dict[str, str] = {}
         self._publish_lag = 0
         self.hermes_stream = HermesStreamControl()
+        # Where the engine's notifications arrive (json:// URLs), for the tests to read.
+        self.notify_sink = NotifySink()
 
     # Tokens and prices
 

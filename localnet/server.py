@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from solders.pubkey import Pubkey
 
-from localnet import jupiter_swap, jupiter_tokens, solana_rpc
+from localnet import jupiter_swap, jupiter_tokens, notify_sink, solana_rpc
 from localnet.answers import (
     TOKEN_SUPPLY,
     Rejected,
@@ -545,5 +545,8 @@ ROUTES = (
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
     _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
+    # Not a market service: where Apprise's json:// URLs deliver the engine's notifications.
+    _route("POST", r"/notify-sink/([^/]+)", None, notify_sink.receive),
+    _route("GET", r"/notify-sink/([^/]+)", None, notify_sink.listing),
     *(_route(method, pattern, None, handler) for method, pattern, handler in CONTROL_ROUTES),
 )
