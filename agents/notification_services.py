@@ -198,8 +198,13 @@ def _queue(notification: dict) -> None:
     from nexgent.celery import app
 
     try:
-        app.loader.import_default_modules()
-        app.tasks[SEND_TASK].delay(**notification)
+        task = app.tasks.get(SEND_TASK)
+        if task is None:
+            # Once per process (a web process may not have imported the tasks yet): it runs
+            # django.setup() again, which reconfigures logging, so not on every notification.
+            app.loader.import_default_modules()
+            task = app.tasks[SEND_TASK]
+        task.delay(**notification)
     except Exception:
         logger.exception("could not queue the %s notification", notification["event"])
 
@@ -243,6 +248,16 @@ def notification_channel_send(*, channel: NotificationChannel, title: str, body:
             "notification channel %s (%s) failed: %s", channel.pk, channel.url_scheme, error
         )
     return Delivery(channel.pk, error)
+
+
+def notification_channel_test(*, channel: NotificationChannel) -> Delivery:
+    """Send a test notification to the channel now (the settings page's button, the admin's
+    action): the operator sees at once whether the URL works."""
+    return notification_channel_send(
+        channel=channel,
+        title="Nexgent test notification",
+        body=f"This channel ({channel.label}) receives the engine's notifications.",
+    )
 
 
 def _failure_text(result, url: str) -> str:

@@ -18,4 +18,6 @@ def notifications_send(
     """Send one event's notification to the channels subscribed to it (queued by
     notification_services.notify after commit). Best effort, so no retry: each channel records
     its own failure, and a retry would send again to those that had it."""
-    notification_services.notifications_send(owner_id=owner_id, event=event, title=title, body=body)
+    notification_services.notifications_send(
+        owner_id=owner_id, event=event, title=title, body=body, agent_id=agent_id
+    )

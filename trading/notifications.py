@@ -26,6 +26,11 @@ def _token(symbol: str, mint: str) -> str:
     return symbol or f"{mint[:6]}…"
 
 
+def _price(value: Decimal) -> str:
+    """A price to 6 significant digits: a fill's exact price has 30."""
+    return as_str(value.quantize(Decimal(1).scaleb(value.adjusted() - 5))) if value else "0"
+
+
 def _signed(value: Decimal | None, unit: str) -> str:
     if value is None:
         return "unknown"
@@ -41,7 +46,7 @@ def trade_opened_notify(*, owner_id: int, position: Position, mode: str) -> None
         title=f"Trade opened: {token}",
         body=(
             f"Bought {as_str(position.total_tokens_bought)} {token} at "
-            f"{as_str(position.purchase_price)} SOL each for "
+            f"{_price(position.purchase_price)} SOL each for "
             f"{as_str(position.total_invested_sol)} SOL ({mode}). "
             f"Token {position.token_address}."
         ),
@@ -52,7 +57,7 @@ def trade_closed_notify(*, owner_id: int, trade: ClosedTrade) -> None:
     token = _token(trade.token_symbol, trade.token_address)
     reason = close_reason_label(trade.close_reason, trade.profit_loss_sol)
     sale = (
-        f"Sold {as_str(trade.tokens_bought)} {token} at {as_str(trade.sale_price)} SOL each"
+        f"Sold {as_str(trade.tokens_bought)} {token} at {_price(trade.sale_price)} SOL each"
         if trade.sale_price is not None
         else f"Wrote off {as_str(trade.tokens_bought)} {token}"
     )
