@@ -206,5 +206,7 @@ class NotificationChannel(models.Model):
     def masked_url(self) -> str:
         return f"{self.url_scheme}://…"
 
-    def event_labels(self) -> list[str]:
-        return [NotificationEvent(event).label for event in self.events]
+    def events_text(self) -> str:
+        if set(self.events) >= set(NotificationEvent.values):
+            return "All events"
+        return ", ".join(NotificationEvent(event).label for event in self.events)

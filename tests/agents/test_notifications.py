@@ -378,3 +378,20 @@ def test_another_operators_channels_are_not_shown_and_cannot_be_touched(
     assert deleted.status_code == 404 and tested.status_code == 404
     assert NotificationChannel.objects.filter(pk=theirs.pk).exists()
     assert localnet.notifications("theirs") == []
+
+
+def test_the_admin_shows_the_url_masked_only(client, user, localnet):
+    user.is_staff = user.is_superuser = True
+    user.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(user)
+    channel = _channel(user, localnet, "s3cr3t-admin-path")
+
+    pages = [
+        client.get(reverse("admin:agents_notificationchannel_changelist")),
+        client.get(reverse("admin:agents_notificationchannel_change", args=[channel.pk])),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert "json://…" in body and "s3cr3t" not in body
