@@ -183,6 +183,20 @@ def notify(
     transaction commits, best effort: a notification that cannot be queued is logged and never
     undoes or fails the caller."""
     NotificationEvent(event)  # an unknown event is a programming error, caught here
+    transaction.on_commit(
+        lambda: notification_queue(
+            owner_id=owner_id, event=event, title=title, body=body, agent_id=agent_id
+        ),
+        robust=True,
+    )
+
+
+def notification_queue(
+    *, owner_id: int | None, event: str, title: str, body: str, agent_id: int | None = None
+) -> None:
+    """notify's queueing, now: for an event no transaction records (market data turning
+    stale), whose caller may not even use the database. Best effort, as notify."""
+    NotificationEvent(event)
     notification = {
         "owner_id": owner_id,
         "event": event,
@@ -190,10 +204,6 @@ def notify(
         "body": body,
         "agent_id": agent_id,
     }
-    transaction.on_commit(lambda: _queue(notification), robust=True)
-
-
-def _queue(notification: dict) -> None:
     # The task by its registered name: agents.tasks imports this module (an edge above it).
     from nexgent.celery import app
 

@@ -5,7 +5,7 @@ from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
 from agents.models import NotificationEvent, User
-from agents.notification_services import notify
+from agents.notification_services import notification_queue
 from nexgent import realtime
 from prices.events import data_source_stale
 
@@ -33,8 +33,9 @@ def end_api_sessions_on_password_change(sender, instance, raw=False, **kwargs):
 
 @receiver(data_source_stale, dispatch_uid="agents.notify_data_source_stale")
 def notify_data_source_stale(sender, source, problem, **kwargs):
-    """Every operator subscribed hears of it: market data is the whole engine's."""
-    notify(
+    """Every operator subscribed hears of it: market data is the whole engine's. Queued now:
+    no transaction records the transition (a cache flag or counter does)."""
+    notification_queue(
         owner_id=None,
         event=NotificationEvent.DATA_SOURCE_STALE,
         title=f"Data source stale or down: {source}",
