@@ -22,7 +22,14 @@ from agents.serializers import (
     RefreshSerializer,
     TokenPairSerializer,
 )
-from agents.services import agent_create, agent_update, api_key_create, api_key_revoke
+from agents.services import (
+    agent_config_replace,
+    agent_create,
+    agent_delete,
+    agent_update,
+    api_key_create,
+    api_key_revoke,
+)
 from nexgent.api import DomainError
 from nexgent.pages import TOTAL_COUNT, HeaderPagination
 from nexgent.schema import error
@@ -119,6 +126,9 @@ class AgentViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         serializer.instance = agent_update(agent=serializer.instance, **serializer.validated_data)
 
+    def perform_destroy(self, instance):
+        agent_delete(agent=instance)
+
 
 class AgentConfigView(APIView):
     """GET the effective config; PUT replaces the overrides (an empty body resets); PATCH
@@ -148,15 +158,14 @@ class AgentConfigView(APIView):
         if not isinstance(request.data, dict):
             raise DomainError("config must be a JSON object", code="validation_error")
         try:
-            overrides = agent_config.validate_overrides(build(agent.config or {}))
+            agent = agent_config_replace(agent=agent, config=build(agent.config or {}))
         except agent_config.ConfigValidationError as exc:
             raise DomainError(
                 "Invalid config: " + ", ".join(d["field"] for d in exc.details),
                 code="validation_error",
                 details=exc.details,
             ) from exc
-        Agent.objects.filter(pk=agent.pk).update(config=overrides)
-        return Response(agent_config.effective_config_json(overrides))
+        return Response(agent_config.effective_config_json(agent.config))
 
 
 class AgentConfigSchemaView(APIView):

@@ -136,6 +136,8 @@ class PurchaseLimitsConfig(_Section):
 
 
 class SignalsConfig(_Section):
+    # Where the agent's buys come from: signals posted to the API, its AI strategist, or both.
+    decision_source: Literal["posted", "ai", "both"] = "posted"
     min_score: _integer(ge=1, le=5) = 1
     allowed_signal_types: tuple[SignalType, ...] = ()
     token_filter_mode: Literal["none", "blacklist", "whitelist"] = "none"
@@ -308,6 +310,26 @@ class RiskConfig(_Section):
     cooldown_after_stop_losses: StopLossCooldownConfig | None = None
 
 
+class AiStrategistConfig(_Section):
+    """The AI strategist's cycle (signals_app.strategist): how often, what it looks at, and the
+    limits its decisions are held to. It runs only when signals.decision_source says "ai" or
+    "both"; the model and its key are the operator's (Settings > AI strategist)."""
+
+    period_minutes: _integer(ge=1, le=1440) = 3
+    max_candidates: _integer(ge=1, le=200) = 50
+    use_token_boosts: StrictBool = False
+    candidate_liquidity_min_usd: _decimal(ge=0, le=USD) | None = None
+    candidate_market_cap_min_usd: _decimal(ge=0, le=USD) | None = None
+    max_position_sol: _decimal(gt=0, le=SOL) = Decimal("0.5")
+    max_position_equity_percent: _decimal(gt=0, le=100) = Decimal(20)
+    min_reward_risk: _decimal(ge=1, le=100) = Decimal(2)
+    daily_token_budget: _integer(ge=1, le=inputs.MAX_COUNT) | None = 500_000
+    daily_cost_budget_usd: _decimal(gt=0, le=USD) | None = None
+    timeout_seconds: _integer(ge=1, le=300) = 60
+    price_history_minutes: _integer(ge=5, le=inputs.MAX_MINUTES) = 120
+    feedback_trades: _integer(ge=0, le=50) = 10
+
+
 class AgentConfig(_Section):
     """The effective trading configuration of one agent."""
 
@@ -319,6 +341,7 @@ class AgentConfig(_Section):
     dca: DcaConfig = Field(default_factory=DcaConfig)
     take_profit: TakeProfitConfig = Field(default_factory=TakeProfitConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    ai_strategist: AiStrategistConfig = Field(default_factory=AiStrategistConfig)
 
 
 _DEFAULTS = AgentConfig()

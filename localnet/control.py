@@ -1,6 +1,6 @@
 """localnet's control routes (/_localnet/...): JSON in, JSON out, decimals as strings. They let
 demos, tests in other processes and people drive the synthetic market: prices, tokens, faults,
-latencies, the chain's clock and the Hermes stream."""
+latencies, the chain's clock, the Hermes stream and the strategist model's answers."""
 
 import json
 from collections.abc import Callable
@@ -9,6 +9,7 @@ from decimal import Decimal
 from solders.pubkey import Pubkey
 
 from localnet.answers import Rejected, Request, Response, json_response
+from localnet.llm import StrategistPolicy
 from localnet.market import SyntheticMarket, Token
 from localnet.stream import HermesStreamControl
 from nexgent.money import as_str, to_decimal
@@ -267,6 +268,47 @@ def _chain_fault(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
     return 200, {"kind": kind, "count": count}
 
 
+def _policy_state(policy: StrategistPolicy) -> dict:
+    return {
+        "close_below_percent": as_str(policy.close_below_percent),
+        "open_size_sol": as_str(policy.open_size_sol),
+        "stop_percent": as_str(policy.stop_percent),
+        "take_profit_percent": as_str(policy.take_profit_percent),
+    }
+
+
+def _llm_policy(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    """{"close_below_percent"?, "open_size_sol"?, "stop_percent"?, "take_profit_percent"?}:
+    the thresholds given change, the others stay; answers the whole policy."""
+    names = _policy_state(market.llm.policy())
+    unknown = sorted(set(payload) - set(names))
+    if unknown:
+        raise ValueError(f"unknown policy fields {unknown}; expected some of {sorted(names)}")
+    return 200, _policy_state(market.llm.set_policy(**payload))
+
+
+def _llm_answers(market: SyntheticMarket, request: Request) -> Response:
+    """{"content": object | string}: the next answered request gets exactly this content.
+    Read without _payload, whose Decimals would not serialize back into the answer."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        return json_response({"error": f"invalid JSON: {exc}"}, 400)
+    if not isinstance(payload, dict) or not isinstance(payload.get("content"), dict | str):
+        return json_response({"error": 'expected {"content": object or string}'}, 400)
+    market.llm.push_answer(payload["content"])
+    return json_response({"pending": market.llm.pending_answers()})
+
+
+def _llm_requests(market: SyntheticMarket, request: Request) -> Response:
+    return json_response({"requests": market.llm.requests})
+
+
+def _llm_clear(market: SyntheticMarket, payload: dict) -> tuple[int, dict]:
+    market.llm.clear()
+    return 200, {"requests": [], "pending": 0}
+
+
 CONTROL_ROUTES = (
     ("GET", r"/_localnet/state", _control_state),
     ("POST", r"/_localnet/price", _control(_set_price)),
@@ -284,6 +326,10 @@ CONTROL_ROUTES = (
     ("POST", r"/_localnet/chain_fault", _control(_chain_fault)),
     ("POST", r"/_localnet/hermes/stream", _control(_stream_clock)),
     ("POST", r"/_localnet/hermes/lag", _control(_publish_lag)),
+    ("POST", r"/_localnet/llm/policy", _control(_llm_policy)),
+    ("POST", r"/_localnet/llm/answers", _llm_answers),
+    ("GET", r"/_localnet/llm/requests", _llm_requests),
+    ("POST", r"/_localnet/llm/clear", _control(_llm_clear)),
     *(
         ("POST", rf"/_localnet/hermes/{name}", _stream_action(act))
         for name, act in _STREAM_ACTIONS.items()

@@ -23,8 +23,11 @@ WALKTHROUGH_MINT = "25nPUUTe9L8LcVix7msbnhy6pSnbmTn45hDNC3QVVmCH"
 WALKTHROUGH_SYMBOL = "WALK"
 # Multiplicative price moves per second. Against the default config (fixed stop at -32%,
 # trailing from +20%): a pump then dump sells at the trailing stop in profit, a dump hits the
-# -32% stop, sideways stays open.
+# -32% stop, sideways stays open. A slow climb (+0.4% a second for 2.5 minutes, then a fade)
+# is the momentum localnet's model opens for the demo's AI agent, first in line so its first
+# cycles have something to buy; its fade takes the AI's position out at its stop.
 PATHS = {
+    "climb_then_fade": [Decimal("1.004")] * 150 + [Decimal("0.99")] * 60,
     "pump_then_dump": [Decimal("1.06")] * 6 + [Decimal("0.95")] * 40,
     "dump": [Decimal("0.96")] * 40,
     "sideways": [Decimal("1.01"), Decimal("0.99")] * 60,

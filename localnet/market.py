@@ -22,6 +22,7 @@ from typing import NamedTuple
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from localnet.llm import StrategistModel
 from localnet.notify_sink import NotifySink
 from localnet.stream import HermesStreamControl
 from localnet.svm import Chain, SlotClock
@@ -36,6 +37,7 @@ SERVICES = frozenset(
         "dexscreener",
         "hermes",
         "solana_rpc",
+        "llm",
     }
 )
 
@@ -241,6 +243,8 @@ class SyntheticMarket:
         self._latency: dict[str, float] = {}
         self._sol_usd = self._opening_sol_usd = _positive("sol_usd", sol_usd)
         self._tokens: dict[str, Token] = {}
+        # DexScreener token boosts: (mint, amount) in the order they were bought.
+        self._boosts: list[tuple[str, int]] = []
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._delays: defaultdict[str, deque[float]] = defaultdict(deque)
         self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
@@ -249,6 +253,7 @@ class SyntheticMarket:
         self._api_keys: dict[str, str] = {}
         self._publish_lag = 0
         self.hermes_stream = HermesStreamControl()
+        self.llm = StrategistModel()
         # Where the engine's notifications arrive (json:// URLs), for the tests to read.
         self.notify_sink = NotifySink()
 
@@ -315,6 +320,27 @@ class SyntheticMarket:
         """A snapshot of the token; KeyError for a mint the market does not list."""
         with self._lock:
             return self._tokens[mint]
+
+    def boost(self, mint: str, amount: int = 10) -> None:
+        """Someone bought a DexScreener boost of `amount` for the token (it must exist)."""
+        if amount <= 0:
+            raise ValueError(f"a boost amount must be positive, got {amount}")
+        with self._lock:
+            if mint not in self._tokens:
+                raise KeyError(mint)
+            self._boosts.append((mint, amount))
+
+    def boosts(self) -> list[tuple[str, int, int]]:
+        """(mint, latest amount, total amount) of every boosted token, latest boost first."""
+        with self._lock:
+            boosts = list(self._boosts)
+        totals: dict[str, int] = defaultdict(int)
+        for mint, amount in boosts:
+            totals[mint] += amount
+        latest: dict[str, int] = {}
+        for mint, amount in reversed(boosts):
+            latest.setdefault(mint, amount)
+        return [(mint, amount, totals[mint]) for mint, amount in latest.items()]
 
     def lookup(self, mints: Iterable[str]) -> dict[str, Token]:
         """The known tokens among `mints`, read under one lock so a batch answer is consistent."""

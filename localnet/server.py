@@ -1,4 +1,5 @@
-"""localnet over HTTP: Jupiter, DexScreener, Pyth Hermes and Solana RPC on one local port.
+"""localnet over HTTP: Jupiter, DexScreener, Pyth Hermes, Solana RPC and OpenAI's Chat
+Completions API on one local port.
 
 The routes answer with the real services' shapes, status codes and error bodies
 (shared/design/external-apis.md), so the engine's own HTTP clients run against it unchanged.
@@ -23,7 +24,7 @@ from urllib.parse import unquote
 
 from solders.pubkey import Pubkey
 
-from localnet import jupiter_swap, jupiter_tokens, notify_sink, solana_rpc
+from localnet import chat_completions, jupiter_swap, jupiter_tokens, notify_sink, solana_rpc
 from localnet.answers import (
     TOKEN_SUPPLY,
     Rejected,
@@ -161,6 +162,8 @@ def _presented_key(service: str, request: Request) -> str | None:
         if authorization.startswith("Bearer "):
             return authorization.removeprefix("Bearer ")
         return request.param("ACCESS_TOKEN")
+    if service == "llm":
+        return chat_completions.bearer_token(request)
     return request.headers.get("x-api-key")
 
 
@@ -168,6 +171,8 @@ def _unauthorized(service: str) -> Response:
     # No rate-limit headers on 401s; Hermes answers in plain text like all its errors.
     if service == "hermes":
         return text_response("Unauthorized", 401)
+    if service == "llm":
+        return chat_completions.unauthorized()
     return json_response({"error": "Unauthorized"}, 401)
 
 
@@ -188,6 +193,8 @@ def _fault_response(service: str, fault: Fault, request: Request) -> Response:
 
 
 def _error_response(service: str, status: int) -> Response:
+    if service == "llm":
+        return chat_completions.status_error(status)
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -356,6 +363,30 @@ def _dexscreener_latest(market: SyntheticMarket, request: Request) -> Response:
     """GET /latest/dex/tokens/{a,b}: the legacy envelope, with "pairs": null when none match."""
     pairs = _pairs(market, _dexscreener_addresses(request.args[0]))
     return json_response({"schemaVersion": "1.0.0", "pairs": pairs or None})
+
+
+def _dexscreener_boosts(market: SyntheticMarket, request: Request) -> Response:
+    """GET /token-boosts/latest/v1 (latest boost first) and /token-boosts/top/v1 (most boosted
+    first): arrays of boosts, as DexScreener lists them."""
+    boosts = market.boosts()
+    if request.args[0] == "top":
+        boosts.sort(key=lambda boost: -boost[2])
+    return json_response(
+        [
+            {
+                "url": f"https://dexscreener.com/solana/{mint.lower()}",
+                "chainId": "solana",
+                "tokenAddress": mint,
+                "amount": amount,
+                "totalAmount": total,
+                "icon": None,
+                "header": None,
+                "description": None,
+                "links": [],
+            }
+            for mint, amount, total in boosts
+        ]
+    )
 
 
 def _pairs(market: SyntheticMarket, addresses: list[str]) -> list[dict]:
@@ -543,8 +574,14 @@ ROUTES = (
     _route("GET", r"/tokens/v2/search", "jupiter_tokens", jupiter_tokens.search),
     _route("GET", r"/tokens/v1/([^/]+)/([^/]*)", "dexscreener", _dexscreener_tokens),
     _route("GET", r"/latest/dex/tokens/([^/]*)", "dexscreener", _dexscreener_latest),
+    _route("GET", r"/token-boosts/(latest|top)/v1", "dexscreener", _dexscreener_boosts),
     _route("GET", r"/v2/updates/price/latest", "hermes", _hermes_latest),
     _route("GET", r"/v2/updates/price/stream", "hermes", _hermes_stream),
+    _route("POST", r"/v1/chat/completions", "llm", chat_completions.chat_completion),
+    _route("GET", r"/v1/models", "llm", chat_completions.models),
+    # Any other path of OpenAI's API: its 404, outside the service so no fault is spent on it.
+    _route("GET", r"/v1/.*", None, chat_completions.unknown_path),
+    _route("POST", r"/v1/.*", None, chat_completions.unknown_path),
     # Not a market service: where Apprise's json:// URLs deliver the engine's notifications.
     _route("POST", r"/notify-sink/([^/]+)", None, notify_sink.receive),
     _route("GET", r"/notify-sink/([^/]+)", None, notify_sink.listing),

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "corsheaders",
+    "django_htmx",
     "channels",
     "django_prometheus",
     "agents",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -289,6 +291,20 @@ CELERY_BEAT_SCHEDULE["signals-resume"] = {
     "task": "signals_app.tasks.signals_resume",
     "schedule": float(SIGNAL_RESUME_INTERVAL_SECONDS),
     "options": {"expires": float(SIGNAL_RESUME_INTERVAL_SECONDS) * 0.9},
+}
+# AI strategist agents whose current period has no cycle yet are looked for this often
+# (signals_app.tasks.strategist_cycles_dispatch); a cycle not started within
+# STRATEGIST_CYCLE_EXPIRES_SECONDS of being sent is dropped (the next look sends it again).
+STRATEGIST_DISPATCH_INTERVAL_SECONDS = env_int(
+    "STRATEGIST_DISPATCH_INTERVAL_SECONDS", 20, minimum=1, maximum=3600
+)
+STRATEGIST_CYCLE_EXPIRES_SECONDS = env_int(
+    "STRATEGIST_CYCLE_EXPIRES_SECONDS", 60, minimum=1, maximum=86400
+)
+CELERY_BEAT_SCHEDULE["strategist-cycles"] = {
+    "task": "signals_app.tasks.strategist_cycles_dispatch",
+    "schedule": float(STRATEGIST_DISPATCH_INTERVAL_SECONDS),
+    "options": {"expires": float(STRATEGIST_DISPATCH_INTERVAL_SECONDS) * 0.9},
 }
 # Live wallets are reconciled with the chain this often (trading.tasks.wallets_reconcile,
 # docs/decisions.md "Reconcile").

@@ -176,6 +176,84 @@ def liquidity_sol(mints: list[str]) -> dict[str, Decimal]:
     return _each_batch(mints, DEXSCREENER_BATCH, fetch)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenMarket:
+    """A token's market on DexScreener, from its deepest SOL-quoted pool: what the AI
+    strategist shows the model of a candidate. A figure DexScreener did not give is None."""
+
+    mint: str
+    symbol: str
+    price_sol: Decimal
+    price_usd: Decimal | None
+    liquidity_usd: Decimal
+    market_cap_usd: Decimal | None
+    volume_24h_usd: Decimal | None
+    price_change_1h_percent: Decimal | None
+    price_change_24h_percent: Decimal | None
+
+
+def dexscreener_markets(mints: list[str]) -> dict[str, TokenMarket]:
+    """Each token's market from its deepest wSOL-quoted pair, in batches of 30; tokens without
+    such a pair are absent."""
+
+    def fetch(batch: list[str]) -> dict[str, TokenMarket]:
+        pairs = _dexscreener_pairs(batch)
+        found = (_deepest_market(mint, pairs) for mint in batch)
+        return {market.mint: market for market in found if market is not None}
+
+    return _each_batch(mints, DEXSCREENER_BATCH, fetch)
+
+
+def _deepest_market(mint: str, pairs: list[dict]) -> TokenMarket | None:
+    best: tuple[Decimal, dict, Decimal] | None = None
+    for pair in pairs:
+        if _sol_side(pair, mint) != "quote":
+            continue
+        price_sol = _positive(pair.get("priceNative"))
+        depth = _liquidity(pair, "usd")
+        if price_sol is not None and (best is None or depth > best[0]):
+            best = (depth, pair, price_sol)
+    if best is None:
+        return None
+    depth, pair, price_sol = best
+    base = pair.get("baseToken") if isinstance(pair.get("baseToken"), dict) else {}
+    symbol = base.get("symbol") if isinstance(base.get("symbol"), str) else ""
+    return TokenMarket(
+        mint=mint,
+        symbol=symbol[:32],
+        price_sol=price_sol,
+        price_usd=_positive(pair.get("priceUsd")),
+        liquidity_usd=depth,
+        market_cap_usd=_positive(pair.get("marketCap")),
+        volume_24h_usd=_decimal(_field(pair, "volume", "h24")),
+        price_change_1h_percent=_decimal(_field(pair, "priceChange", "h1")),
+        price_change_24h_percent=_decimal(_field(pair, "priceChange", "h24")),
+    )
+
+
+def _field(pair: dict, group: str, name: str):
+    values = pair.get(group)
+    return values.get(name) if isinstance(values, dict) else None
+
+
+def dexscreener_boosted_tokens() -> list[str]:
+    """The Solana tokens with the most DexScreener boosts, most boosted first, each once."""
+
+    def parse(response: requests.Response) -> list[str]:
+        body = decode_json("dexscreener", response)
+        if not isinstance(body, list):
+            raise ExternalServiceError("dexscreener", "expected an array of boosts")
+        mints = (
+            boost.get("tokenAddress")
+            for boost in body
+            if isinstance(boost, dict) and boost.get("chainId") == "solana"
+        )
+        return list(dict.fromkeys(mint for mint in mints if isinstance(mint, str) and mint))
+
+    url = f"{settings.DEXSCREENER_BASE_URL}/token-boosts/top/v1"
+    return providers.get(providers.DEXSCREENER, url, parse=parse)
+
+
 def _dexscreener_pairs(batch: list[str]) -> list[dict]:
     def parse(response: requests.Response) -> list[dict]:
         body = decode_json("dexscreener", response)

@@ -217,6 +217,29 @@ def token_metrics_fetch(mint: str) -> clients.TokenMetrics | None:
         return None
 
 
+def token_markets_fetch(mints: list[str]) -> dict[str, clients.TokenMarket]:
+    """Each token's market (price, liquidity, market cap, volume) from DexScreener; a token it
+    lists no SOL pool for is absent. Raises ExternalServiceError when DexScreener fails: the
+    caller decides what a market it cannot see means."""
+    return clients.dexscreener_markets(mints) if mints else {}
+
+
+# DexScreener allows about 60 boost requests a minute: every strategist shares one answer a
+# minute.
+BOOSTS_CACHE_KEY = "prices:token-boosts"
+BOOSTS_CACHE_SECONDS = 60
+
+
+def boosted_tokens_fetch() -> list[str]:
+    """The most boosted Solana tokens on DexScreener, read at most once a minute. Raises
+    ExternalServiceError when DexScreener fails."""
+    boosted = cache.get(BOOSTS_CACHE_KEY)
+    if boosted is None:
+        boosted = clients.dexscreener_boosted_tokens()
+        cache.set(BOOSTS_CACHE_KEY, boosted, timeout=BOOSTS_CACHE_SECONDS)
+    return boosted
+
+
 # SOL/USD
 
 

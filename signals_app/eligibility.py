@@ -23,6 +23,10 @@ class SignalFacts:
     # None: not fetched (no candidate sets a bound) or Jupiter did not answer in time.
     token_metrics: TokenMetrics | None = None
     kill_switch: str = "off"
+    # "buy" or "sell" (signals_app.models.SignalAction).
+    action: str = "buy"
+    # The signal is its agent's own (an AI strategist's), not one posted to every agent.
+    from_strategist: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,7 @@ _METRIC_BOUNDS = (
 
 
 def agent_skip_reason(signal: SignalFacts, facts: AgentFacts) -> str | None:
-    for check in _CHECKS:
+    for check in _SELL_CHECKS if signal.action == "sell" else _CHECKS:
         reason = check(signal, facts)
         if reason:
             return reason
@@ -54,6 +58,19 @@ def agent_skip_reason(signal: SignalFacts, facts: AgentFacts) -> str | None:
 
 def _kill_switch(signal: SignalFacts, facts: AgentFacts) -> str | None:
     return KILL_SWITCH_REASONS.get(signal.kill_switch)
+
+
+def _halted(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """A sell reduces exposure: only a full halt stops it."""
+    return KILL_SWITCH_REASONS["halt"] if signal.kill_switch == "halt" else None
+
+
+def _listening(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """An agent takes posted signals, its AI strategist's, or both (signals.decision_source)."""
+    source = facts.config.signals.decision_source
+    if signal.from_strategist:
+        return None if source in ("ai", "both") else "strategist_off"
+    return None if source in ("posted", "both") else "posted_signals_off"
 
 
 def agent_blocked_reason(facts: AgentFacts) -> str | None:
@@ -72,12 +89,24 @@ def agent_blocked_reason(facts: AgentFacts) -> str | None:
     return None
 
 
-def _signal_filters(signal: SignalFacts, facts: AgentFacts) -> str | None:
+def _score_and_type(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """A provider's score and type: the agent's own strategist is held to its risk manager
+    instead (signals_app.strategist_rules)."""
+    if signal.from_strategist:
+        return None
     cfg = facts.config.signals
     if signal.signal_strength < cfg.min_score:
         return "below_min_score"
     if cfg.allowed_signal_types and signal.signal_type not in cfg.allowed_signal_types:
         return "signal_type_not_allowed"
+    return None
+
+
+def _signal_filters(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    cfg = facts.config.signals
+    reason = _score_and_type(signal, facts)
+    if reason:
+        return reason
     if cfg.token_filter_mode == "blacklist" and signal.token_address in cfg.token_list:
         return "token_blacklisted"
     if cfg.token_filter_mode == "whitelist" and signal.token_address not in cfg.token_list:
@@ -98,6 +127,16 @@ def _token_metrics(signal: SignalFacts, facts: AgentFacts) -> str | None:
         if (low is not None and value < low) or (high is not None and value > high):
             return out_of_range
     return None
+
+
+def _holds_token(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    return None if signal.token_address in facts.open_tokens else "no_open_position"
+
+
+def _sell_state(signal: SignalFacts, facts: AgentFacts) -> str | None:
+    """An exit needs the agent active with automated trading on; a risk pause stops buys only."""
+    reason = agent_blocked_reason(facts)
+    return None if reason == "risk_paused" else reason
 
 
 def _positions(signal: SignalFacts, facts: AgentFacts) -> str | None:
@@ -122,11 +161,21 @@ def _agent_state(signal: SignalFacts, facts: AgentFacts) -> str | None:
 
 _CHECKS: tuple[Callable[[SignalFacts, AgentFacts], str | None], ...] = (
     _kill_switch,
+    _listening,
     _agent_state,
     _signal_filters,
     _token_metrics,
     _positions,
     _balance,
+)
+# A sell signal: the agent must take it and hold the token; its buy filters (scores and types
+# aside) and its balance do not matter to an exit.
+_SELL_CHECKS: tuple[Callable[[SignalFacts, AgentFacts], str | None], ...] = (
+    _halted,
+    _listening,
+    _sell_state,
+    _score_and_type,
+    _holds_token,
 )
 
 

@@ -31,6 +31,10 @@ REASONS = {
     "swap_unconfirmed": "The live swap was sent but never confirmed.",
     "invalid_fill": "The swap delivered an amount that cannot be right.",
     "action_already_executed": "This buy was already made.",
+    "posted_signals_off": "The agent takes its AI strategist's decisions only, not posted signals.",
+    "strategist_off": "The agent does not take its AI strategist's decisions.",
+    "no_open_position": "The agent holds no open position in this token to sell.",
+    "position_not_open": "The position was already closed when the sell came.",
 }
 
 

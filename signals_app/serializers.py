@@ -12,7 +12,7 @@ from nexgent.inputs import (
     validate_mint,
 )
 from nexgent.pages import PageQuerySerializer
-from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
+from signals_app.models import ExecutionStatus, SignalAction, SignalExecution, TradingSignal
 from signals_app.selectors import execution_summary
 
 # Existing providers post the reference engine's camelCase bodies; both spellings are accepted.
@@ -43,6 +43,9 @@ class SignalCreateSerializer(InputSerializer):
         required=False, allow_blank=True, default="", max_length=2000
     )
     source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    action = serializers.ChoiceField(
+        choices=SignalAction.choices, required=False, default=SignalAction.BUY
+    )
 
 
 class SignalExecutionSerializer(serializers.ModelSerializer):
@@ -75,6 +78,8 @@ class SignalSerializer(serializers.ModelSerializer):
             "signal_strength",
             "activation_reason",
             "source",
+            "action",
+            "agent",
             "created_at",
             "processed_at",
         ]
@@ -95,6 +100,8 @@ def signal_payload(signal: TradingSignal) -> dict:
         "signal_strength": signal.signal_strength,
         "activation_reason": signal.activation_reason,
         "source": signal.source,
+        "action": signal.action,
+        "agent": signal.agent_id,
         "created_at": _moment(signal.created_at),
         "processed_at": _moment(signal.processed_at),
     }

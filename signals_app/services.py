@@ -7,6 +7,7 @@ agent's execution inside the buy's own transaction.
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -27,8 +28,9 @@ from signals_app.eligibility import (
     metric_bounds_set,
     skip_details,
 )
-from signals_app.models import ExecutionStatus, SignalExecution, TradingSignal
+from signals_app.models import ExecutionStatus, SignalAction, SignalExecution, TradingSignal
 from trading.live import SwapFailed
+from trading.models import CloseReason, Position, PositionStatus
 from trading.risk_selectors import (
     WalletFacts,
     kill_switch_mode,
@@ -39,7 +41,7 @@ from trading.risk_selectors import (
 from trading.risk_services import buy_guards_check_many, risk_guards_apply
 from trading.rules.risk import KILL_SWITCH_REASONS
 from trading.rules.sizing import SizingError
-from trading.services import BuyBlocked, BuyResult, TradeRefused, position_buy
+from trading.services import BuyBlocked, BuyResult, TradeRefused, position_buy, position_close
 from wallets.models import AgentWallet
 
 logger = logging.getLogger(__name__)
@@ -64,9 +66,16 @@ def signal_create(
     source: str = "",
     api_key: ApiKey | None = None,
     idempotency_key: str | None = None,
+    action: str = SignalAction.BUY,
+    agent: Agent | None = None,
+    size_sol: Decimal | None = None,
+    stop_loss_percent: Decimal | None = None,
 ) -> tuple[TradingSignal, bool]:
     """Record a signal. Returns (signal, created); a created signal's fan-out is the caller's to
-    dispatch once it is committed (signals_app.tasks.signal_received).
+    dispatch once it is committed (signals_app.tasks.signal_received). `action` "sell" exits
+    the positions in the token of the agents that take it; `agent`: the one agent the signal is
+    for (its AI strategist's), else every agent of the owner that takes posted signals.
+    `size_sol` and `stop_loss_percent` set the buy's size and stop (None: the agent's rules).
 
     A repeated Idempotency-Key returns the first signal; an identical signal (same owner,
     token, type and strength) within 60 s is refused with 409.
@@ -85,6 +94,8 @@ def signal_create(
                 token_address=token_address,
                 signal_type=signal_type,
                 signal_strength=signal_strength,
+                action=action,
+                agent=agent,
                 created_at__gte=now - DUPLICATE_WINDOW,
             )
             .values_list("pk", flat=True)
@@ -106,6 +117,10 @@ def signal_create(
             signal_strength=signal_strength,
             activation_reason=activation_reason,
             source=source,
+            action=action,
+            agent=agent,
+            size_sol=size_sol,
+            stop_loss_percent=stop_loss_percent,
             idempotency_key=idempotency_key,
             created_at=now,
         )
@@ -156,7 +171,9 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:
         _config_failure(signal, agent_id, error) for agent_id, error in decided.unreadable.items()
     ]
     # Looked up before the decisions' transaction: no HTTP call while it holds its locks.
-    buying = any(execution.status == ExecutionStatus.PENDING for execution in executions)
+    buying = signal.action == SignalAction.BUY and any(
+        execution.status == ExecutionStatus.PENDING for execution in executions
+    )
     decimals = _decimals(signal.token_address) if buying else None
     with transaction.atomic():
         # Conflicts are the decisions of an earlier delivery: they stand as they are.
@@ -204,13 +221,17 @@ def _decision_facts(signal: TradingSignal, now: datetime) -> _Decided:
     """Everything the eligibility rules read, for all the owner's agents at once. Risk guards
     are evaluated (and pauses recorded) only for agents that could otherwise trade, and token
     metrics fetched only if one of those that is not paused sets a bound."""
-    agents, configs, unreadable = _readable(
-        list(Agent.objects.filter(owner_id=signal.owner_id).order_by("pk"))
-    )
+    agents = Agent.objects.filter(owner_id=signal.owner_id).order_by("pk")
+    if signal.agent_id is not None:
+        agents = agents.filter(pk=signal.agent_id)
+    agents, configs, unreadable = _readable(list(agents))
     wallets = wallet_facts_load(agents)
     facts = [_agent_facts(agent, configs[agent.pk], wallets.get(agent.pk)) for agent in agents]
     kill_switch = kill_switch_mode()
     early = _signal_facts(signal, None, kill_switch)
+    # An exit needs neither the buy guards nor the token's metrics.
+    if signal.action == SignalAction.SELL:
+        return _Decided(early, facts, wallets, unreadable)
     if kill_switch in KILL_SWITCH_REASONS or not any(agent_could_buy(early, f) for f in facts):
         return _Decided(early, facts, wallets, unreadable)
     candidates = [fact.agent for fact in facts if agent_blocked_reason(fact) is None]
@@ -250,6 +271,8 @@ def _signal_facts(signal: TradingSignal, metrics, kill_switch: str) -> SignalFac
         signal.signal_strength,
         token_metrics=metrics,
         kill_switch=kill_switch,
+        action=signal.action,
+        from_strategist=signal.agent_id is not None,
     )
 
 
@@ -330,6 +353,8 @@ def signal_execute_batch(
     if not executions:
         return failed
     wallets = wallet_facts_load(agents)
+    if executions[0].signal.action == SignalAction.SELL:
+        return failed + _execute_all(executions, {}, wallets, None)
     # A guard may have tripped since the fan-out decided.
     blocks = buy_guards_check_many(agents=agents, wallets=wallets, opens_position=True)
     if decimals is None:
@@ -405,11 +430,15 @@ def _execute(
         if facts is None:
             return _finish(execution, ExecutionStatus.SKIPPED, reason="no_wallet")
         signal = execution.signal
+        if signal.action == SignalAction.SELL:
+            return _exit(execution, facts)
         position_buy(
             agent=execution.agent,
             wallet=rows[facts.wallet_id],
             token_address=signal.token_address,
             token_symbol=signal.symbol,
+            sol_amount=signal.size_sol,
+            stop_loss_percent=signal.stop_loss_percent,
             sol_balance=facts.sol_balance,
             decimals=decimals,
             signal_id=signal.pk,
@@ -435,6 +464,26 @@ def _execute(
     except Exception as exc:
         logger.exception("signal %s agent %s: buy failed", execution.signal_id, execution.agent_id)
         return _finish(execution, ExecutionStatus.FAILED, reason="internal_error", error=repr(exc))
+
+
+def _exit(execution: SignalExecution, facts: WalletFacts) -> bool:
+    """Close the agent's open position in the signal's token (a sell signal). The close is
+    idempotent by itself (an open position is sold once), so a redelivered sell finds the
+    position closed and records that."""
+    position = (
+        Position.objects.filter(
+            wallet_id=facts.wallet_id,
+            token_address=execution.signal.token_address,
+            status=PositionStatus.OPEN,
+        )
+        .only("pk")
+        .first()
+    )
+    if position is None:
+        return _finish(execution, ExecutionStatus.SKIPPED, reason="no_open_position")
+    if position_close(position_id=position.pk, reason=CloseReason.SIGNAL) is None:
+        return _finish(execution, ExecutionStatus.SKIPPED, reason="position_not_open")
+    return _record(execution, ExecutionStatus.EXECUTED, position=position)
 
 
 def _expiry(signal: TradingSignal) -> dict | None:

@@ -1,4 +1,5 @@
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.db import transaction
 
 from signals_app import selectors, services
 from signals_app.models import TradingSignal
+from signals_app.strategist_services import strategist_cycle_run, strategist_cycles_due
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +75,18 @@ def signals_resume() -> None:
             len(unfinished.signals),
             len(unfinished.pending),
         )
+
+
+@shared_task(ignore_result=True)
+def strategist_cycles_dispatch() -> None:
+    """Send each AI strategist agent's cycle of its current slot, if it has none yet. A cycle
+    claims its slot and its agent's lease itself, so a message sent twice runs once."""
+    for agent_id, slot in strategist_cycles_due():
+        strategist_cycle.apply_async(
+            (agent_id, slot.isoformat()), expires=settings.STRATEGIST_CYCLE_EXPIRES_SECONDS
+        )
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def strategist_cycle(agent_id: int, slot: str) -> None:
+    strategist_cycle_run(agent_id=agent_id, slot=datetime.fromisoformat(slot))

@@ -21,7 +21,7 @@ PACKAGES = (*LAYERS, LOCALNET)
 # The root wiring may name every app: settings, the root URLs, the ASGI application.
 WIRING = {"nexgent.urls", "nexgent.asgi", "nexgent.settings", "nexgent.celery"}
 # The one product module that starts the local market, only when asked to (--localnet).
-LOCALNET_STARTERS = {"trading.management.commands.serve"}
+LOCALNET_STARTERS = {"signals_app.management.commands.serve"}
 EDGES = ("api", "views", "admin", "tasks", "consumers", "urls", "routing", "management")
 LOWER_KINDS = ("models", "selectors")
 

@@ -13,7 +13,11 @@ import pytest
 from solders.pubkey import Pubkey
 
 from localnet.demo import WALKTHROUGH_MINT, demo_market
-from trading.management.commands.serve import DEMO_AGENT_NAME, DEMO_LIVE_AGENT_NAME, demo_prepare
+from signals_app.management.commands.serve import (
+    DEMO_AGENT_NAME,
+    DEMO_LIVE_AGENT_NAME,
+    demo_prepare,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,10 +35,13 @@ def market():
     return demo_market()
 
 
-def test_the_readme_walkthrough_runs_as_written_against_the_demo(market, live_engine, settings):
+def test_the_readme_walkthrough_runs_as_written_against_the_demo(
+    market, localnet, live_engine, settings
+):
     settings.DEMO = True  # the test database stands for the demo's own
     prepared = demo_prepare(
-        airdrop=lambda address, lamports: market.chain.fund(Pubkey.from_string(address), lamports)
+        airdrop=lambda address, lamports: market.chain.fund(Pubkey.from_string(address), lamports),
+        llm_base_url=f"{localnet.url}/v1",
     )
     script = readme_walkthrough()
     assert f'MINT = "{WALKTHROUGH_MINT}"' in script

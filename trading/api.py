@@ -16,7 +16,7 @@ from nexgent.csv_export import CsvRenderer, csv_stream
 from nexgent.pages import TOTAL_COUNT, PageQuerySerializer, page_of, page_response, query_of
 from nexgent.schema import error
 from prices.selectors import latest_prices
-from trading.exports import closed_trade_rows
+from trading.history_selectors import trade_csv_rows
 from trading.ledger_services import TRANSFER_KEY_MAX_LENGTH, balance_transfer
 from trading.manual_services import MANUAL_KEY_MAX_LENGTH, trade_manual_buy
 from trading.models import CloseReason, Position
@@ -267,7 +267,7 @@ class ClosedTradesView(APIView):
             if "limit" in raw or "offset" in raw:
                 rows = rows[offset : offset + limit]
             return csv_stream(
-                closed_trade_rows(rows.iterator()),
+                trade_csv_rows(rows),
                 filename=f"closed-trades-agent-{agent.pk}.csv",
             )
         page = page_of(rows, limit=limit, offset=offset)

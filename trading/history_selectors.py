@@ -24,6 +24,8 @@ CLOSE_REASON_WORDS = {
     CloseReason.TAKE_PROFIT: "Take profit",
     CloseReason.STALE_TRADE: "Stale",
     CloseReason.RUG_PULL: "Rug write-off",
+    CloseReason.SIGNAL: "Sell signal",
+    CloseReason.AI: "AI strategist",
     CloseReason.MANUAL: "Manual",
 }
 # The most price samples a position's chart draws: the newest, about an hour at a 1 s tick.
@@ -128,14 +130,17 @@ def page_of(rows: QuerySet, *, limit: int, offset: int) -> Page:
     return Page(rows=found[:limit], offset=offset, limit=limit, has_next=len(found) > limit)
 
 
+# One layout for every closed-trades CSV (the dashboard's export and the API's ?format=csv): the
+# API list's fields, in its order, plus the close reason in words after its code.
 TRADE_CSV_COLUMNS = [
+    "id",
     "position_id",
     "token_address",
     "token_symbol",
-    "close_reason",
-    "close_reason_label",
     "opened_at",
     "closed_at",
+    "close_reason",
+    "close_reason_label",
     "purchase_price",
     "sale_price",
     "tokens_bought",
@@ -178,13 +183,14 @@ def trade_csv_rows(rows: QuerySet) -> Iterator[list[str]]:
     yield TRADE_CSV_COLUMNS
     for trade in rows.iterator(chunk_size=500):
         yield [
+            str(trade.pk),
             str(trade.position_id),
             trade.token_address,
             trade.token_symbol,
-            trade.close_reason,
-            close_reason_label(trade.close_reason, trade.profit_loss_sol),
             trade.opened_at.isoformat(),
             trade.closed_at.isoformat(),
+            trade.close_reason,
+            close_reason_label(trade.close_reason, trade.profit_loss_sol),
             _decimal(trade.purchase_price),
             _decimal(trade.sale_price),
             _decimal(trade.tokens_bought),

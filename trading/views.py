@@ -14,6 +14,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
@@ -152,7 +153,8 @@ def _close(request: HttpRequest, position: Position) -> None:
     )
 
 
-def _history_page(request, agent_id, form_class, select, template) -> HttpResponse:
+def _history_page(request, agent_id, form_class, select, template, partial) -> HttpResponse:
+    """The page, or only its filters, rows and pager when htmx asks (a filter or a page turn)."""
     agent = _owned_agent(request, agent_id)
     form = form_class(request.GET)
     limit, offset = form.window()
@@ -165,7 +167,12 @@ def _history_page(request, agent_id, form_class, select, template) -> HttpRespon
         "previous_query": _query_with(request, offset=max(offset - limit, 0)) if offset else "",
         "csv_query": _query_with(request, offset=None, limit=None),
     }
-    return render(request, template, context)
+    # A history restore (the back button) wants the whole page, not the fragment.
+    swap_only = request.htmx and not request.htmx.history_restore_request
+    response = render(request, partial if swap_only else template, context)
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _query_with(request: HttpRequest, **changes) -> str:
@@ -181,7 +188,12 @@ def _query_with(request: HttpRequest, **changes) -> str:
 @require_http_methods(["GET"])
 def closed_trades(request: HttpRequest, agent_id: int) -> HttpResponse:
     return _history_page(
-        request, agent_id, TradeFilterForm, closed_trades_filtered, "trading/trades.html"
+        request,
+        agent_id,
+        TradeFilterForm,
+        closed_trades_filtered,
+        "trading/trades.html",
+        "trading/_trades_history.html",
     )
 
 
@@ -203,6 +215,7 @@ def transactions(request: HttpRequest, agent_id: int) -> HttpResponse:
         TransactionFilterForm,
         transactions_filtered,
         "trading/transactions.html",
+        "trading/_transactions_history.html",
     )
 
 

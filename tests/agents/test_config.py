@@ -29,6 +29,7 @@ SPEC_DEFAULTS = {
         "max_price_impact": "0.05",
     },
     "signals": {
+        "decision_source": "posted",
         "min_score": 1,
         "allowed_signal_types": [],
         "token_filter_mode": "none",
@@ -75,6 +76,22 @@ SPEC_DEFAULTS = {
         "daily_loss_limit_sol": None,
         "max_drawdown_percent": None,
         "cooldown_after_stop_losses": None,
+    },
+    # Not in trading-rules.md: the AI strategist's (issue 16, docs/configuration.md).
+    "ai_strategist": {
+        "period_minutes": 3,
+        "max_candidates": 50,
+        "use_token_boosts": False,
+        "candidate_liquidity_min_usd": None,
+        "candidate_market_cap_min_usd": None,
+        "max_position_sol": "0.5",
+        "max_position_equity_percent": "20",
+        "min_reward_risk": "2",
+        "daily_token_budget": 500000,
+        "daily_cost_budget_usd": None,
+        "timeout_seconds": 60,
+        "price_history_minutes": 120,
+        "feedback_trades": 10,
     },
 }
 

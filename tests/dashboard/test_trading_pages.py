@@ -334,6 +334,33 @@ def test_trades_page_by_limit_and_offset_with_links(client, user, trades):
     assert 'rel="prev" class="button" href="?limit=2"' in second
 
 
+def test_an_htmx_filter_gets_only_the_history_fragment(client, user, trades):
+    agent, made = trades
+    client.force_login(user)
+    url = reverse("dashboard-trades", args=[agent.pk])
+
+    response = client.get(url, {"reason": "take_profit"}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert "<html" not in body and body.lstrip().startswith('<section id="history"')
+    assert rows(body, "trades", "data-position-id") == [str(made["tp"].position_id)]
+    assert "reason=take_profit" in body.split('id="csv-export"')[1].split(">")[0]
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_back_button_restores_the_whole_history_page(client, user, trades):
+    agent, _ = trades
+    client.force_login(user)
+    url = reverse("dashboard-transactions", args=[agent.pk])
+
+    restored = client.get(
+        url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    ).content.decode()
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" in restored and 'id="history"' in restored
+    assert "<html" not in fragment and 'id="transactions"' in fragment
+
+
 def test_trades_csv_has_the_filtered_rows_with_exact_decimals(client, user, trades):
     agent, made = trades
     client.force_login(user)
@@ -346,13 +373,14 @@ def test_trades_csv_has_the_filtered_rows_with_exact_decimals(client, user, trad
     trade = made["tp"]
     assert table == [
         [
+            "id",
             "position_id",
             "token_address",
             "token_symbol",
-            "close_reason",
-            "close_reason_label",
             "opened_at",
             "closed_at",
+            "close_reason",
+            "close_reason_label",
             "purchase_price",
             "sale_price",
             "tokens_bought",
@@ -364,13 +392,14 @@ def test_trades_csv_has_the_filtered_rows_with_exact_decimals(client, user, trad
             "sol_usd",
         ],
         [
+            str(trade.pk),
             str(trade.position_id),
             trade.token_address,
             "MOON",
-            "take_profit",
-            "Take profit",
             trade.opened_at.isoformat(),
             "2025-03-12T12:00:00+00:00",
+            "take_profit",
+            "Take profit",
             "0.000001",
             "",
             "1000000",

@@ -191,3 +191,28 @@ def test_concurrent_writers_neither_lose_nor_duplicate_tokens():
 
     assert len(set(mints)) == 400
     assert sorted(market.tokens()) == sorted(mints)
+
+
+def test_token_boosts_list_the_latest_and_the_most_boosted(market):
+    import requests
+
+    from localnet.serving import LocalnetServer
+
+    first = market.add_token(symbol="ONE", price_sol=Decimal("0.001"))
+    second = market.add_token(symbol="TWO", price_sol=Decimal("0.001"))
+    market.boost(first, 10)
+    market.boost(second, 30)
+    market.boost(first, 5)
+    server = LocalnetServer(market).start()
+    try:
+        latest = requests.get(f"{server.url}/token-boosts/latest/v1", timeout=5).json()
+        top = requests.get(f"{server.url}/token-boosts/top/v1", timeout=5).json()
+    finally:
+        server.stop()
+
+    assert [(b["tokenAddress"], b["amount"], b["totalAmount"]) for b in latest] == [
+        (first, 5, 15),
+        (second, 30, 30),
+    ]
+    assert [b["tokenAddress"] for b in top] == [second, first]
+    assert {b["chainId"] for b in top} == {"solana"}

@@ -108,6 +108,8 @@ def test_performance_of_a_win_a_stop_loss_and_an_open_position(
             "stale_trade": 0,
             "manual": 1,
             "rug_pull": 0,
+            "signal": 0,
+            "ai": 0,
         },
     }
     held.refresh_from_db()

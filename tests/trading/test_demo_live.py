@@ -13,11 +13,11 @@ from solders.pubkey import Pubkey
 from agents.models import Agent, ApiKey, User
 from localnet.demo import DemoDriver
 from nexgent import money
-from signals_app.models import SignalExecution
-from trading.management.commands.serve import (
+from signals_app.management.commands.serve import (
     DEMO_LIVE_AIRDROP_LAMPORTS,
     demo_prepare,
 )
+from signals_app.models import SignalExecution
 from trading.models import (
     Balance,
     LiveSwap,

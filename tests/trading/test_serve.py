@@ -111,7 +111,11 @@ def test_the_demo_keeps_its_own_database_and_prints_a_new_operator_each_start(tm
     # The second start began on an empty database: the first start's operator is gone, and
     # its agents with it.
     assert stale.status_code == 401
-    assert sorted(agent["name"] for agent in agents) == ["Demo agent", "Demo live agent"]
+    assert sorted(agent["name"] for agent in agents) == [
+        "Demo AI agent",
+        "Demo agent",
+        "Demo live agent",
+    ]
     # make run's database saw none of it.
     assert _rows(run_env) == ["0", "0", "0"]
     assert (tmp_path / "demo.sqlite3").exists() and (tmp_path / "nexgent.sqlite3").exists()
@@ -134,3 +138,30 @@ def test_make_run_prints_the_real_address_and_refuses_the_demo_on_its_database(t
     assert "exists" in again and password not in again and "password:" not in again
     assert refused.returncode != 0 and "NEXGENT_DEMO" in refused.stderr
     assert _rows(env) == ["1", "0", "0"]
+
+
+# The demo's AI agent cycles every minute; its first buy needs a minute of the climbing demo
+# token's price history, so it comes within the second or third cycle.
+AI_TRADE_TIMEOUT_SECONDS = 200
+
+
+def test_the_demo_ai_agent_trades_on_the_local_model(tmp_path):
+    demo_env = embedded_env(tmp_path, NEXGENT_DEMO="1")
+    manage_py(demo_env, "migrate", "--noinput")
+    with serving(demo_env, "--localnet", "--demo") as console:
+        url, password = demo_started(console)
+        assert any(line.startswith("Demo: Demo AI agent #") for line in console.lines)
+        headers = {"Authorization": f"Bearer {_login(url, password).json()['access']}"}
+        agents = requests.get(f"{url}/api/v1/agents", headers=headers, timeout=10).json()
+        ai = next(agent for agent in agents if agent["name"] == "Demo AI agent")
+        deadline = time.monotonic() + AI_TRADE_TIMEOUT_SECONDS
+        positions = []
+        while not positions and time.monotonic() < deadline:
+            time.sleep(2)
+            answer = requests.get(
+                f"{url}/api/v1/agents/{ai['id']}/positions", headers=headers, timeout=10
+            )
+            positions = answer.json()["positions"]
+
+    assert positions, "the demo AI agent bought nothing:\n" + "\n".join(console.lines)
+    assert positions[0]["token_symbol"].startswith("DEMO")

@@ -29,6 +29,9 @@ class CloseReason(StrEnum):
     STALE_TRADE = "stale_trade"
     MANUAL = "manual"
     RUG_PULL = "rug_pull"
+    # A posted signal with action "sell", and the AI strategist's close.
+    SIGNAL = "signal"
+    AI = "ai"
 
 
 class ActionKind(StrEnum):

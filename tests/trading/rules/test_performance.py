@@ -65,6 +65,8 @@ def test_trades_are_counted_by_close_reason_with_every_reason_listed():
         "stale_trade": 1,
         "manual": 1,
         "rug_pull": 0,
+        "signal": 0,
+        "ai": 0,
     }
 
 

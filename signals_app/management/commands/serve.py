@@ -1,9 +1,10 @@
 """Serve the engine: HTTP + WebSocket, and on the embedded default the task pool and beat too.
 
-Lives in trading, the highest app it uses: with --demo it empties the demo's own database
+Lives in signals_app, the highest app it uses: with --demo it empties the demo's own database
 (NEXGENT_DEMO=1, `make demo`) and prepares the demo operator, its agents (a simulated one with
-its simulation funds, a live one with a keystore wallet funded on the local chain) and an API
-key before the local market's demo driver posts signals for them.
+its simulation funds, a live one with a keystore wallet funded on the local chain, and an AI
+one whose strategist asks localnet's model) and an API key before the local market's demo
+driver posts signals for them.
 """
 
 import contextlib
@@ -27,10 +28,15 @@ from agents.services import DEMO_OPERATOR_EMAIL, agent_create, api_key_create, o
 from nexgent.celery import app as celery_app
 from nexgent.tasks import EmbeddedBeat, shutdown_embedded_pool
 from prices.hermes_stream import HermesStream
+from signals_app.strategist_services import llm_credential_set
 from trading.ledger_services import balance_deposit
 from trading.reconcile_services import wallet_reconcile
 from wallets.models import AgentWallet
 from wallets.services import wallet_assign, wallet_create_live
+
+# The model localnet serves (localnet.llm.MODEL_ID); named here, not imported: the engine
+# reaches localnet by URL alone.
+LOCALNET_MODEL = "localnet-strategist"
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,13 @@ DEMO_AGENT_NAME = "Demo agent"
 DEMO_FUNDS_SOL = Decimal(10)
 DEMO_LIVE_AGENT_NAME = "Demo live agent"
 DEMO_LIVE_AIRDROP_LAMPORTS = 10 * 10**9
+DEMO_AI_AGENT_NAME = "Demo AI agent"
+# localnet's model answers any non-empty key.
+DEMO_LLM_KEY = "localnet-demo-key"
+DEMO_AI_CONFIG = {
+    "signals": {"decision_source": "ai"},
+    "ai_strategist": {"period_minutes": 1, "max_position_sol": "0.5"},
+}
 
 # Gives `lamports` to the address on the local chain: localnet's faucet, as a test validator's.
 Airdrop = Callable[[str, int], object]
@@ -123,7 +136,8 @@ class Command(BaseCommand):
                 prepared = demo_prepare(
                     airdrop=lambda address, lamports: market.chain.fund(
                         Pubkey.from_string(address), lamports
-                    )
+                    ),
+                    llm_base_url=f"{server.url}/v1",
                 )
                 self._say_demo(prepared, base_url)
                 self.stdout.write(
@@ -151,7 +165,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  email:    {DEMO_OPERATOR_EMAIL}")
         self.stdout.write(f"  password: {prepared.operator_password}")
-        for agent in (prepared.agent, prepared.live_agent):
+        agents = [prepared.agent, prepared.live_agent]
+        if prepared.ai_agent is not None:
+            agents.append(prepared.ai_agent)
+        for agent in agents:
             self.stdout.write(
                 f"Demo: {agent.name} #{agent.pk} trading on {base_url}/agents/{agent.pk}/"
             )
@@ -182,9 +199,10 @@ class DemoPrepared:
     live_agent: Agent
     live_wallet: AgentWallet
     api_key: str  # raw, for the demo signal stream
+    ai_agent: Agent | None = None
 
 
-def demo_prepare(*, airdrop: Airdrop) -> DemoPrepared:
+def demo_prepare(*, airdrop: Airdrop, llm_base_url: str | None = None) -> DemoPrepared:
     """The demo, from an empty database: the local chain its live agent trades on lives in
     memory and is new on each start, and so is everything else of the demo; nothing of an
     earlier start is carried over, so nothing needs writing off. Only on the demo's own
@@ -193,7 +211,8 @@ def demo_prepare(*, airdrop: Airdrop) -> DemoPrepared:
     The demo operator with a new password, the simulated agent with its funds, the live agent
     with a new keystore wallet funded by an airdrop on the local chain (recorded by reconcile
     as a DEPOSIT, as SOL sent to any live wallet is) and a signals API key for the demo
-    stream."""
+    stream. With `llm_base_url` (localnet's model), an AI agent too, whose strategist takes
+    the demo stream's tokens as candidates."""
     if not settings.DEMO:
         raise CommandError(
             "--demo empties its database at each start, so it runs only on the demo's own "
@@ -213,5 +232,14 @@ def demo_prepare(*, airdrop: Airdrop) -> DemoPrepared:
     airdrop(live_wallet.address, DEMO_LIVE_AIRDROP_LAMPORTS)
     wallet_reconcile(wallet=live_wallet)
     _, raw_key = api_key_create(owner=owner, name="demo signal stream", scopes=["signals"])
+    ai_agent = None
+    if llm_base_url:
+        llm_credential_set(
+            owner=owner, base_url=llm_base_url, model=LOCALNET_MODEL, api_key=DEMO_LLM_KEY
+        )
+        ai_agent = agent_create(owner=owner, name=DEMO_AI_AGENT_NAME, config=DEMO_AI_CONFIG)
+        balance_deposit(
+            wallet=ai_agent.wallets.get(mode=TradingMode.SIMULATION), amount=DEMO_FUNDS_SOL
+        )
     close_old_connections()
-    return DemoPrepared(password, agent, live_agent, live_wallet, raw_key)
+    return DemoPrepared(password, agent, live_agent, live_wallet, raw_key, ai_agent)

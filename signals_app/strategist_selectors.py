@@ -1,0 +1,209 @@
+"""What the AI strategist reads from the database for a cycle: which agents are due, the
+agent's account and positions, its own results as feedback, the tokens of recent posted
+signals, and the engine's own price samples as candles. Market data from outside (DexScreener)
+is fetched by the cycle itself (signals_app.strategist_services)."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Max
+
+from agents.config import AgentConfig, ConfigValidationError, agent_config
+from agents.models import Agent
+from nexgent.money import as_str
+from prices.models import PriceSample
+from signals_app.models import LlmCredential, StrategistCycle, TradingSignal
+from signals_app.strategist_rules import Candle, candles
+from trading.history_selectors import close_reason_label
+from trading.models import ClosedTrade, Position, PositionStatus
+from trading.performance_selectors import performance_report
+from trading.selectors import sol_balance, stop_price
+from wallets.models import AgentWallet
+
+# Tokens of posted signals younger than this are candidates.
+SIGNAL_CANDIDATE_WINDOW = timedelta(hours=24)
+# Best and worst tokens shown as feedback, over this window.
+TOKEN_RESULTS_WINDOW = timedelta(days=30)
+TOKEN_RESULTS_SHOWN = 3
+# One candle per this many seconds of price samples.
+CANDLE_SECONDS = 60
+STRATEGIST_SOURCES = ("ai", "both")
+
+
+def strategist_agents() -> list[tuple[Agent, AgentConfig]]:
+    """Every active agent whose config takes its AI strategist's decisions, with its config;
+    an agent whose stored config cannot be read is left out (the fan-out reports it)."""
+    found = []
+    agents = Agent.objects.filter(
+        is_active=True, config__signals__decision_source__in=STRATEGIST_SOURCES
+    ).order_by("pk")
+    for agent in agents:
+        try:
+            config = agent_config(agent.config)
+        except ConfigValidationError:
+            continue
+        if agent.automated_trading_on(agent.trading_mode):
+            found.append((agent, config))
+    return found
+
+
+def last_slots(agent_ids: list[int]) -> dict[int, datetime]:
+    """The slot of each agent's latest cycle, in one query."""
+    rows = (
+        StrategistCycle.objects.filter(agent_id__in=agent_ids)
+        .values("agent_id")
+        .annotate(last=Max("slot"))
+        .order_by()
+    )
+    return {row["agent_id"]: row["last"] for row in rows}
+
+
+def credential_of(owner_id: int) -> LlmCredential | None:
+    return LlmCredential.objects.filter(owner_id=owner_id).first()
+
+
+def tokens_spent_since(agent_id: int, since: datetime) -> tuple[int, Decimal]:
+    """Tokens (prompt + completion) and USD the agent's cycles spent since `since`."""
+    tokens, cost = 0, Decimal(0)
+    rows = StrategistCycle.objects.filter(agent_id=agent_id, started_at__gte=since).values_list(
+        "prompt_tokens", "completion_tokens", "cost_usd"
+    )
+    for prompt, completion, usd in rows:
+        tokens += prompt + completion
+        cost += usd
+    return tokens, cost
+
+
+@dataclass(frozen=True)
+class Account:
+    wallet: AgentWallet
+    sol_free: Decimal
+    positions: list[Position]
+
+
+def account_of(agent: Agent) -> Account | None:
+    """The wallet of the agent's trading mode, its free SOL and open positions; None without
+    a wallet for the mode."""
+    wallet = AgentWallet.objects.filter(agent=agent, mode=agent.trading_mode).first()
+    if wallet is None:
+        return None
+    positions = list(
+        Position.objects.filter(wallet=wallet, status=PositionStatus.OPEN).order_by("pk")
+    )
+    return Account(wallet, sol_balance(wallet.pk), positions)
+
+
+def position_facts(position: Position, price: Decimal | None, now: datetime) -> dict:
+    """An open position as the model sees it."""
+    pnl = None
+    if price is not None and position.purchase_price > 0:
+        pnl = (price - position.purchase_price) / position.purchase_price * 100
+    return {
+        "token_address": position.token_address,
+        "symbol": position.token_symbol,
+        "entry_price": as_str(position.purchase_price),
+        "current_price": as_str(price) if price is not None else None,
+        "pnl_percent": format(pnl.quantize(Decimal("0.01")), "f") if pnl is not None else None,
+        "invested_sol": as_str(position.total_invested_sol),
+        "hold_minutes": int((now - position.opened_at).total_seconds() // 60),
+        "stop_price": as_str(stop_price(position)),
+        "dca_count": position.dca_count,
+    }
+
+
+def feedback(wallet: AgentWallet, *, trades_shown: int, now: datetime) -> dict:
+    """The agent's own results, fed back to the model: headline figures, best and worst tokens
+    of the last 30 days, and its last trades with their close reasons."""
+    report = performance_report(wallet=wallet, timeframe="all", now=now)
+    trades = report["trades"]
+    recent = list(
+        ClosedTrade.objects.filter(wallet=wallet)
+        .select_related("position__signal")
+        .order_by("-closed_at", "-pk")[:trades_shown]
+    )
+    return {
+        "equity_sol": report["equity_sol"],
+        "realised_pnl_sol": report["realised_pnl_sol"],
+        "trades": trades["count"],
+        "win_rate_percent": trades["win_rate_percent"],
+        "profit_factor": trades["profit_factor"],
+        "average_return_percent": trades["average_return_percent"],
+        "sharpe_ratio": report["sharpe_ratio"],
+        "max_drawdown_percent": report["max_drawdown_percent"],
+        **_token_results(wallet, now),
+        "last_trades": [_trade_facts(trade) for trade in recent],
+    }
+
+
+def _trade_facts(trade: ClosedTrade) -> dict:
+    signal = trade.position.signal if trade.position_id else None
+    return {
+        "symbol": trade.token_symbol,
+        "token_address": trade.token_address,
+        "profit_loss_sol": as_str(trade.profit_loss_sol),
+        "change_percent": as_str(trade.change_percent),
+        "close_reason": close_reason_label(trade.close_reason, trade.profit_loss_sol),
+        "hold_minutes": int((trade.closed_at - trade.opened_at).total_seconds() // 60),
+        "opened_by": "ai" if signal is not None and signal.agent_id else "signal",
+        "closed_at": trade.closed_at.isoformat(),
+    }
+
+
+def _token_results(wallet: AgentWallet, now: datetime) -> dict:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    symbols: dict[str, str] = {}
+    rows = ClosedTrade.objects.filter(
+        wallet=wallet, closed_at__gte=now - TOKEN_RESULTS_WINDOW
+    ).values_list("token_address", "token_symbol", "profit_loss_sol")
+    for mint, symbol, pnl in rows:
+        totals[mint] += pnl
+        symbols[mint] = symbol
+    ranked = sorted(totals.items(), key=lambda item: (item[1], item[0]))
+
+    def shown(items):
+        return [
+            {"token_address": mint, "symbol": symbols[mint], "profit_loss_sol": as_str(pnl)}
+            for mint, pnl in items
+        ]
+
+    return {
+        "best_tokens": shown(
+            [item for item in reversed(ranked) if item[1] > 0][:TOKEN_RESULTS_SHOWN]
+        ),
+        "worst_tokens": shown([item for item in ranked if item[1] < 0][:TOKEN_RESULTS_SHOWN]),
+    }
+
+
+def signal_tokens(owner_id: int, *, since: datetime, limit: int) -> list[tuple[str, str]]:
+    """(mint, symbol) of the owner's most recent posted buy signals' tokens, newest first,
+    each once."""
+    seen: dict[str, str] = {}
+    rows = (
+        TradingSignal.objects.filter(
+            owner_id=owner_id, agent__isnull=True, action="buy", created_at__gte=since
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("token_address", "symbol")
+    )
+    for mint, symbol in rows.iterator(chunk_size=500):
+        if mint not in seen:
+            seen[mint] = symbol
+            if len(seen) >= limit:
+                break
+    return list(seen.items())
+
+
+def price_candles(mints: list[str], *, since: datetime) -> dict[str, list[Candle]]:
+    """One-minute candles of each token from the engine's own price samples since `since`,
+    in one query."""
+    samples: dict[str, list[tuple[int, Decimal]]] = defaultdict(list)
+    rows = (
+        PriceSample.objects.filter(token_address__in=mints, observed_at__gte=since)
+        .order_by("token_address", "observed_at")
+        .values_list("token_address", "price_sol", "observed_at")
+    )
+    for mint, price, observed_at in rows.iterator(chunk_size=2000):
+        samples[mint].append((int(observed_at.timestamp()) // CANDLE_SECONDS, price))
+    return {mint: candles(series) for mint, series in samples.items()}
