@@ -4,7 +4,12 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from agents.backends import login_refusal_of
-from agents.models import Agent, ApiKey, User
+from agents.models import Agent, ApiKey, NotificationChannel, User
+from agents.notification_services import (
+    notification_channel_delete,
+    notification_channel_test,
+    notification_channel_update,
+)
 from agents.services import AGENT_EDITABLE_FIELDS, agent_create, agent_update, api_key_revoke
 
 
@@ -126,3 +131,73 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             api_key_revoke(key=key)
         self.message_user(request, "Revoked.")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    """Operators' channels, their URL masked (scheme only): it holds the service's credentials
+    and is stored encrypted. Channels are added on the owner's settings page, where the URL is
+    checked; here they are switched on or off, tested or deleted, all through the services."""
+
+    list_display = [
+        "id",
+        "label",
+        "owner",
+        "masked_url",
+        "events",
+        "enabled",
+        "last_sent_at",
+        "last_error",
+    ]
+    list_filter = ["enabled"]
+    search_fields = ["label", "owner__email"]
+    list_select_related = ["owner"]
+    fields = [
+        "label",
+        "owner",
+        "masked_url",
+        "events",
+        "enabled",
+        "created_at",
+        "last_sent_at",
+        "last_error",
+    ]
+    readonly_fields = fields
+    actions = ["enable", "disable", "send_test"]
+
+    @admin.display(description="URL")
+    def masked_url(self, channel):
+        return channel.masked_url
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        notification_channel_delete(channel=obj)
+
+    def delete_queryset(self, request, queryset):
+        for channel in queryset:
+            notification_channel_delete(channel=channel)
+
+    @admin.action(description="Enable selected channels")
+    def enable(self, request, queryset):
+        for channel in queryset:
+            notification_channel_update(channel=channel, enabled=True)
+        self.message_user(request, "Enabled.")
+
+    @admin.action(description="Disable selected channels")
+    def disable(self, request, queryset):
+        for channel in queryset:
+            notification_channel_update(channel=channel, enabled=False)
+        self.message_user(request, "Disabled.")
+
+    @admin.action(description="Send a test notification")
+    def send_test(self, request, queryset):
+        for channel in queryset:
+            delivery = notification_channel_test(channel=channel)
+            if delivery.ok:
+                self.message_user(request, f"{channel.label}: sent.")
+            else:
+                self.message_user(
+                    request, f"{channel.label}: failed: {delivery.error}", messages.ERROR
+                )

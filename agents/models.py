@@ -167,3 +167,46 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return ApiKeyScope.FULL_ACCESS in self.scopes or scope in self.scopes
+
+
+class NotificationEvent(models.TextChoices):
+    TRADE_OPENED = "trade_opened", "Trade opened"
+    TRADE_CLOSED = "trade_closed", "Trade closed"
+    RISK_GUARD_TRIPPED = "risk_guard_tripped", "Risk guard tripped"
+    DATA_SOURCE_STALE = "data_source_stale", "Data source stale or down"
+    LIVE_TRADE_FAILED = "live_trade_failed", "Live trade failed"
+
+
+class NotificationChannel(models.Model):
+    """Where an operator is told of events: one Apprise URL (Telegram, Discord, Slack, e-mail,
+    ...). The URL holds the service's credentials, so it is stored only encrypted under the
+    master secret (nexgent.sealing), its owner's id the associated data; only its scheme is kept
+    in clear, to show the channel masked (docs/notifications.md)."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_channels")
+    label = models.CharField(max_length=100, validators=[validate_has_a_letter])
+    url_scheme = models.CharField(max_length=32, editable=False)
+    url_ciphertext = models.BinaryField(editable=False)
+    url_salt = models.BinaryField(editable=False)
+    url_nonce = models.BinaryField(editable=False)
+    events = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["owner", "enabled"])]
+
+    def __str__(self):
+        return f"{self.label} ({self.masked_url})"
+
+    @property
+    def masked_url(self) -> str:
+        return f"{self.url_scheme}://…"
+
+    def events_text(self) -> str:
+        if set(self.events) >= set(NotificationEvent.values):
+            return "All events"
+        return ", ".join(NotificationEvent(event).label for event in self.events)

@@ -1,4 +1,4 @@
-"""The agents app's pages (login, logout, new agent, settings, API keys) and API (auth, agents, their config, API keys)."""
+"""The agents app's pages (login, logout, new agent, settings, API keys, notifications) and API (auth, agents, their config, API keys)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
@@ -25,6 +25,17 @@ urlpatterns = [
     path("agents/<int:agent_id>/delete", views.agent_remove, name="dashboard-agent-delete"),
     path("api-keys/", views.api_keys, name="dashboard-api-keys"),
     path("api-keys/<int:key_id>/revoke", views.api_key_delete, name="dashboard-api-key-revoke"),
+    path("settings/notifications", views.notifications, name="dashboard-notifications"),
+    path(
+        "settings/notifications/<int:channel_id>/delete",
+        views.notification_channel_remove,
+        name="dashboard-notification-delete",
+    ),
+    path(
+        "settings/notifications/<int:channel_id>/test",
+        views.notification_channel_send_test,
+        name="dashboard-notification-test",
+    ),
 ]
 
 api_urlpatterns = [

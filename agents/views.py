@@ -1,9 +1,10 @@
 """The agents app's pages: login and logout, a new agent, an agent's settings (name, automated
-trading, mode, delete) and the operator's API keys. Every write goes through agents.services,
+trading, mode, delete), the operator's API keys and notification channels. Every write goes through agents.services,
 as the API's do. The dashboard's other pages live with the apps whose data they show."""
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,7 +17,19 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.backends import login_refusal_of
-from agents.models import Agent, ApiKey, ApiKeyScope, TradingMode
+from agents.models import (
+    Agent,
+    ApiKey,
+    ApiKeyScope,
+    NotificationChannel,
+    NotificationEvent,
+    TradingMode,
+)
+from agents.notification_services import (
+    notification_channel_create,
+    notification_channel_delete,
+    notification_channel_test,
+)
 from agents.services import (
     agent_create,
     agent_delete,
@@ -253,3 +266,67 @@ def api_key_delete(request: HttpRequest, key_id: int) -> HttpResponse:
         return render(request, "agents/confirm_revoke.html", {"key": key})
     api_key_revoke(key=key)
     return redirect("dashboard-api-keys")
+
+
+class NotificationChannelForm(forms.Form):
+    label = forms.CharField(max_length=100, strip=True)
+    url = forms.CharField(
+        label="Apprise URL",
+        max_length=2000,
+        strip=True,
+        help_text="e.g. tgram://bot-token/chat-id, discord://webhook-id/webhook-token, "
+        "mailtos://user:password@example.com. Stored encrypted, never shown again.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    events = forms.MultipleChoiceField(
+        choices=NotificationEvent.choices,
+        initial=NotificationEvent.values,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+def _owned_channel(request: HttpRequest, channel_id: int) -> NotificationChannel:
+    return get_object_or_404(NotificationChannel, pk=channel_id, owner=request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    form = NotificationChannelForm(request.POST or None)
+    if form.is_valid() and _saved(
+        form, lambda: notification_channel_create(owner=request.user, **form.cleaned_data)
+    ):
+        messages.success(request, f"Channel {form.cleaned_data['label']} added.")
+        return redirect("dashboard-notifications")
+    channels = NotificationChannel.objects.filter(owner=request.user)
+    status = 400 if form.errors else 200
+    response = render(
+        request, "agents/notifications.html", {"form": form, "channels": channels}, status=status
+    )
+    # A URL typed into a refused form comes back in it: never kept by a browser's cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def notification_channel_remove(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _owned_channel(request, channel_id)
+    if not request.POST.get("confirm"):
+        return render(request, "agents/confirm_channel_delete.html", {"channel": channel})
+    notification_channel_delete(channel=channel)
+    messages.success(request, f"Channel {channel.label} deleted.")
+    return redirect("dashboard-notifications")
+
+
+@login_required
+@require_POST
+def notification_channel_send_test(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Send a test notification now, and say how it went."""
+    channel = _owned_channel(request, channel_id)
+    delivery = notification_channel_test(channel=channel)
+    if delivery.ok:
+        messages.success(request, f"Test notification sent to {channel.label}.")
+    else:
+        messages.error(request, f"Test notification to {channel.label} failed: {delivery.error}")
+    return redirect("dashboard-notifications")

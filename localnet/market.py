@@ -23,6 +23,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from localnet.llm import StrategistModel
+from localnet.notify_sink import NotifySink
 from localnet.stream import HermesStreamControl
 from localnet.svm import Chain, SlotClock
 from nexgent.money import SOL_DECIMALS, WSOL_MINT, to_decimal
@@ -253,6 +254,8 @@ class SyntheticMarket:
         self._publish_lag = 0
         self.hermes_stream = HermesStreamControl()
         self.llm = StrategistModel()
+        # Where the engine's notifications arrive (json:// URLs), for the tests to read.
+        self.notify_sink = NotifySink()
 
     # Tokens and prices
 

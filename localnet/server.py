@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from solders.pubkey import Pubkey
 
-from localnet import chat_completions, jupiter_swap, jupiter_tokens, solana_rpc
+from localnet import chat_completions, jupiter_swap, jupiter_tokens, notify_sink, solana_rpc
 from localnet.answers import (
     TOKEN_SUPPLY,
     Rejected,
@@ -582,5 +582,8 @@ ROUTES = (
     # Any other path of OpenAI's API: its 404, outside the service so no fault is spent on it.
     _route("GET", r"/v1/.*", None, chat_completions.unknown_path),
     _route("POST", r"/v1/.*", None, chat_completions.unknown_path),
+    # Not a market service: where Apprise's json:// URLs deliver the engine's notifications.
+    _route("POST", r"/notify-sink/([^/]+)", None, notify_sink.receive),
+    _route("GET", r"/notify-sink/([^/]+)", None, notify_sink.listing),
     *(_route(method, pattern, None, handler) for method, pattern, handler in CONTROL_ROUTES),
 )

@@ -181,6 +181,14 @@ class LocalnetServer:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def notify_url(self, name: str) -> str:
+        """An Apprise URL that posts to this server's notification sink `name`."""
+        return f"json://{self.url.removeprefix('http://')}/notify-sink/{name}"
+
+    def notifications(self, name: str) -> list:
+        """The notifications sink `name` received, oldest first (each Apprise's JSON body)."""
+        return self.market.notify_sink.received(name)
+
     def engine_settings(self) -> dict[str, str]:
         """The engine settings that point its clients here."""
         return {

@@ -453,12 +453,27 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["redact_secrets"],
-        }
+        },
+        "discard": {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        app: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for app in ("nexgent", "agents", "trading", "signals_app", "prices", "wallets", "localnet")
+        **{
+            app: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+            for app in (
+                "nexgent",
+                "agents",
+                "trading",
+                "signals_app",
+                "prices",
+                "wallets",
+                "localnet",
+            )
+        },
+        # Apprise names the URL it could not read, and a notification URL is a credential:
+        # its lines are written nowhere. Each send's own warnings are read from its result,
+        # cleaned of the URL, and kept on the channel (agents.notification_services).
+        "apprise": {"handlers": ["discard"], "level": "WARNING", "propagate": False},
     },
 }
 

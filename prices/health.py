@@ -4,9 +4,8 @@ retried by the client). The dashboard also warns while the last SOL/USD is stale
 in USD may be out of date."""
 
 from nexgent.health import dashboard_notice, readiness_check
+from prices.providers import FAILURES_THAT_MEAN_DOWN
 from prices.selectors import provider_statuses, sol_usd_status
-
-FAILURES_THAT_MEAN_DOWN = 3
 
 
 @readiness_check("market_data")

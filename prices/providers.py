@@ -34,10 +34,17 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from nexgent import metrics
 from nexgent.http import ExternalServiceError
+from nexgent.logs import redact
+from prices import events
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# A source that failed this many times in a row without an answer in between is down, not
+# blipping (each failure has already been retried by the client): readiness says so
+# (prices/health.py) and operators are notified once, as it goes down.
+FAILURES_THAT_MEAN_DOWN = 3
 
 # A provider without a budget of ours is still counted for its status, against a limit that
 # no window of real requests comes near: it is never refused.
@@ -411,6 +418,13 @@ def _status_failure(provider: Provider, exc: ExternalServiceError) -> None:
     # Once per run of failures: an outage must not write a warning every tick.
     log = logger.warning if failures == 1 else logger.debug
     log("%s failing: %s", provider.name, exc)
+    # The count is one atomic increment, so exactly one call sees the source go down.
+    if failures == FAILURES_THAT_MEAN_DOWN:
+        events.data_source_stale.send(
+            sender=None,
+            source=provider.name,
+            problem=redact(f"{provider.name} is down: {failures} failed calls in a row ({exc})"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from nexgent import metrics, money
 from nexgent.http import ExternalServiceError
-from prices import clients
+from prices import clients, events
 from prices.models import PriceSample, Token
 from prices.selectors import (
     LAST_TICK_KEY,
@@ -323,6 +323,11 @@ def sol_usd_watch() -> bool:
             "SOL/USD is %s: buys that need it are refused and Jupiter prices cannot be "
             "converted to SOL until a fresh one arrives",
             state,
+        )
+        events.data_source_stale.send(
+            sender=None,
+            source="SOL/USD",
+            problem=f"SOL/USD is {state}: buys that need it are refused until a fresh one arrives",
         )
     elif change is False:
         logger.info("SOL/USD fresh again: %s", value.price)

@@ -121,12 +121,13 @@ class RiskSubject:
     agent_id: int
     risk: object  # agents.config.RiskConfig
     wallet: WalletFacts
+    owner_id: int
 
 
 def risk_subjects(agents: list[Agent], wallets: dict[int, WalletFacts]) -> list[RiskSubject]:
     """Subjects for the agents that have a wallet of their mode (others cannot buy anyway)."""
     return [
-        RiskSubject(agent.pk, agent_config(agent.config).risk, wallets[agent.pk])
+        RiskSubject(agent.pk, agent_config(agent.config).risk, wallets[agent.pk], agent.owner_id)
         for agent in agents
         if agent.pk in wallets
     ]
@@ -284,7 +285,7 @@ def risk_report(*, agent: Agent, now: datetime) -> dict:
         }
     }
     if wallet is not None:
-        subject = RiskSubject(agent.pk, config.risk, wallet)
+        subject = RiskSubject(agent.pk, config.risk, wallet, agent.owner_id)
         peaks = {w: row.peak_sol for w, row in equity_peaks([wallet.wallet_id]).items()}
         facts = with_peaks(ledger_facts_load([subject], now), [subject], peaks)
         guards.update(risk.guards_evaluate(config.risk, facts[agent.pk], now).state)

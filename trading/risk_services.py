@@ -13,6 +13,7 @@ from agents.models import Agent, User
 from nexgent import money
 from nexgent.api import DomainError
 from trading.models import EquityPeak, KillSwitch, KillSwitchMode, RiskPause
+from trading.notifications import risk_guard_tripped_notify
 from trading.risk_selectors import (
     RiskSubject,
     WalletFacts,
@@ -94,9 +95,10 @@ def risk_guards_apply(*, subjects: list[RiskSubject], now: datetime) -> dict[int
         reports = {
             s.agent_id: risk.guards_evaluate(s.risk, facts[s.agent_id], now) for s in subjects
         }
-        _pauses_update(reports, pauses_current(agent_ids, now), now)
+        created = _pauses_update(reports, pauses_current(agent_ids, now), now)
         _peaks_store(subjects, reports, peaks, now)
         current = pauses_current(agent_ids, now)
+        _trips_notify(subjects, created, current, now)
     active = {agent_id: _first_active(pauses, now) for agent_id, pauses in current.items()}
     return {agent_id: pause for agent_id, pause in active.items() if pause is not None}
 
@@ -117,7 +119,9 @@ def _open_pauses_exist(agent_ids: list[int]) -> bool:
 
 def _pauses_update(
     reports: dict[int, risk.GuardReport], current: dict[int, list[RiskPause]], now: datetime
-) -> None:
+) -> list[RiskPause]:
+    """Records the pauses; returns those it meant to create (a concurrent evaluation may have
+    recorded one of them first)."""
     created: list[RiskPause] = []
     changed: list[RiskPause] = []
     for agent_id, report in reports.items():
@@ -129,6 +133,26 @@ def _pauses_update(
         RiskPause.objects.bulk_create(created, ignore_conflicts=True)
     if changed:
         RiskPause.objects.bulk_update(changed, ["until", "details", "ended_at", "end_note"])
+    return created
+
+
+def _trips_notify(
+    subjects: list[RiskSubject],
+    created: list[RiskPause],
+    current: dict[int, list[RiskPause]],
+    now: datetime,
+) -> None:
+    """Tell the owners of the guards that tripped now: a pause this evaluation recorded (its
+    start is this evaluation's `now`; one a concurrent evaluation recorded first is that one's
+    to tell), never one that goes on."""
+    if not created:
+        return
+    meant = {(pause.agent_id, pause.reason) for pause in created}
+    owners = {subject.agent_id: subject.owner_id for subject in subjects}
+    for agent_id, pauses in current.items():
+        for pause in pauses:
+            if (agent_id, pause.reason) in meant and pause.started_at == now:
+                risk_guard_tripped_notify(owner_id=owners[agent_id], pause=pause, now=now)
 
 
 def _pause_changes(

@@ -39,6 +39,11 @@ from trading.models import (
     Transaction,
     TransactionType,
 )
+from trading.notifications import (
+    live_trade_failed_notify,
+    trade_closed_notify,
+    trade_opened_notify,
+)
 from trading.risk_services import BuyBlock, kill_switch_block
 from trading.rules.dca import average_after_buy
 from trading.rules.pnl import full_close_pnl, partial_sale_pnl
@@ -185,12 +190,20 @@ def _swap(venue: Venue, quote: Quote, *, wallet: AgentWallet, action: str) -> Fi
     wallet is reconciled soon, which writes that fee to the ledger (live_swap_fees_record)."""
     try:
         return venue.execute(quote, action=action)
-    except SwapFailed:
+    except SwapFailed as failed:
         paid = LiveSwap.objects.filter(
             wallet=wallet, action_key=action, status=LiveSwapStatus.FAILED, sol_delta_lamports__lt=0
         )
         if paid.exists():
             reconcile_soon(wallet.pk)
+        live_trade_failed_notify(
+            owner_id=wallet.owner_id,
+            agent_id=wallet.agent_id,
+            side=quote.side,
+            mint=quote.mint,
+            action=action,
+            failed=failed,
+        )
         raise
 
 
@@ -240,6 +253,7 @@ def _record_buy(
     realtime.position_update(
         agent.pk, "position_created", position_payload(position, position.purchase_price)
     )
+    trade_opened_notify(owner_id=agent.owner_id, position=position, mode=wallet.mode)
     return BuyResult(position, entry)
 
 
@@ -400,6 +414,7 @@ def _close_position(
     )
     position.closed_trade = trade
     realtime.position_update(position.agent_id, "position_closed", position_payload(position))
+    trade_closed_notify(owner_id=position.wallet.owner_id, trade=trade)
     # The balance history gets a point at each close, after commit so it sees the sale. Robust:
     # a snapshot that fails is logged and never undoes or fails the committed close.
     wallet_ids = [position.wallet_id]

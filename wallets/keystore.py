@@ -1,46 +1,40 @@
 """The keystore: live wallets' private keys encrypted at rest (docs/security.md).
 
-A key (its 32-byte seed) is encrypted with AES-256-GCM under a key derived with scrypt from the
-master secret and a random salt of its own, with a random nonce; the wallet's address is the
-associated data, so a ciphertext copied onto another wallet's row does not open. Salt, nonce
-and ciphertext are stored beside each other on the wallet; the master secret never is.
-
-The master secret is WALLET_MASTER_KEY, or the contents of WALLET_MASTER_KEY_FILE. With
-neither, the embedded default creates a key file in VAR_DIR (mode 0600) on first use and logs
-where it is; a production deployment (DATABASE_URL) refuses instead, since a key invented on
-one host would not be the key of the next.
+A key (its 32-byte seed) is sealed under the master secret by nexgent.sealing, which the
+operators' notification URLs share: AES-256-GCM under a key derived with scrypt from the master
+secret and a salt of its own. The wallet's address is the associated data, so a ciphertext
+copied onto another wallet's row does not open. Salt, nonce and ciphertext are stored beside
+each other on the wallet; the master secret never is.
 """
 
-import functools
-import logging
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from typing import TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from django.conf import settings
 from rest_framework import status
 
+from nexgent import sealing
 from nexgent.api import DomainError
-from nexgent.secret_files import secret_file_read_or_create
+from nexgent.sealing import (
+    DEFAULT_KEY_FILE,
+    KEY_BYTES,
+    MASTER_KEY_MIN_LENGTH,
+    Sealed,
+    default_key_file,
+)
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_KEY_FILE",
+    "KEY_BYTES",
+    "MASTER_KEY_MIN_LENGTH",
+    "KeystoreError",
+    "Sealed",
+    "default_key_file",
+    "master_secret",
+    "seal",
+    "unseal",
+]
 
-SALT_BYTES = 16
-NONCE_BYTES = 12  # GCM's standard nonce; random, and never reused with one derived key
-KEY_BYTES = 32  # AES-256
-# scrypt cost: 32 MiB and 75-95 ms a derivation on the benchmark machine, paid once per
-# encryption of a key and once per wallet and master secret in a process to decrypt it
-# (`_unsealing_key`).
-SCRYPT_N = 2**15
-SCRYPT_R = 8
-SCRYPT_P = 1
-# A master secret shorter than this is refused: scrypt slows guessing, it does not make a
-# short password strong.
-MASTER_KEY_MIN_LENGTH = 32
-DEFAULT_KEY_FILE = "wallet_master_key"
+T = TypeVar("T")
 
 
 class KeystoreError(DomainError):
@@ -53,104 +47,24 @@ class KeystoreError(DomainError):
         super().__init__(message, code=code)
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """An encrypted key with what it takes to open it, given the master secret."""
-
-    ciphertext: bytes
-    salt: bytes
-    nonce: bytes
+def _refused_as_keystore(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except sealing.SealingError as error:
+        raise KeystoreError(error.message, code=error.code) from None
 
 
 def seal(secret: bytes, *, address: str) -> Sealed:
-    salt, nonce = os.urandom(SALT_BYTES), os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(_derive(salt)).encrypt(nonce, secret, address.encode())
-    return Sealed(ciphertext=ciphertext, salt=salt, nonce=nonce)
+    return _refused_as_keystore(lambda: sealing.seal(secret, context=address))
 
 
 def unseal(sealed: Sealed, *, address: str) -> bytes:
-    """The secret, or KeystoreError: GCM's tag makes a wrong master key fail here, never
-    yield a different key."""
-    try:
-        return AESGCM(_unsealing_key(master_secret(), sealed.salt)).decrypt(
-            sealed.nonce, sealed.ciphertext, address.encode()
-        )
-    except InvalidTag:
-        raise KeystoreError(
-            f"the master key does not open the key of wallet {address}: is WALLET_MASTER_KEY "
-            "(or WALLET_MASTER_KEY_FILE) the one the key was stored with?",
-            code="wrong_master_key",
-        ) from None
-
-
-def _derive(salt: bytes, master: bytes | None = None) -> bytes:
-    kdf = Scrypt(salt=salt, length=KEY_BYTES, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
-    return kdf.derive(master_secret() if master is None else master)
-
-
-# Every live swap unseals its wallet's key to sign, so a derivation there would be most of the
-# engine's own time between a trigger and the swap sent (bench/live.py). The derived key is
-# kept per (master secret, wallet salt): it opens only that wallet's key, and the master secret
-# that derives every one of them is in this process's memory already, so keeping it exposes
-# nothing more. GCM still checks every decryption; another master secret is another entry.
-@functools.lru_cache(maxsize=4096)
-def _unsealing_key(master: bytes, salt: bytes) -> bytes:
-    return _derive(salt, master)
+    """The key, or KeystoreError: GCM's tag makes a wrong master key fail here, never yield a
+    different key."""
+    return _refused_as_keystore(
+        lambda: sealing.unseal(sealed, context=address, what=f"the key of wallet {address}")
+    )
 
 
 def master_secret() -> bytes:
-    if settings.WALLET_MASTER_KEY:
-        secret, source = settings.WALLET_MASTER_KEY, "WALLET_MASTER_KEY"
-    elif settings.WALLET_MASTER_KEY_FILE:
-        # A file that is named must exist: creating it would turn a typo into a new key.
-        source = "WALLET_MASTER_KEY_FILE"
-        secret = _read_key_file(Path(settings.WALLET_MASTER_KEY_FILE), source)
-    elif not settings.DATABASE_URL:
-        source = "the embedded default's key file"
-        secret = _default_key_file()
-    else:
-        raise KeystoreError(
-            "no wallet master key: set WALLET_MASTER_KEY or WALLET_MASTER_KEY_FILE "
-            "(docs/security.md)",
-            code="master_key_missing",
-        )
-    if len(secret) < MASTER_KEY_MIN_LENGTH:
-        raise KeystoreError(
-            f"the wallet master key from {source} is shorter than {MASTER_KEY_MIN_LENGTH} "
-            "characters",
-            code="master_key_too_short",
-        )
-    return secret.encode()
-
-
-def _read_key_file(path: Path, source: str) -> str:
-    try:
-        return path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeystoreError(
-            f"cannot read the wallet master key file named by {source}: {exc.__class__.__name__}",
-            code="master_key_missing",
-        ) from None
-
-
-def default_key_file() -> Path:
-    return Path(settings.VAR_DIR) / DEFAULT_KEY_FILE
-
-
-def _default_key_file() -> str:
-    path = default_key_file()
-    try:
-        secret, created = secret_file_read_or_create(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeystoreError(
-            f"cannot read the wallet master key file {path}: {exc.__class__.__name__}",
-            code="master_key_missing",
-        ) from None
-    if created:
-        logger.warning(
-            "created the wallet master key file %s (mode 0600): back it up with the database; "
-            "without it no live wallet's key can be read. Set WALLET_MASTER_KEY or "
-            "WALLET_MASTER_KEY_FILE to use your own.",
-            path,
-        )
-    return secret
+    return _refused_as_keystore(sealing.master_secret)

@@ -4,6 +4,8 @@ sideways, nothing breaks the content security policy, and the config page draws 
 import pytest
 from django.urls import reverse
 
+from agents.models import NotificationEvent
+from agents.notification_services import notification_channel_create
 from tests.dashboard.test_browser import _log_in, _policy_violations, _wait, browser  # noqa: F401
 from wallets.services import wallet_assign, wallet_create_live
 
@@ -18,10 +20,16 @@ def _page_width(driver) -> tuple[int, int]:
     )
 
 
-def test_every_management_page_fits_a_phone(browser, live_engine, user, agent):  # noqa: F811
+def test_every_management_page_fits_a_phone(browser, live_engine, localnet, user, agent):  # noqa: F811
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     wallet_assign(wallet=wallet_create_live(owner=user), agent=agent)
+    notification_channel_create(
+        owner=user,
+        label="Phone on the night shift",
+        url=localnet.notify_url("phone"),
+        events=NotificationEvent.values,
+    )
     base = f"http://{live_engine}"
     _log_in(browser, base, user)
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
@@ -33,6 +41,7 @@ def test_every_management_page_fits_a_phone(browser, live_engine, user, agent): 
         ("dashboard-agent-config", [agent.pk]),
         ("dashboard-agent-wallet", [agent.pk]),
         ("dashboard-api-keys", []),
+        ("dashboard-notifications", []),
         ("dashboard-signals", []),
         ("dashboard-system", []),
     ):
