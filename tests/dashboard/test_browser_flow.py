@@ -4,21 +4,25 @@ a test signal, watch the bought position tick live, edit the config, close the p
 see the closed trade and the performance cards change. Only the fake market is moved from the
 test; every step is a click or a keystroke, and the database is only read to check results."""
 
-import base64
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from agents.models import Agent, ApiKey
-from tests.dashboard.test_browser import _log_in, _policy_violations, _wait, browser  # noqa: F401
+from tests.dashboard.test_browser import (  # noqa: F401
+    SCREENSHOTS,
+    _log_in,
+    _policy_violations,
+    _wait,
+    browser,
+    save_page,
+)
 from trading.models import ClosedTrade, Position
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # The performance cards compared before and after the close (data-figure on each card).
 FIGURES = ("equity_sol", "realised_pnl_sol", "win_rate_percent")
 
@@ -81,17 +85,6 @@ class Flow:
 
     def message(self) -> str:
         return " ".join(alert.text for alert in self.all(".alert.ok, .alert.success"))
-
-
-def save_page(driver, path: Path) -> None:
-    """A screenshot of the whole page, not only what fits the window: the closed trades and
-    the cards above them in one picture."""
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def _cards(flow: Flow) -> dict:

@@ -82,7 +82,7 @@ def test_home_counts_open_positions_only(client, user):
 
     row = agent_row(client.get(reverse("dashboard-home")).content.decode(), agent.pk)
 
-    assert re.search(r'<td class="num">2</td>', row)
+    assert re.search(r'<td class="num" data-label="Open positions">2</td>', row)
 
 
 def test_home_query_count_does_not_grow_with_agents(client, user, django_assert_max_num_queries):
