@@ -61,8 +61,8 @@ class Flow:
         field.clear()
         field.send_keys(text)
 
-    def submit(self, css: str):
-        """Click a form's button and wait for the page it leads to: a mark left on this
+    def follow(self, css: str):
+        """Click a link or a form's button and wait for the page it leads to: a mark left on this
         document is gone once the browser shows the next one."""
         self.driver.execute_script("window.flowLeaving = true")
         button = self.by(css)
@@ -115,16 +115,17 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow = Flow(browser, f"http://{live_engine}", width)
 
     # Log in.
+    flow.get("/login/")
+    flow.done("login")
     _log_in(browser, flow.base, user)
     flow.loaded("the home page")
     flow.done("logged-in")
 
     # Create an agent from the home page's button.
-    flow.by("#new-agent").click()
-    flow.loaded("the new agent page")
+    flow.follow("#new-agent")
     flow.type("#agent-new input[name=name]", "Flow")
     flow.done("new-agent")
-    flow.submit("#agent-new button[type=submit]")
+    flow.follow("#agent-new button[type=submit]")
     match = re.search(r"/agents/(\d+)/$", browser.current_url)
     assert match, browser.current_url
     agent = Agent.objects.get(pk=int(match.group(1)), owner=user)
@@ -133,11 +134,10 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow.done("agent-created")
 
     # Deposit simulated SOL on the wallet page.
-    flow.by(".agent-links a[href$='/wallet']").click()
-    flow.loaded("the wallet page")
+    flow.follow(".agent-links a[href$='/wallet']")
     flow.by("#transfer input[name=kind][value=DEPOSIT]").click()
     flow.type("#transfer input[name=amount]", "5")
-    flow.submit("#transfer button[type=submit]")
+    flow.follow("#transfer button[type=submit]")
     assert "Deposited 5 SOL" in flow.message()
     assert "5" in flow.by("#balances").text
     flow.done("deposited")
@@ -146,7 +146,7 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow.get("/api-keys/")
     flow.type("#api-key-new input[name=name]", "provider")
     flow.by("#api-key-new input[name=scopes][value=signals]").click()
-    flow.submit("#api-key-new button[type=submit]")
+    flow.follow("#api-key-new button[type=submit]")
     raw_key = flow.by("#new-key code.secret").text
     key = ApiKey.objects.get(owner=user, name="provider")
     assert key.prefix in raw_key and len(raw_key) > 40
@@ -164,7 +164,7 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow.type("#test-signal input[name=token_address]", token)
     flow.type("#test-signal input[name=symbol]", "FLOW")
     flow.type("#test-signal input[name=signal_strength]", "5")
-    flow.submit("#test-signal button[type=submit]")
+    flow.follow("#test-signal button[type=submit]")
     assert "Sent test signal #" in flow.message()
     flow.done("signal-sent")
 
@@ -198,10 +198,9 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow.done("position-ticked")
 
     # Edit one config value and save it.
-    flow.by(".agent-links a[href$='/config']").click()
-    flow.loaded("the config page")
+    flow.follow(".agent-links a[href$='/config']")
     flow.type("#config-form input[name='risk.max_open_positions']", "10")
-    flow.submit("#config-form button[name=action][value=save]")
+    flow.follow("#config-form button[name=action][value=save]")
     assert "Saved" in flow.message()
     assert (
         flow.by("#config-form input[name='risk.max_open_positions']").get_attribute("value") == "10"
@@ -212,26 +211,26 @@ def test_a_person_runs_the_product_from_the_dashboard(
 
     # Close the position from the agent page, through its confirmation page.
     flow.get(f"/agents/{agent.pk}/")
-    close = _wait(
-        browser,
-        lambda d: flow.all(f"#open-positions tr[data-position-id='{position_id}'] .close-position"),
-        "the position's close button",
-    )[0]
+    close = f"#open-positions tr[data-position-id='{position_id}'] .close-position"
+    _wait(browser, lambda d: flow.all(close), "the position's close button")
     before = _cards(flow)
     assert before["trade_count"] == "0"
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", close)
-    close.click()
-    _wait(browser, lambda d: flow.all("#confirm-close"), "the close confirmation page")
-    flow.loaded("the close confirmation page")
+    flow.follow(close)
+    assert flow.all("#confirm-close"), "the close confirmation page"
     flow.done("close-confirm")
-    flow.submit("#confirm-close")
+    flow.follow("#confirm-close")
     assert re.search(rf"/agents/{agent.pk}/$", browser.current_url), browser.current_url
     assert "Closed FLOW" in flow.by(".messages").text
     trade = ClosedTrade.objects.get(position_id=int(position_id))
     assert trade.close_reason == "manual"
     assert Position.objects.get(pk=int(position_id)).status == "closed"
-    closed_row = flow.by(f"#closed-trades tr[data-position-id='{position_id}']")
-    assert "FLOW" in closed_row.text and "anual" in closed_row.text
+    # Read through _wait: the page's socket may re-render the row while it is read.
+    closed_text = _wait(
+        browser,
+        lambda d: flow.by(f"#closed-trades tr[data-position-id='{position_id}']").text,
+        "the closed trade's row",
+    )
+    assert "FLOW" in closed_text and "Manual" in closed_text
     assert not flow.all(f"#open-positions tr[data-position-id='{position_id}']")
     after = _cards(flow)
     assert after["trade_count"] == "1"
@@ -241,8 +240,7 @@ def test_a_person_runs_the_product_from_the_dashboard(
     flow.done("position-closed")
 
     # The closed trade on the trades page, and the signal's decision on the signals page.
-    flow.by(".agent-links a[href$='/trades']").click()
-    flow.loaded("the trades page")
+    flow.follow(".agent-links a[href$='/trades']")
     assert "FLOW" in flow.by("#trades").text
     flow.done("trades")
     flow.get("/signals/")
