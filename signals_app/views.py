@@ -16,6 +16,7 @@ from signals_app.models import SignalExecution
 from trading.history_selectors import close_reason_words
 from trading.models import ClosedTrade
 from trading.performance_selectors import TIMEFRAMES, balance_history, performance_report
+from trading.risk_selectors import pauses_current
 from trading.shadow_selectors import shadow_trades
 from trading.views import sol_balances, ws_path
 from wallets.models import AgentWallet
@@ -44,8 +45,8 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         timeframe = DEFAULT_TIMEFRAME
     wallet = AgentWallet.objects.filter(agent=agent, mode=agent.trading_mode).first()
     performance = equity = None
+    now = datetime.now(UTC)
     if wallet is not None:
-        now = datetime.now(UTC)
         performance = performance_report(wallet=wallet, timeframe=timeframe, now=now)
         history = balance_history(wallet=wallet, timeframe=timeframe, limit=EQUITY_POINTS, now=now)
         # The snapshots, then the equity now: the curve ends where the cards stand.
@@ -55,6 +56,8 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
                 {"t": performance["as_of"], "equity": performance["equity_sol"]},
             ]
         }
+    # A guard's pause stops every buy: shown first, with the way to lift it.
+    risk_pauses = [p for p in pauses_current([agent.pk], now)[agent.pk] if p.is_active(now)]
     live_wallet = (
         AgentWallet.objects.filter(agent=agent, mode=TradingMode.LIVE)
         .select_related("reconcile")
@@ -66,6 +69,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         "live_reconcile": getattr(live_wallet, "reconcile", None) if live_wallet else None,
         "live_swaps": shadow_trades(agent, limit=RECENT_ROWS) if live_wallet else [],
         "automated_on": agent.automated_trading_on(agent.trading_mode),
+        "risk_pauses": risk_pauses,
         "sol_balance": sol_balances([agent]).get(agent.pk, ZERO),
         "sol_mint": WSOL_MINT,
         "ws_path": ws_path(agent.pk),
