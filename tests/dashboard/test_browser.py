@@ -94,6 +94,21 @@ def save_page(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+# What scrolls sideways inside the page: a table's box (.scroll) or any table wider than the
+# space it is given.
+_SIDEWAYS_JS = """
+return [...document.querySelectorAll('.scroll, table, pre:not(.example)')]
+  .filter((el) => el.scrollWidth > el.clientWidth + 1
+    || el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .map((el) => (el.id || el.className || el.tagName) + ' ' + el.scrollWidth + '>' + el.clientWidth);
+"""
+
+
+def boxes_scrolling_sideways(driver) -> list[str]:
+    """The tables (or their .scroll boxes) wider than the room they have, as "id width>room"."""
+    return driver.execute_script(_SIDEWAYS_JS)
+
+
 def _first_row(driver, selector):
     """(position id, text) of the first row matching, read in one go, or None."""
     from selenium.webdriver.common.by import By

@@ -15,6 +15,7 @@ from tests.dashboard.test_browser import (  # noqa: F401
     _log_in,
     _policy_violations,
     _wait,
+    boxes_scrolling_sideways,
     browser,
     save_page,
 )
@@ -82,6 +83,7 @@ class Flow:
         )
         save_page(self.driver, SCREENSHOTS / f"flow-{self.width}-{self.step:02d}-{name}.png")
         assert fits[0] <= fits[1], f"{name} scrolls sideways at {self.width} px: {fits}"
+        assert boxes_scrolling_sideways(self.driver) == [], f"{name} at {self.width} px"
 
     def message(self) -> str:
         return " ".join(alert.text for alert in self.all(".alert.ok, .alert.success"))
@@ -182,19 +184,25 @@ def test_a_person_runs_the_product_from_the_dashboard(
     )[0]
     position_id = row.get_attribute("data-position-id")
     assert "FLOW" in row.text
-    price_before = _cell(flow, position_id, ".current-price")
-    pnl_before = _cell(flow, position_id, ".pnl-sol")
+    # Until its first price reaches the page a new row shows a dash.
+    _wait(
+        browser,
+        lambda d: re.fullmatch(r"[\d.]+", _cell(flow, position_id, ".current-price")),
+        "the position's first price",
+    )
+    assert _cell(flow, position_id, ".pnl-sol").startswith("-")  # the buy's costs
     flow.done("position-open")
     market.set_price(token, market.price_sol(token) * Decimal("1.1"))
+    # The row as the page formats it (6 significant digits): the new price, and a gain.
+    expected = format(market.price_sol(token), ".6g")
     _wait(
         browser,
         lambda d: (
-            _cell(flow, position_id, ".current-price") not in ("", price_before)
-            and _cell(flow, position_id, ".pnl-sol") not in ("", pnl_before)
+            _cell(flow, position_id, ".current-price") == expected
+            and _cell(flow, position_id, ".pnl-sol").startswith("+")
         ),
-        "the position's price and P/L to tick",
+        f"the position's price to tick to {expected} with a gain",
     )
-    assert _cell(flow, position_id, ".pnl-sol").startswith("+")
     flow.done("position-ticked")
 
     # Edit one config value and save it.

@@ -11,6 +11,7 @@ from tests.dashboard.test_browser import (  # noqa: F401
     _log_in,
     _policy_violations,
     _wait,
+    boxes_scrolling_sideways,
     browser,
     save_page,
 )
@@ -99,15 +100,6 @@ PAGES = (
     ("system", "dashboard-system", ()),
 )
 
-# What scrolls sideways inside the page: a table's box (.scroll) or any table wider than the
-# space it is given.
-_SIDEWAYS = """
-return [...document.querySelectorAll('.scroll, table, pre:not(.example)')]
-  .filter((el) => el.scrollWidth > el.clientWidth + 1
-    || el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-  .map((el) => (el.id || el.className || el.tagName) + ' ' + el.scrollWidth + '>' + el.clientWidth);
-"""
-
 
 def test_every_page_with_rows_fits_a_phone_as_cards(
     browser,  # noqa: F811
@@ -189,7 +181,7 @@ def test_every_page_with_rows_fits_a_phone_as_cards(
             scroll_width, client_width = _page_width(browser)
             if scroll_width > client_width:
                 problems.append(f"{name} scrolls sideways at {width} px: {scroll_width} px")
-            problems += [f"{name} at {width}: {w}" for w in browser.execute_script(_SIDEWAYS)]
+            problems += [f"{name} at {width}: {w}" for w in boxes_scrolling_sideways(browser)]
 
     assert not problems, "\n".join(problems)
     assert _policy_violations(browser) == []
