@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from agents.models import Agent, TradingMode
 from nexgent.money import WSOL_MINT, ZERO
 from signals_app.models import SignalExecution
+from signals_app.reasons import REASONS, reason_text
 from trading.history_selectors import close_reason_words
 from trading.models import ClosedTrade
 from trading.performance_selectors import TIMEFRAMES, balance_history, performance_report
@@ -40,6 +41,8 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         .select_related("signal")
         .order_by("-id")[:RECENT_ROWS]
     )
+    for execution in executions:
+        execution.reason_text = reason_text(execution.reason)
     timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
     if timeframe not in TIMEFRAMES:
         timeframe = DEFAULT_TIMEFRAME
@@ -81,5 +84,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         "performance": performance,
         "equity": equity,
         "close_reason_words": close_reason_words(),
+        # The same words for the rows app.js adds live.
+        "signal_reason_words": REASONS,
     }
     return render(request, "signals_app/agent.html", context)

@@ -101,6 +101,36 @@ PAGES = (
 )
 
 
+def _a_refusal_arrives_live_in_words(driver, user, token):
+    """A buy refused while the agent page is open: its row arrives over the socket, with the
+    reason in the words the server renders (signals_app.reasons), not as a code."""
+    from selenium.webdriver.common.by import By
+
+    from signals_app.models import SignalExecution
+    from signals_app.reasons import reason_text
+    from signals_app.services import signal_create
+    from signals_app.tasks import signal_received
+
+    _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#ws-status[data-state=live]"),
+        "the agent page's socket to go live",
+    )
+    signal, _ = signal_create(
+        owner=user, token_address=token, signal_type="breakout", signal_strength=4
+    )
+    signal_received(signal)
+    cells = f"#signal-executions tr[data-signal-id='{signal.pk}'] td.reason"
+    shown = _wait(
+        driver,
+        lambda d: [cell.text for cell in d.find_elements(By.CSS_SELECTOR, cells)],
+        "the refused buy's row",
+    )
+    execution = SignalExecution.objects.get(signal=signal)
+    assert execution.status == "failed" and execution.reason
+    assert shown == [reason_text(execution.reason)]
+
+
 def test_every_page_with_rows_fits_a_phone_as_cards(
     browser,  # noqa: F811
     live_engine,
@@ -137,12 +167,18 @@ def test_every_page_with_rows_fits_a_phone_as_cards(
         owner=user, token_address=held, signal_type="breakout", signal_strength=4, symbol="HELD"
     )
     signal_received(signal)
+    base = f"http://{live_engine}"
+    _log_in(browser, base, user)
+    # A token too thin for the venue to fill: the refusal reaches the agent page live, in words.
+    thin = market.add_token(
+        symbol="THIN", price_sol=Decimal("0.004"), decimals=6, liquidity_sol=Decimal("0.01")
+    )
+    browser.get(f"{base}{reverse('dashboard-agent', args=[agent.pk])}")
+    _a_refusal_arrives_live_in_words(browser, user, thin)
     # A guard's pause: its banner on the agent page, and the page that lifts it.
     pause = make_risk_pause(agent, reason="stop_loss_cooldown", hours=2)
     ids = {"agent": agent.pk, "position": position.pk, "pause": pause.pk}
-    base = f"http://{live_engine}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    _log_in(browser, base, user)
 
     problems = []
     for width in (1400, 390):

@@ -127,7 +127,8 @@ def test_agent_page_renders_trades_executions_and_socket_attributes(client, user
     assert f'data-position-id="{trade.position_id}"' in body
     assert "WINR" in body and "Take profit" in body and "+0.5000" in body
     assert "LOSR" in body and "-0.2500" in body and 'class="num neg"' in body
-    assert "SIGX" in body and "breakout" in body and "max_open_positions" in body
+    assert "SIGX" in body and "breakout" in body
+    assert 'data-reason="max_open_positions">The agent already has its maximum of open' in body
     assert "dashboard/app.js" in body
 
 
