@@ -13,9 +13,11 @@ from django.views.decorators.http import require_http_methods
 from agents.models import Agent, TradingMode
 from nexgent.money import WSOL_MINT, ZERO
 from signals_app.models import SignalExecution
+from signals_app.reasons import REASONS, reason_text
 from trading.history_selectors import close_reason_words
 from trading.models import ClosedTrade
 from trading.performance_selectors import TIMEFRAMES, balance_history, performance_report
+from trading.risk_selectors import pauses_current
 from trading.shadow_selectors import shadow_trades
 from trading.views import sol_balances, ws_path
 from wallets.models import AgentWallet
@@ -39,13 +41,15 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         .select_related("signal")
         .order_by("-id")[:RECENT_ROWS]
     )
+    for execution in executions:
+        execution.reason_text = reason_text(execution.reason)
     timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
     if timeframe not in TIMEFRAMES:
         timeframe = DEFAULT_TIMEFRAME
     wallet = AgentWallet.objects.filter(agent=agent, mode=agent.trading_mode).first()
     performance = equity = None
+    now = datetime.now(UTC)
     if wallet is not None:
-        now = datetime.now(UTC)
         performance = performance_report(wallet=wallet, timeframe=timeframe, now=now)
         history = balance_history(wallet=wallet, timeframe=timeframe, limit=EQUITY_POINTS, now=now)
         # The snapshots, then the equity now: the curve ends where the cards stand.
@@ -55,6 +59,8 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
                 {"t": performance["as_of"], "equity": performance["equity_sol"]},
             ]
         }
+    # A guard's pause stops every buy: shown first, with the way to lift it.
+    risk_pauses = [p for p in pauses_current([agent.pk], now)[agent.pk] if p.is_active(now)]
     live_wallet = (
         AgentWallet.objects.filter(agent=agent, mode=TradingMode.LIVE)
         .select_related("reconcile")
@@ -66,6 +72,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         "live_reconcile": getattr(live_wallet, "reconcile", None) if live_wallet else None,
         "live_swaps": shadow_trades(agent, limit=RECENT_ROWS) if live_wallet else [],
         "automated_on": agent.automated_trading_on(agent.trading_mode),
+        "risk_pauses": risk_pauses,
         "sol_balance": sol_balances([agent]).get(agent.pk, ZERO),
         "sol_mint": WSOL_MINT,
         "ws_path": ws_path(agent.pk),
@@ -77,5 +84,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         "performance": performance,
         "equity": equity,
         "close_reason_words": close_reason_words(),
+        # The same words for the rows app.js adds live.
+        "signal_reason_words": REASONS,
     }
     return render(request, "signals_app/agent.html", context)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -134,6 +135,7 @@ def agent_config_page(request: HttpRequest, agent_id: int) -> HttpResponse:
                 agent_config.effective_config(agent_config.merge_overrides({}, submitted))
             else:
                 agent_config_replace(agent=agent, config=submitted)
+                messages.success(request, "Saved the config: the agent trades by it from now on.")
                 return redirect("dashboard-agent-config", agent_id=agent.pk)
         except agent_config.ConfigValidationError as error:
             problems = attach_errors(sections, error.details)

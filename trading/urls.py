@@ -4,7 +4,7 @@ actions that touch the ledger, check-deposits)."""
 
 from django.urls import path
 
-from trading import api, config_views, risk_api, views, wallet_api, wallet_views
+from trading import api, config_views, risk_api, risk_views, views, wallet_api, wallet_views
 from trading.strategy_api import StrategyPreviewView
 
 urlpatterns = [
@@ -18,6 +18,11 @@ urlpatterns = [
         "agents/<int:agent_id>/positions/<int:position_id>/close",
         views.position_close_page,
         name="dashboard-position-close",
+    ),
+    path(
+        "agents/<int:agent_id>/risk/pauses/<int:pause_id>/end",
+        risk_views.risk_pause_end_page,
+        name="dashboard-risk-pause-end",
     ),
     path("agents/<int:agent_id>/trades", views.closed_trades, name="dashboard-trades"),
     path("agents/<int:agent_id>/trades.csv", views.closed_trades_csv, name="dashboard-trades-csv"),

@@ -33,7 +33,10 @@ TRANSFER_KINDS = [(TransactionType.DEPOSIT, "Deposit"), (TransactionType.WITHDRA
 
 
 class TransferForm(forms.Form):
-    kind = forms.ChoiceField(choices=TRANSFER_KINDS, widget=forms.RadioSelect)
+    # Depositing is what a new agent needs first; withdrawing is one click away.
+    kind = forms.ChoiceField(
+        choices=TRANSFER_KINDS, initial=TransactionType.DEPOSIT, widget=forms.RadioSelect
+    )
     amount = forms.DecimalField(
         label="Amount (SOL)",
         min_value=Decimal("0.000000001"),

@@ -16,6 +16,9 @@
   // The close reasons' words, from the server's one list (trading.history_selectors).
   const wordsEl = document.getElementById("close-reason-words");
   const CLOSE_WORDS = wordsEl ? JSON.parse(wordsEl.textContent) : { words: {}, trailing: "" };
+  // A signal decision's reason in words, from the server's one list (signals_app.reasons).
+  const reasonsEl = document.getElementById("signal-reason-words");
+  const REASON_WORDS = reasonsEl ? JSON.parse(reasonsEl.textContent) : {};
   const RECENT_ROWS = Number(root.dataset.recentRows) || 20;
   const BACKOFF_START_MS = 1000;
   const BACKOFF_MAX_MS = 30000;
@@ -421,7 +424,15 @@
     badge.textContent = execution.status || DASH;
     statusCell.appendChild(badge);
     tr.appendChild(statusCell);
-    tr.appendChild(cell(execution.reason || DASH));
+    // As signals_app.reasons.reason_text: an unknown code is shown in words as it is.
+    const reason = execution.reason
+      ? REASON_WORDS[execution.reason] || humanise(execution.reason) + "."
+      : DASH;
+    const reasonCell = cell(reason, "reason");
+    if (execution.reason) {
+      reasonCell.setAttribute("data-reason", execution.reason);
+    }
+    tr.appendChild(reasonCell);
     return labelCells(tr, executionsBody);
   }
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from agents.models import Agent
 from nexgent.money import WSOL_MINT
 from signals_app.models import SignalExecution, TradingSignal
-from trading.models import Balance, ClosedTrade, Position, PositionStatus
+from trading.models import Balance, ClosedTrade, Position, PositionStatus, RiskPause
 from wallets.models import AgentWallet
 
 _serial = itertools.count(1)
@@ -96,3 +96,16 @@ def make_execution(agent, *, symbol, signal_type, status, reason="") -> SignalEx
         created_at=timezone.now(),
     )
     return SignalExecution.objects.create(signal=signal, agent=agent, status=status, reason=reason)
+
+
+def make_risk_pause(agent, *, reason="daily_loss_limit", hours=24, ended=False) -> RiskPause:
+    """A pause a risk guard recorded an hour ago (only the guards write them, from trading
+    figures a page test has no need to build)."""
+    now = timezone.now()
+    return RiskPause.objects.create(
+        agent=agent,
+        reason=reason,
+        started_at=now - timedelta(hours=1),
+        until=now + timedelta(hours=hours) if hours else None,
+        ended_at=now if ended else None,
+    )

@@ -2,6 +2,7 @@
 page, and watches a position appear when a signal is bought and disappear into the closed
 trades when the stop loss sells it, live over the WebSocket."""
 
+import base64
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_SECONDS = 30
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture
@@ -79,6 +81,32 @@ def _log_in(driver, base, user):
         By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]"
     ).click()
     _wait(driver, lambda d: d.current_url.rstrip("/") == base, "the login to land on the home page")
+
+
+def save_page(driver, path: Path) -> None:
+    """A screenshot of the whole page, not only what fits the window: the closed trades and
+    the cards above them in one picture."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+# What scrolls sideways inside the page: a table's box (.scroll) or any table wider than the
+# space it is given.
+_SIDEWAYS_JS = """
+return [...document.querySelectorAll('.scroll, table, pre:not(.example)')]
+  .filter((el) => el.scrollWidth > el.clientWidth + 1
+    || el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .map((el) => (el.id || el.className || el.tagName) + ' ' + el.scrollWidth + '>' + el.clientWidth);
+"""
+
+
+def boxes_scrolling_sideways(driver) -> list[str]:
+    """The tables (or their .scroll boxes) wider than the room they have, as "id width>room"."""
+    return driver.execute_script(_SIDEWAYS_JS)
 
 
 def _first_row(driver, selector):

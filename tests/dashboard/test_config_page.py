@@ -80,6 +80,17 @@ def test_saving_stores_what_differs_from_the_defaults(operator, agent):
     assert agent.config["risk"] == {"daily_loss_limit_sol": "2.5"}
 
 
+def test_saving_says_so_on_the_page_it_returns_to(operator, agent):
+    data = defaults()
+    data["risk.max_open_positions"] = "10"
+
+    response = operator.post(reverse("dashboard-agent-config", args=[agent.pk]), data, follow=True)
+
+    assert response.redirect_chain[-1][1] == 302
+    body = response.content.decode()
+    assert "Saved the config" in body and 'class="alert success"' in body
+
+
 def test_bad_values_show_each_fields_message_and_change_nothing(operator, agent):
     agent.config = {"risk": {"max_open_positions": 5}}
     agent.save()

@@ -82,7 +82,7 @@ def test_home_counts_open_positions_only(client, user):
 
     row = agent_row(client.get(reverse("dashboard-home")).content.decode(), agent.pk)
 
-    assert re.search(r'<td class="num">2</td>', row)
+    assert re.search(r'<td class="num" data-label="Open positions">2</td>', row)
 
 
 def test_home_query_count_does_not_grow_with_agents(client, user, django_assert_max_num_queries):
@@ -127,7 +127,8 @@ def test_agent_page_renders_trades_executions_and_socket_attributes(client, user
     assert f'data-position-id="{trade.position_id}"' in body
     assert "WINR" in body and "Take profit" in body and "+0.5000" in body
     assert "LOSR" in body and "-0.2500" in body and 'class="num neg"' in body
-    assert "SIGX" in body and "breakout" in body and "max_open_positions" in body
+    assert "SIGX" in body and "breakout" in body
+    assert 'data-reason="max_open_positions">The agent already has its maximum of open' in body
     assert "dashboard/app.js" in body
 
 

@@ -42,11 +42,17 @@ def test_the_page_shows_balances_and_a_fresh_key_per_form(operator, agent, funde
     first = operator.get(reverse("dashboard-agent-wallet", args=[agent.pk])).content.decode()
     second = operator.get(reverse("dashboard-agent-wallet", args=[agent.pk])).content.decode()
 
-    assert '<td class="num">10</td>' in first  # exact, without padding zeros
+    assert '<td class="num" data-label="Amount">10</td>' in first  # exact, no padding zeros
     keys = [
         re.search(r'name="idempotency_key" value="([^"]+)"', body)[1] for body in (first, second)
     ]
     assert keys[0] != keys[1]
+
+
+def test_a_new_agents_page_offers_a_deposit_first(operator, agent):
+    body = operator.get(reverse("dashboard-agent-wallet", args=[agent.pk])).content.decode()
+
+    assert re.search(r'<input type="radio" name="kind" value="DEPOSIT"[^>]* checked', body)
 
 
 def test_a_deposit_is_recorded_and_the_page_says_so(operator, agent, wallet):
@@ -56,7 +62,7 @@ def test_a_deposit_is_recorded_and_the_page_says_so(operator, agent, wallet):
     assert sol_of(wallet) == Decimal("2.5")
     page = operator.get(response.url).content.decode()
     assert "Deposited 2.5 SOL." in page
-    assert '<td class="num">2.5</td>' in page
+    assert '<td class="num" data-label="Amount">2.5</td>' in page
 
 
 def test_a_double_submitted_deposit_deposits_once(operator, agent, wallet):
