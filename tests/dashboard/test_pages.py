@@ -180,6 +180,7 @@ def test_agent_page_uses_only_the_projects_own_assets(client, user):
         "/static/dashboard/app.js",
         "/static/dashboard/charts.css",
         "/static/dashboard/charts.js",
+        "/static/vendor/htmx/htmx-2.0.11.min.js",
         "/static/vendor/lightweight-charts/lightweight-charts-5.2.1.standalone.production.js",
     ]
     assert all(finders.find(asset.removeprefix("/static/")) for asset in assets)
