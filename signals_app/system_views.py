@@ -1,7 +1,8 @@
 """The system page: the market-data sources and how fresh their data is (what GET
 data-sources/status reports), SOL/USD, the tick's lag, the signal work waiting, the kill switch
 (set through the kill switch service, as PUT risk/kill-switch does: staff only), and the
-versions running."""
+versions running. The figures refresh themselves every 10 s (htmx): the system has no socket
+of its own, as an agent has."""
 
 import platform
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from prices.selectors import data_sources_status
@@ -70,7 +72,12 @@ def system_page(request: HttpRequest) -> HttpResponse:
         "kill_switch_modes": KillSwitchMode.choices,
         "versions": _versions(),
     }
-    return render(request, "signals_app/system.html", context)
+    # Its refresh (htmx, every 10 s) takes only the figures; the back button the whole page.
+    refresh = request.htmx and not request.htmx.history_restore_request
+    template = "signals_app/_system_status.html" if refresh else "signals_app/system.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required

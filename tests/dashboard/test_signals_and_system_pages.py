@@ -126,6 +126,18 @@ def test_the_system_page_shows_sources_switch_and_versions(operator, localnet):
     assert 'id="kill-switch"' in body
 
 
+def test_the_system_figures_refresh_alone(operator, localnet):
+    page = operator.get(reverse("dashboard-system")).content.decode()
+    refresh = operator.get(reverse("dashboard-system"), headers={"HX-Request": "true"})
+
+    body = refresh.content.decode()
+    # The page asks for its figures every 10 s; the answer is the figures and nothing else.
+    assert 'id="system-status" hx-get="/system/" hx-trigger="every 10s"' in page
+    assert body.lstrip().startswith('<div id="system-status"')
+    assert 'id="data-sources"' in body and "<html" not in body and 'id="kill-switch"' not in body
+    assert "HX-Request" in refresh["Vary"]
+
+
 @pytest.fixture
 def staff(client, django_user_model):
     admin = django_user_model.objects.create_user(
