@@ -29,11 +29,17 @@ class TestSignalForm(forms.Form):
     symbol = forms.CharField(max_length=32, required=False)
     signal_type = forms.CharField(max_length=50, initial="test")
     signal_strength = forms.IntegerField(label="Strength (1-5)", initial=5)
+    action = forms.ChoiceField(
+        choices=[("buy", "Buy"), ("sell", "Sell: exit the agents' positions in the token")],
+        initial="buy",
+        required=False,
+    )
 
 
 def _validated(form: TestSignalForm) -> dict | None:
     """The form's data checked by the API's own serializer: the same rules and messages."""
-    body = SignalCreateSerializer(data={**form.cleaned_data, "source": TEST_SOURCE})
+    data = {name: value for name, value in form.cleaned_data.items() if value != ""}
+    body = SignalCreateSerializer(data={"symbol": "", **data, "source": TEST_SOURCE})
     if body.is_valid():
         return body.validated_data
     for field, problems in body.errors.items():

@@ -96,6 +96,30 @@ def test_a_test_signal_is_sent_through_the_service_and_fans_out(
     assert Position.objects.filter(agent=agent, token_address=token).exists()
 
 
+def test_a_sell_test_signal_exits_the_position(
+    operator, user, agent, funded_wallet, token, localnet, django_capture_on_commit_callbacks
+):
+    from trading.services import position_buy
+
+    position_buy(agent=agent, wallet=funded_wallet, token_address=token, sol_amount=Decimal("1"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            reverse("dashboard-signals"),
+            {
+                "token_address": token,
+                "signal_type": "exit",
+                "signal_strength": "5",
+                "action": "sell",
+            },
+        )
+
+    assert response.status_code == 302
+    assert TradingSignal.objects.get(owner=user).action == "sell"
+    assert Position.objects.get(agent=agent, token_address=token).close_reason == "signal"
+    page = operator.get(reverse("dashboard-signals")).content.decode()
+    assert "<strong>sell</strong>" in page
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("token_address", "not-a-mint"), ("signal_strength", "9"), ("signal_type", "")],
