@@ -1,9 +1,9 @@
 """The signals app's pages (an agent's page with its decisions, the signals page, the system
-page) and API (trading signals)."""
+page, the AI strategist's decisions and model) and API (trading signals, the strategist)."""
 
 from django.urls import path
 
-from signals_app import api, signal_views, system_views, views
+from signals_app import api, signal_views, strategist_api, system_views, views
 
 urlpatterns = [
     path("agents/<int:agent_id>/", views.agent_detail, name="dashboard-agent"),
@@ -20,4 +20,15 @@ api_urlpatterns = [
     path("trading-signals", api.SignalListView.as_view(), name="signal-list"),
     path("trading-signals/export.csv", api.SignalExportView.as_view(), name="signal-export"),
     path("trading-signals/<int:signal_id>", api.SignalDetailView.as_view(), name="signal-detail"),
+    path(
+        "agents/<int:agent_id>/decisions",
+        strategist_api.DecisionListView.as_view(),
+        name="agent-decisions",
+    ),
+    path(
+        "agents/<int:agent_id>/decisions/<int:cycle_id>",
+        strategist_api.DecisionDetailView.as_view(),
+        name="agent-decision-detail",
+    ),
+    path("llm-credential", strategist_api.LlmCredentialView.as_view(), name="llm-credential"),
 ]
