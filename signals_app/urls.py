@@ -3,7 +3,7 @@ page, the AI strategist's decisions and model) and API (trading signals, the str
 
 from django.urls import path
 
-from signals_app import api, signal_views, strategist_api, system_views, views
+from signals_app import api, signal_views, strategist_api, strategist_views, system_views, views
 
 urlpatterns = [
     path("agents/<int:agent_id>/", views.agent_detail, name="dashboard-agent"),
@@ -14,6 +14,23 @@ urlpatterns += [
     path("signals/", signal_views.signals_page, name="dashboard-signals"),
     path("system/", system_views.system_page, name="dashboard-system"),
     path("system/kill-switch", system_views.kill_switch_page, name="dashboard-kill-switch"),
+]
+
+# The AI strategist's pages (signals_app.strategist_views).
+urlpatterns += [
+    path(
+        "agents/<int:agent_id>/decisions",
+        strategist_views.decisions_page,
+        name="dashboard-agent-decisions",
+    ),
+    path(
+        "settings/ai-strategist", strategist_views.llm_settings_page, name="dashboard-llm-settings"
+    ),
+    path(
+        "settings/ai-strategist/remove",
+        strategist_views.llm_remove_page,
+        name="dashboard-llm-remove",
+    ),
 ]
 
 api_urlpatterns = [
