@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.config import ConfigValidationError, agent_config
 from agents.views import owned_agent
+from nexgent.money import as_str
 from signals_app.models import LlmCredential, ResponseFormat
 from signals_app.reasons import reason_text
 from signals_app.strategist_selectors import credential_of, cycles_list, trades_by_opener
@@ -167,8 +168,8 @@ def _initial(credential: LlmCredential | None) -> dict:
         "base_url": credential.base_url,
         "model": credential.model,
         "response_format": credential.response_format,
-        "input_usd_per_million_tokens": credential.input_usd_per_million_tokens.normalize(),
-        "output_usd_per_million_tokens": credential.output_usd_per_million_tokens.normalize(),
+        "input_usd_per_million_tokens": as_str(credential.input_usd_per_million_tokens),
+        "output_usd_per_million_tokens": as_str(credential.output_usd_per_million_tokens),
     }
 
 

@@ -240,7 +240,7 @@ def test_saving_stores_the_model_and_never_shows_the_key(operator, user):
     page = operator.get(reverse(SETTINGS)).content.decode()
     assert KEY not in page
     assert "A key is set" in page and 'type="password"' in page
-    assert 'value="gpt-test"' in page
+    assert 'value="gpt-test"' in page and 'value="0.15"' in page
 
 
 def test_an_empty_key_keeps_the_one_set(operator, user):
@@ -284,3 +284,18 @@ def test_removing_asks_first_then_removes(operator, user):
     assert done.status_code == 302
     assert not LlmCredential.objects.filter(owner=user).exists()
     assert operator.get(remove).status_code == 405
+
+
+def test_prices_are_shown_back_in_plain_decimals(operator, user):
+    llm_credential_set(
+        owner=user,
+        base_url="https://x.example/v1",
+        model="m",
+        api_key=KEY,
+        input_usd_per_million_tokens=Decimal("100"),
+        output_usd_per_million_tokens=Decimal("0.000001"),
+    )
+
+    page = operator.get(reverse(SETTINGS)).content.decode()
+
+    assert 'value="100"' in page and 'value="0.000001"' in page

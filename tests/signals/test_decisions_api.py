@@ -258,3 +258,52 @@ def test_a_cycle_still_running_is_listed(operator, strategist):
     [cycle] = operator.get(_url(strategist)).json()["cycles"]
 
     assert cycle["status"] == CycleStatus.RUNNING and cycle["finished_at"] is None
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Why a cycle waited.
+        "no_model",
+        "budget_reached",
+        "no_wallet",
+        "market_data_unavailable",
+        "model_timeout",
+        "model_rate_limited",
+        "model_error",
+        "model_auth_failed",
+        "model_unreachable",
+        "malformed_answer",
+        "schema_violation",
+        "abandoned",
+        # Why the risk manager refused a decision.
+        "not_a_candidate",
+        "position_exists",
+        "max_open_positions",
+        "size_missing",
+        "size_above_limit",
+        "size_above_equity_share",
+        "insufficient_balance",
+        "stop_not_below_price",
+        "take_profit_not_above_price",
+        "reward_risk_too_low",
+        "not_held",
+        "duplicate_decision",
+        "price_unknown",
+        "kill_switch_halt",
+        "kill_switch_reduce_only",
+        "risk_paused",
+        "token_blacklisted",
+        "token_not_whitelisted",
+        "liquidity_out_of_range",
+        "market_cap_out_of_range",
+        # How its execution went.
+        "hold",
+        "position_not_open",
+        "not_executed",
+        "internal_error",
+        "venue_error",
+    ],
+)
+def test_every_strategist_reason_has_words(code):
+    assert REASONS[code].endswith(".")
