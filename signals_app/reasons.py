@@ -1,5 +1,7 @@
-"""An agent's decision on a signal in words: the one place a reason code (signal_executions'
-`reason`) becomes a sentence for the dashboard."""
+"""Reason codes in words: the one place a code becomes a sentence for the dashboard and the API,
+whether it is an agent's decision on a signal (signal_executions' `reason`), why a strategist
+cycle waited (strategist_cycles' `reason`), or why the risk manager refused a decision and how
+its execution went (strategist_decisions' `verdict_reason` and `outcome_reason`)."""
 
 REASONS = {
     "agent_inactive": "The agent is inactive.",
@@ -35,6 +37,32 @@ REASONS = {
     "strategist_off": "The agent does not take its AI strategist's decisions.",
     "no_open_position": "The agent holds no open position in this token to sell.",
     "position_not_open": "The position was already closed when the sell came.",
+    # Why a strategist cycle waited (executed nothing).
+    "no_model": "No AI model is set up: add one under AI model.",
+    "budget_reached": "The agent's daily token or cost budget for the model is spent.",
+    "market_data_unavailable": "Market data could not be read for the candidates.",
+    "model_timeout": "The model did not answer in time.",
+    "model_rate_limited": "The model's provider limited the rate of requests.",
+    "model_error": "The model's provider answered with an error.",
+    "model_auth_failed": "The model's provider refused the API key.",
+    "model_unreachable": "The model's endpoint could not be reached.",
+    "malformed_answer": "The model's answer was not valid JSON, or was cut off.",
+    "schema_violation": "The model's answer did not have the required shape.",
+    "abandoned": "The worker running the cycle stopped before the model answered.",
+    # Why the risk manager refused a strategist decision.
+    "not_a_candidate": "The token was not among the candidates shown to the model.",
+    "size_missing": "The decision gave no size to buy.",
+    "size_above_limit": "The size is above the strategist's maximum position.",
+    "size_above_equity_share": "The size is above the strategist's share of the equity.",
+    "stop_not_below_price": "The stop price is not below the current price.",
+    "take_profit_not_above_price": "The take-profit price is not above the current price.",
+    "reward_risk_too_low": "The reward to risk of the stop and take profit is below the minimum.",
+    "not_held": "The agent holds no open position in this token to close.",
+    "duplicate_decision": "The same token was already decided in this answer.",
+    "price_unknown": "The token's current price is not known.",
+    # How a strategist decision's execution went.
+    "hold": "The strategist chose to hold: nothing to execute.",
+    "not_executed": "The buy was not executed; it stayed pending.",
 }
 
 

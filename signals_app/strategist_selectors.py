@@ -9,17 +9,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Max, Q
+from django.db.models import Max, Prefetch, Q, QuerySet
 
 from agents.config import AgentConfig, ConfigValidationError, agent_config
 from agents.models import Agent
 from nexgent.money import as_str
 from prices.models import PriceSample
-from signals_app.models import LlmCredential, StrategistCycle, TradingSignal
+from signals_app.models import LlmCredential, StrategistCycle, StrategistDecision, TradingSignal
 from signals_app.strategist_rules import Candle, bucket_candles
 from trading.history_selectors import close_reason_label
 from trading.models import ClosedTrade, Position, PositionStatus
 from trading.performance_selectors import performance_report
+from trading.rules.performance import TradeResult, TradeStats, trade_stats
 from trading.selectors import sol_balance, stop_price
 from wallets.models import AgentWallet
 
@@ -254,3 +255,57 @@ def _samples(read_from: dict[str, int]) -> dict[str, list[tuple[int, Decimal]]]:
     for mint, price, observed_at in rows.iterator(chunk_size=2000):
         samples[mint].append((_bucket(observed_at), price))
     return samples
+
+
+# --- What the API and the dashboard show of the strategist's cycles ----------------------------
+
+
+def cycles_list(agent_id: int, *, status: str | None = None) -> QuerySet[StrategistCycle]:
+    """The agent's cycles newest first, each with its decisions in order (one query for the
+    cycles, one for all their decisions). The prompt and raw answer, large and shown only on a
+    cycle's own page, are left unread."""
+    rows = StrategistCycle.objects.filter(agent_id=agent_id).defer("prompt", "raw_answer")
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-started_at", "-id").prefetch_related(_decisions_in_order())
+
+
+def cycle_detail(agent_id: int, cycle_id: int) -> StrategistCycle | None:
+    return (
+        StrategistCycle.objects.filter(agent_id=agent_id, pk=cycle_id)
+        .prefetch_related(_decisions_in_order())
+        .first()
+    )
+
+
+def _decisions_in_order() -> Prefetch:
+    # The position and signal come along for the token's symbol on the dashboard.
+    return Prefetch(
+        "decisions",
+        queryset=StrategistDecision.objects.select_related("position", "signal").order_by("index"),
+    )
+
+
+@dataclass(frozen=True)
+class OpenerSplit:
+    """An agent's closed trades split by who opened them: its AI strategist (a signal for the
+    agent alone) or anything else (posted signals, manual buys)."""
+
+    strategist: TradeStats
+    others: TradeStats
+
+
+def trades_by_opener(agent: Agent) -> OpenerSplit:
+    """Win rate and realised P/L of the strategist's trades beside the agent's others, in its
+    trading mode, in one query."""
+    groups: dict[bool, list[TradeResult]] = {True: [], False: []}
+    rows = (
+        ClosedTrade.objects.filter(agent=agent, wallet__mode=agent.trading_mode)
+        .order_by()
+        .values_list(
+            "profit_loss_sol", "change_percent", "close_reason", "position__signal__agent_id"
+        )
+    )
+    for pnl, change, reason, signal_agent in rows:
+        groups[signal_agent is not None].append(TradeResult(pnl, change, reason))
+    return OpenerSplit(strategist=trade_stats(groups[True]), others=trade_stats(groups[False]))

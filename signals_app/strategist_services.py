@@ -110,6 +110,13 @@ def llm_credential_set(
     return credential
 
 
+def llm_credential_delete(*, owner: User) -> bool:
+    """Remove the operator's model: their strategists' cycles wait (no_model) until another is
+    set. False when there was none."""
+    deleted, _ = LlmCredential.objects.filter(owner=owner).delete()
+    return bool(deleted)
+
+
 def llm_key_open(credential: LlmCredential) -> str:
     sealed = Sealed(
         ciphertext=bytes(credential.encrypted_key),
