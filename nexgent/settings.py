@@ -423,6 +423,9 @@ SPECTACULAR_SETTINGS = {
         "KillSwitchModeEnum": "trading.models.KillSwitchMode",
         "TradingModeEnum": "agents.models.TradingMode",
         "LevelModeEnum": ["aggressive", "moderate", "conservative", "custom"],
+        "SignalActionEnum": "signals_app.models.SignalAction",
+        "DecisionActionEnum": "signals_app.models.DecisionAction",
+        "CycleStatusEnum": "signals_app.models.CycleStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
