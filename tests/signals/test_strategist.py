@@ -543,3 +543,30 @@ def test_the_model_key_is_never_logged(market, user, strategist, caplog):
         _run(strategist, 1)
 
     assert caplog.records and KEY not in caplog.text
+
+
+def test_the_daily_cost_budget_stops_calls_and_each_cycle_is_priced(
+    market, user, localnet, django_capture_on_commit_callbacks
+):
+    llm_credential_set(
+        owner=user,
+        base_url=f"{localnet.url}/v1",
+        model=MODEL,
+        api_key=KEY,
+        input_usd_per_million_tokens=Decimal("2"),
+        output_usd_per_million_tokens=Decimal("8"),
+    )
+    agent = _ai_agent(user, "Priced", daily_token_budget=None, daily_cost_budget_usd="0.000001")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _run(agent, 0)
+        second = _run(agent, 1)
+
+    first.refresh_from_db()
+    expected = (
+        first.prompt_tokens * Decimal("2") + first.completion_tokens * Decimal("8")
+    ) / Decimal(1_000_000)
+    assert first.cost_usd == expected and first.cost_usd > Decimal("0.000001")
+    assert (second.status, second.reason) == (CycleStatus.WAIT, "budget_reached")
+    assert "USD spent today" in second.error
+    assert len(market.llm.requests) == 1
