@@ -184,6 +184,11 @@ def signal_fan_out(*, signal_id: int, now: datetime | None = None) -> FanOut:
             .order_by("agent_id")
             .values_list("agent_id", flat=True)
         )
+    # The agents that will not buy learn it now, live, as the buying ones do from their buy.
+    with realtime.batched():
+        for execution in executions:
+            if execution.status != ExecutionStatus.PENDING:
+                _announce(execution)
     by_agent = {execution.agent_id: execution for execution in executions}
     return FanOut(
         signal.pk,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
 from agents.models import Agent, TradingMode
@@ -30,6 +31,17 @@ DEFAULT_TIMEFRAME = "all"
 
 @login_required
 @require_http_methods(["GET"])
+def _performance_cards(request, agent, wallet, timeframe) -> HttpResponse:
+    """The cards alone, as the page asks for them again when a trade closes (htmx)."""
+    performance = None
+    if wallet is not None:
+        performance = performance_report(wallet=wallet, timeframe=timeframe, now=datetime.now(UTC))
+    context = {"agent": agent, "performance": performance, "timeframe": timeframe}
+    response = render(request, "signals_app/_performance_cards.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
     # Another user's agent is a 404, never a 403: its existence is not theirs to learn.
     agent = get_object_or_404(Agent, pk=agent_id, owner=request.user)
@@ -47,6 +59,8 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
     if timeframe not in TIMEFRAMES:
         timeframe = DEFAULT_TIMEFRAME
     wallet = AgentWallet.objects.filter(agent=agent, mode=agent.trading_mode).first()
+    if request.htmx and not request.htmx.history_restore_request:
+        return _performance_cards(request, agent, wallet, timeframe)
     performance = equity = None
     now = datetime.now(UTC)
     if wallet is not None:
@@ -87,4 +101,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
         # The same words for the rows app.js adds live.
         "signal_reason_words": REASONS,
     }
-    return render(request, "signals_app/agent.html", context)
+    response = render(request, "signals_app/agent.html", context)
+    # The same URL answers htmx with the cards alone: caches must keep the two apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response

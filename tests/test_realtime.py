@@ -209,3 +209,23 @@ def test_a_strategist_cycle_is_announced_on_its_agent_socket(socket_for, user, l
         "decisions": 0,
         "executed": 0,
     }
+
+
+def test_an_agent_that_skips_a_signal_is_told_live(socket_for, user, agent, market):
+    from signals_app.services import signal_create, signal_fan_out
+
+    token = market.add_token(symbol="SKIP", price_sol=Decimal("0.001"))
+    socket = socket_for(agent)  # the agent holds no SOL: it cannot buy
+    signal, _ = signal_create(
+        owner=user, token_address=token, signal_type="BUY", signal_strength=3, symbol="SKIP"
+    )
+
+    signal_fan_out(signal_id=signal.pk)
+
+    frame = json.loads(socket.recv(timeout=TIMEOUT))
+    assert frame["type"] == "signal_execution"
+    assert (frame["data"]["signal_id"], frame["data"]["status"], frame["data"]["reason"]) == (
+        signal.pk,
+        "skipped",
+        "insufficient_balance",
+    )

@@ -361,6 +361,44 @@
     return labelCells(tr, closedBody);
   }
 
+  // ---- performance cards ---------------------------------------------------------------------
+
+  // Equity and unrealised P/L follow every tick, derived as the rows are (figures above): SOL
+  // held plus what the open positions fetch now, and their P/L. A closed trade changes every
+  // card, so the server's exact set is asked for again (htmx, the cards' hx-trigger).
+  function setCard(name, value, signed) {
+    const card = document.querySelector(`#performance [data-figure="${name}"] .value`);
+    if (!card) {
+      return;
+    }
+    card.textContent = signed ? fmtSignedSol(value) : fmtSol(value);
+    if (signed) {
+      card.classList.remove("pos", "neg");
+      const sign = signClass(value);
+      if (sign) {
+        card.classList.add(sign);
+      }
+    }
+  }
+
+  function refreshLiveCards() {
+    const sol = num(balanceEl.dataset.amount);
+    let value = 0;
+    let pnl = 0;
+    for (const position of positions.values()) {
+      const f = figures(position);
+      if (f.value === null || f.pnl === null) {
+        return; // a position not yet priced: the cards keep the server's figures
+      }
+      value += f.value;
+      pnl += f.pnl;
+    }
+    if (sol !== null) {
+      setCard("equity_sol", sol + value, false);
+      setCard("unrealised_pnl_sol", pnl, true);
+    }
+  }
+
   function onPositionUpdate(data) {
     const position = data && data.position;
     if (!position) {
@@ -375,9 +413,11 @@
       if (position.closed_trade) {
         prependCapped(closedBody, closedTradeRow(position), "data-position-id", position.id);
       }
+      document.body.dispatchEvent(new CustomEvent("trade-closed"));
     } else {
       storePosition(position);
       renderPosition(position);
+      refreshLiveCards();
     }
     refreshOpenCount();
   }
@@ -397,6 +437,7 @@
         renderPosition(position);
       }
     }
+    refreshLiveCards();
   }
 
   // ---- balances and executions --------------------------------------------------------------
@@ -410,6 +451,7 @@
     }
     balanceEl.dataset.amount = amount;
     balanceEl.textContent = fmtSol(amount);
+    refreshLiveCards();
   }
 
   function executionRow(execution) {

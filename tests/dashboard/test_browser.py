@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from nexgent.money import as_str
 from trading.ledger_services import balance_deposit
 from trading.models import ClosedTrade
 
@@ -153,6 +154,8 @@ def test_position_appears_and_closes_live(
     assert "LIVE" in row_text
     browser.save_screenshot(str(tmp_path / "open.png"))
 
+    realised = "#performance [data-figure='realised_pnl_sol']"
+    assert browser.find_element(By.CSS_SELECTOR, realised).get_attribute("data-value") == "0"
     market.set_price(token, market.price_sol(token) * Decimal("0.5"))
     _wait(
         browser,
@@ -163,6 +166,13 @@ def test_position_appears_and_closes_live(
         ),
         "the position to leave the open positions table",
     )
+    # The closed trade changes the performance cards too, with no reload: the server's exact
+    # figures, asked for again when the close arrived.
+    _wait(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, realised).get_attribute("data-value") != "0",
+        "the realised P/L card to take the stop loss",
+    )
     _, closed_text = _wait(
         browser,
         lambda d: _first_row(d, f"#closed-trades tr[data-position-id='{position_id}']"),
@@ -172,7 +182,11 @@ def test_position_appears_and_closes_live(
     screenshots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(screenshots / "agent-closed.png"))
-    assert ClosedTrade.objects.get(position_id=int(position_id)).close_reason == "stop_loss"
+    trade = ClosedTrade.objects.get(position_id=int(position_id))
+    assert trade.close_reason == "stop_loss"
+    assert browser.find_element(By.CSS_SELECTOR, realised).get_attribute("data-value") == (
+        as_str(trade.profit_loss_sol)
+    )
     assert _policy_violations(browser) == []
 
 

@@ -203,6 +203,15 @@ def test_a_person_runs_the_product_from_the_dashboard(
         ),
         f"the position's price to tick to {expected} with a gain",
     )
+    # The unrealised P/L card follows the same tick, with no reload: the row's gain.
+    _wait(
+        browser,
+        lambda d: (
+            flow.by("#performance [data-figure='unrealised_pnl_sol'] .value").text
+            == _cell(flow, position_id, ".pnl-sol")
+        ),
+        "the unrealised P/L card to show the row's gain",
+    )
     flow.done("position-ticked")
 
     # Edit one config value and save it.

@@ -97,6 +97,21 @@ def test_agent_page_shows_performance_cards_and_equity_points(client, user, agen
     assert words["words"][words["trailing"]] == "Trailing stop"
 
 
+def test_htmx_asks_for_the_performance_cards_alone(client, user, agent, funded_wallet):
+    client.force_login(user)
+    url = reverse("dashboard-agent", args=[agent.pk])
+
+    page = client.get(url)
+    cards = client.get(url, {"timeframe": "7d"}, headers={"HX-Request": "true"})
+
+    body = cards.content.decode()
+    assert body.split("#}", 1)[1].lstrip().startswith('<div id="performance"')
+    assert 'data-timeframe="7d"' in body and 'hx-trigger="trade-closed from:body"' in body
+    assert 'data-figure="equity_sol" data-value="10"' in body
+    assert "<html" not in body and 'id="open-positions"' not in body
+    assert "HX-Request" in cards["Vary"] and "HX-Request" in page["Vary"]
+
+
 def test_agent_page_performance_takes_a_timeframe(client, user, agent, funded_wallet):
     client.force_login(user)
 
