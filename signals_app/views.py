@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
+from agents.config import ConfigValidationError, agent_rules
 from agents.models import Agent, TradingMode
 from nexgent.money import WSOL_MINT, ZERO
 from signals_app.models import SignalExecution
@@ -29,8 +30,18 @@ EQUITY_POINTS = 2000
 DEFAULT_TIMEFRAME = "all"
 
 
-@login_required
-@require_http_methods(["GET"])
+def _exit_levels(agent: Agent) -> dict[str, int]:
+    """How many take-profit levels and DCA buys the agent's config has in force (0: off), for
+    the live rows' progress ("1/4")."""
+    try:
+        rules = agent_rules(agent.config)
+    except ConfigValidationError:
+        return {"take_profit": 0, "dca": 0}
+    take_profit = len(rules.take_profit.resolved()[0]) if rules.take_profit.enabled else 0
+    dca = rules.dca.max_dca_count if rules.dca.enabled else 0
+    return {"take_profit": take_profit, "dca": dca}
+
+
 def _performance_cards(request, agent, wallet, timeframe) -> HttpResponse:
     """The cards alone, as the page asks for them again when a trade closes (htmx)."""
     performance = None
@@ -42,6 +53,8 @@ def _performance_cards(request, agent, wallet, timeframe) -> HttpResponse:
     return response
 
 
+@login_required
+@require_http_methods(["GET"])
 def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
     # Another user's agent is a 404, never a 403: its existence is not theirs to learn.
     agent = get_object_or_404(Agent, pk=agent_id, owner=request.user)
@@ -82,6 +95,7 @@ def agent_detail(request: HttpRequest, agent_id: int) -> HttpResponse:
     )
     context = {
         "agent": agent,
+        "exit_levels": _exit_levels(agent),
         "live_wallet": live_wallet,
         "live_reconcile": getattr(live_wallet, "reconcile", None) if live_wallet else None,
         "live_swaps": shadow_trades(agent, limit=RECENT_ROWS) if live_wallet else [],

@@ -20,6 +20,9 @@
   const reasonsEl = document.getElementById("signal-reason-words");
   const REASON_WORDS = reasonsEl ? JSON.parse(reasonsEl.textContent) : {};
   const RECENT_ROWS = Number(root.dataset.recentRows) || 20;
+  // The agent's take-profit levels and DCA buys in force (0: off), for each row's progress.
+  const TAKE_PROFIT_LEVELS = Number(root.dataset.takeProfitLevels) || 0;
+  const DCA_LEVELS = Number(root.dataset.dcaLevels) || 0;
   const BACKOFF_START_MS = 1000;
   const BACKOFF_MAX_MS = 30000;
   // The server pings every 30 s; this long without any message means the link is dead even if
@@ -291,14 +294,33 @@
     );
     tr.appendChild(cell(fmtPercent(position.stop_loss_percent) + "%", "num stop-loss"));
     tr.appendChild(cell(fmtPrice(position.stop_price), "num stop-price"));
+    tr.appendChild(cell(takeProfitProgress(position), "num take-profit"));
+    tr.appendChild(cell(dcaProgress(position), "num dca"));
     tr.appendChild(timeCell(position.opened_at));
     tr.appendChild(closeCell(position));
     return labelCells(tr, openBody);
   }
 
+  function takeProfitProgress(position) {
+    const hit = Number(position.take_profit_levels_hit) || 0;
+    const moonBag = position.moon_bag_activated ? " + moon bag" : "";
+    if (!TAKE_PROFIT_LEVELS) {
+      return hit ? String(hit) + moonBag : "off";
+    }
+    return `${hit}/${TAKE_PROFIT_LEVELS}${moonBag}`;
+  }
+
+  function dcaProgress(position) {
+    const count = Number(position.dca_count) || 0;
+    if (!DCA_LEVELS) {
+      return count ? String(count) : "off";
+    }
+    return `${count}/${DCA_LEVELS}`;
+  }
+
   function refreshOpenCount() {
     openCountEl.textContent = String(positions.size);
-    setPlaceholder(openBody, 11, "No open positions.");
+    setPlaceholder(openBody, 13, "No open positions.");
   }
 
   function renderPosition(position) {

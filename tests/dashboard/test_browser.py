@@ -243,6 +243,9 @@ def test_equity_and_price_charts_render_on_a_desktop_and_a_phone(
         symbol="CHRT", price_sol=Decimal("0.004"), decimals=6, liquidity_sol=Decimal("3000")
     )
     balance_deposit(wallet=wallet, amount=Decimal("5"))
+    # The moderate take-profit preset has four levels (trading-rules.md); DCA buys up to 3.
+    agent.config = {"take_profit": {"enabled": True}, "dca": {"enabled": True}}
+    agent.save(update_fields=["config"])
     position = position_buy(
         agent=agent, wallet=wallet, token_address=token, token_symbol="CHRT"
     ).position
@@ -266,6 +269,12 @@ def test_equity_and_price_charts_render_on_a_desktop_and_a_phone(
         assert browser.execute_script(
             "return document.documentElement.scrollWidth <= window.innerWidth"
         ), f"the live positions scroll the page sideways at {width} px"
+        row = f"#open-positions tr[data-position-id='{position.pk}']"
+        progress = [
+            browser.find_element(By.CSS_SELECTOR, f"{row} td.{name}").get_attribute("textContent")
+            for name in ("take-profit", "dca")
+        ]
+        assert progress == ["0/4", "0/3"], progress
         browser.save_screenshot(str(screenshots / f"agent-{width}.png"))
         _charts_drawn_without_sideways_scroll(
             browser, f"{base}/agents/{agent.pk}/positions/{position.pk}", "price-chart", width
