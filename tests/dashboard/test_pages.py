@@ -32,6 +32,36 @@ def test_anonymous_visitors_are_sent_to_login(client, user):
         assert response.url == f"{reverse('dashboard-login')}?next={url}"
 
 
+def _dashboard_routes():
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern) and (entry.name or "").startswith("dashboard-"):
+                yield entry.name, prefix + str(entry.pattern)
+
+    return sorted(walk(get_resolver().url_patterns, ""))
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_dashboard_page_but_login_asks_an_anonymous_visitor_to_log_in(client, method):
+    login = reverse("dashboard-login")
+    checked = 0
+    for name, pattern in _dashboard_routes():
+        if name == "dashboard-login":
+            continue
+        path = "/" + re.sub(r"<int:[^>]+>", "1", re.sub(r"<str:[^>]+>", "x", pattern))
+        response = getattr(client, method)(path)
+        # Nothing of the page: a redirect to the login, or a refusal of the method.
+        assert response.status_code in (302, 405), (name, response.status_code)
+        if response.status_code == 302:
+            assert response.url.startswith(login), (name, response.url)
+        checked += 1
+    assert checked >= 30
+
+
 def test_home_lists_only_the_users_agents_with_their_sol_balance(client, user, other_user):
     mine = make_agent(user, name="Alpha")
     give_sol(make_wallet(mine), "12.5")
