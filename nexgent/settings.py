@@ -301,6 +301,15 @@ STRATEGIST_DISPATCH_INTERVAL_SECONDS = env_int(
 STRATEGIST_CYCLE_EXPIRES_SECONDS = env_int(
     "STRATEGIST_CYCLE_EXPIRES_SECONDS", 60, minimum=1, maximum=86400
 )
+# Finished strategist cycles (each with its prompt) are kept this long, then purged hourly.
+STRATEGIST_CYCLE_RETENTION_DAYS = env_int(
+    "STRATEGIST_CYCLE_RETENTION_DAYS", 30, minimum=1, maximum=3650
+)
+CELERY_BEAT_SCHEDULE["strategist-cycles-purge"] = {
+    "task": "signals_app.tasks.strategist_cycles_purge_old",
+    "schedule": 3600.0,
+    "options": {"expires": 3300.0},
+}
 CELERY_BEAT_SCHEDULE["strategist-cycles"] = {
     "task": "signals_app.tasks.strategist_cycles_dispatch",
     "schedule": float(STRATEGIST_DISPATCH_INTERVAL_SECONDS),

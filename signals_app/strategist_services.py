@@ -19,6 +19,7 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -148,6 +149,26 @@ def strategist_cycles_due(*, now: datetime | None = None) -> list[tuple[int, dat
     return due
 
 
+# --- Retention ----------------------------------------------------------------------------------
+
+PURGE_BATCH = 500
+
+
+def strategist_cycles_purge(*, now: datetime | None = None) -> int:
+    """Delete finished cycles (with their decisions) older than
+    STRATEGIST_CYCLE_RETENTION_DAYS, in batches so no statement holds a long lock: each keeps
+    its prompt, tens of kilobytes. Returns how many cycles were deleted."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.STRATEGIST_CYCLE_RETENTION_DAYS)
+    finished = StrategistCycle.objects.filter(
+        started_at__lt=cutoff, status__in=[CycleStatus.DONE, CycleStatus.WAIT]
+    )
+    deleted = 0
+    while batch := list(finished.order_by().values_list("pk", flat=True)[:PURGE_BATCH]):
+        StrategistCycle.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+    return deleted
+
+
 # --- The lease ----------------------------------------------------------------------------------
 
 
@@ -215,7 +236,7 @@ def _leftovers_finish(agent: Agent) -> None:
 
 
 def _cycle(cycle: StrategistCycle, agent: Agent, config: AgentConfig, now: datetime) -> None:
-    settings = config.ai_strategist
+    ai = config.ai_strategist
     credential = credential_of(agent.owner_id)
     if credential is None:
         return _finish(cycle, CycleStatus.WAIT, reason="no_model")
@@ -240,7 +261,7 @@ def _cycle(cycle: StrategistCycle, agent: Agent, config: AgentConfig, now: datet
             model=credential.model,
             messages=messages,
             format_kind=credential.response_format,
-            timeout_seconds=settings.timeout_seconds,
+            timeout_seconds=ai.timeout_seconds,
         )
     except ModelUnavailable as failure:
         return _finish(cycle, CycleStatus.WAIT, reason=failure.reason, error=str(failure))
@@ -263,14 +284,14 @@ def _cycle(cycle: StrategistCycle, agent: Agent, config: AgentConfig, now: datet
 
 def _budget_spent(agent: Agent, config: AgentConfig, now: datetime) -> str:
     """Why the agent's model budget for today (UTC) is spent, or ""."""
-    settings = config.ai_strategist
-    if settings.daily_token_budget is None and settings.daily_cost_budget_usd is None:
+    ai = config.ai_strategist
+    if ai.daily_token_budget is None and ai.daily_cost_budget_usd is None:
         return ""
     day = datetime.combine(now.date(), time(), tzinfo=UTC)
     tokens, cost = tokens_spent_since(agent.pk, day)
-    if settings.daily_token_budget is not None and tokens >= settings.daily_token_budget:
-        return f"{tokens} tokens used today, budget {settings.daily_token_budget}"
-    budget = settings.daily_cost_budget_usd
+    if ai.daily_token_budget is not None and tokens >= ai.daily_token_budget:
+        return f"{tokens} tokens used today, budget {ai.daily_token_budget}"
+    budget = ai.daily_cost_budget_usd
     if budget is not None and cost >= budget:
         return f"{money.as_str(cost)} USD spent today, budget {money.as_str(budget)}"
     return ""
@@ -316,28 +337,28 @@ def _context(
     agent: Agent, config: AgentConfig, account: Account, now: datetime
 ) -> tuple[dict, rules.RiskFacts]:
     """What the model is shown, and the facts its decisions are checked against."""
-    settings = config.ai_strategist
+    ai = config.ai_strategist
     held = [position.token_address for position in account.positions]
     wanted = signal_tokens(
-        agent.owner_id, since=now - SIGNAL_CANDIDATE_WINDOW, limit=settings.max_candidates
+        agent.owner_id, since=now - SIGNAL_CANDIDATE_WINDOW, limit=ai.max_candidates
     )
     offered = [mint for mint, _ in wanted if mint not in held]
-    if settings.use_token_boosts:
+    if ai.use_token_boosts:
         offered += [mint for mint in boosted_tokens_fetch() if mint not in {*held, *offered}]
-    offered = offered[: settings.max_candidates]
+    offered = offered[: ai.max_candidates]
     markets = token_markets_fetch(sorted({*held, *offered}))
-    candidates = [mint for mint in offered if _wanted(markets.get(mint), settings)]
+    candidates = [mint for mint in offered if _wanted(markets.get(mint), ai)]
     history = price_candles(
-        [*held, *candidates], since=now - timedelta(minutes=settings.price_history_minutes)
+        [*held, *candidates], since=now - timedelta(minutes=ai.price_history_minutes)
     )
     prices = _prices(held, markets)
     prices.update({mint: markets[mint].price_sol for mint in candidates})
     equity = wallet_valuations([account.wallet.pk])[account.wallet.pk].equity_sol
     limits = rules.Limits(
         max_open_positions=config.risk.max_open_positions,
-        max_position_sol=settings.max_position_sol,
-        max_position_equity_percent=settings.max_position_equity_percent,
-        min_reward_risk=settings.min_reward_risk,
+        max_position_sol=ai.max_position_sol,
+        max_position_equity_percent=ai.max_position_equity_percent,
+        min_reward_risk=ai.min_reward_risk,
     )
     context = {
         "agent": {"name": agent.name, "trading_mode": agent.trading_mode},
@@ -364,7 +385,7 @@ def _context(
         "candidates": [
             _candidate_facts(markets[mint], history.get(mint, [])) for mint in candidates
         ],
-        "performance": feedback(account.wallet, trades_shown=settings.feedback_trades, now=now),
+        "performance": feedback(account.wallet, trades_shown=ai.feedback_trades, now=now),
     }
     facts = rules.RiskFacts(
         limits=limits,
@@ -380,14 +401,14 @@ def _context(
     return context, facts
 
 
-def _wanted(market: TokenMarket | None, settings) -> bool:
+def _wanted(market: TokenMarket | None, ai) -> bool:
     """A candidate with a market, deep and big enough for the strategist's floors."""
     if market is None:
         return False
-    floor = settings.candidate_liquidity_min_usd
+    floor = ai.candidate_liquidity_min_usd
     if floor is not None and market.liquidity_usd < floor:
         return False
-    cap_floor = settings.candidate_market_cap_min_usd
+    cap_floor = ai.candidate_market_cap_min_usd
     if cap_floor is None:
         return True
     return market.market_cap_usd is not None and market.market_cap_usd >= cap_floor

@@ -7,7 +7,11 @@ from django.db import transaction
 
 from signals_app import selectors, services
 from signals_app.models import TradingSignal
-from signals_app.strategist_services import strategist_cycle_run, strategist_cycles_due
+from signals_app.strategist_services import (
+    strategist_cycle_run,
+    strategist_cycles_due,
+    strategist_cycles_purge,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +94,10 @@ def strategist_cycles_dispatch() -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def strategist_cycle(agent_id: int, slot: str) -> None:
     strategist_cycle_run(agent_id=agent_id, slot=datetime.fromisoformat(slot))
+
+
+@shared_task(ignore_result=True)
+def strategist_cycles_purge_old() -> None:
+    deleted = strategist_cycles_purge()
+    if deleted:
+        logger.info("strategist: %s cycles past retention deleted", deleted)

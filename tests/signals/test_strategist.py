@@ -570,3 +570,30 @@ def test_the_daily_cost_budget_stops_calls_and_each_cycle_is_priced(
     assert (second.status, second.reason) == (CycleStatus.WAIT, "budget_reached")
     assert "USD spent today" in second.error
     assert len(market.llm.requests) == 1
+
+
+def test_finished_cycles_past_retention_are_purged_with_their_decisions(
+    market, user, strategist, settings, django_capture_on_commit_callbacks
+):
+    from signals_app.strategist_services import strategist_cycles_purge
+
+    settings.STRATEGIST_CYCLE_RETENTION_DAYS = 30
+    _candidate(market, user, "RISE", start="0.001", end="0.002")
+    with django_capture_on_commit_callbacks(execute=True):
+        old = _run(strategist, 0)
+    now = datetime.now(UTC)
+    StrategistCycle.objects.filter(pk=old.pk).update(started_at=now - timedelta(days=31))
+    recent = StrategistCycle.objects.create(
+        agent=strategist, slot=_slot(1), started_at=now - timedelta(days=29), status="done"
+    )
+    stuck = StrategistCycle.objects.create(
+        agent=strategist, slot=_slot(2), started_at=now - timedelta(days=40)
+    )
+    assert StrategistDecision.objects.filter(cycle=old).exists()
+
+    assert strategist_cycles_purge(now=now) == 1
+
+    assert set(StrategistCycle.objects.values_list("pk", flat=True)) == {recent.pk, stuck.pk}
+    assert not StrategistDecision.objects.filter(cycle_id=old.pk).exists()
+    # The trade the purged cycle made stays in the ledger.
+    assert Position.objects.filter(agent=strategist).count() == 1
