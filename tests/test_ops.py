@@ -132,3 +132,15 @@ def test_the_dashboard_shows_what_readiness_says_is_wrong(localnet, client, user
     assert "The engine is not working normally" in late
     assert "Tick: the last price tick finished 300 s ago" in late
     assert "engine-problems" not in healthy
+
+
+def test_every_beat_entry_names_a_registered_task():
+    from django.conf import settings
+
+    from nexgent.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert "signals_app.tasks.strategist_cycles_dispatch" in names
+    assert sorted(name for name in names if name not in app.tasks) == []
