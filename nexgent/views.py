@@ -1,8 +1,9 @@
 """Helpers for the dashboard's pages: a service's refusal shown on the form fields it names, so
-a page gives the same per-field messages as the API."""
+a page gives the same per-field messages as the API, and the query string of a page's links."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from nexgent.api import DomainError
 
@@ -25,3 +26,14 @@ def _messages(error: DomainError | ValidationError) -> list[tuple[str | None, st
         return [(None, message) for message in error.messages]
     named = [(detail.get("field") or None, detail["message"]) for detail in error.details]
     return named or [(None, error.message)]
+
+
+def query_with(request: HttpRequest, **changes) -> str:
+    """The request's query string with `changes` applied: a falsy value drops the parameter
+    (a pager's first page has no offset)."""
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value:
+            query[name] = str(value)
+    return query.urlencode()

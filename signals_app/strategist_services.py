@@ -557,13 +557,15 @@ def _open(decision: StrategistDecision, agent: Agent, cycle: StrategistCycle) ->
     """An open is a signal for the agent alone, bought through the normal fan-out: the
     signal's idempotency key is the decision's, and the buy's is the signal's, so a retried
     cycle finds both and buys nothing twice."""
-    price = _decision_price(cycle, decision.token_address)
+    # The prompt is read once for the candidate's price (the stop's base) and symbol.
+    shown = _shown_candidate(cycle, decision.token_address)
+    price = Decimal(shown["price"]) if shown.get("price") else None
     signal, _ = signal_create(
         owner=agent.owner,
         token_address=decision.token_address,
         signal_type=SIGNAL_TYPE,
         signal_strength=_strength(decision.confidence),
-        symbol=_symbol(cycle, decision.token_address),
+        symbol=str(shown.get("symbol") or "")[:32],
         activation_reason=decision.reasoning[:2000],
         source=SOURCE,
         agent=agent,
@@ -596,15 +598,6 @@ def _shown_candidate(cycle: StrategistCycle, mint: str) -> dict:
         if candidate.get("token_address") == mint:
             return candidate
     return {}
-
-
-def _decision_price(cycle: StrategistCycle, mint: str) -> Decimal | None:
-    price = _shown_candidate(cycle, mint).get("price")
-    return Decimal(price) if price else None
-
-
-def _symbol(cycle: StrategistCycle, mint: str) -> str:
-    return str(_shown_candidate(cycle, mint).get("symbol") or "")[:32]
 
 
 def _strength(confidence: Decimal | None) -> int:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from agents.config import ConfigValidationError, agent_config
 from agents.views import owned_agent
 from nexgent.money import as_str
+from nexgent.views import query_with
 from signals_app.models import LlmCredential, ResponseFormat
 from signals_app.reasons import reason_text
 from signals_app.strategist_selectors import credential_of, cycles_list, trades_by_opener
@@ -39,15 +40,6 @@ class CyclePageForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return data.get("limit") or DEFAULT_LIMIT, data.get("offset") or 0
-
-
-def _query_with(request: HttpRequest, **changes) -> str:
-    query = request.GET.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value:
-            query[name] = str(value)
-    return query.urlencode()
 
 
 def _strategist_summary(agent) -> dict:
@@ -98,8 +90,8 @@ def decisions_page(request: HttpRequest, agent_id: int) -> HttpResponse:
             ("Other trades", split.others, "others"),
         ],
         "page": page,
-        "next_query": _query_with(request, offset=offset + limit) if page.has_next else "",
-        "previous_query": _query_with(request, offset=max(offset - limit, 0)) if offset else "",
+        "next_query": query_with(request, offset=offset + limit) if page.has_next else "",
+        "previous_query": query_with(request, offset=max(offset - limit, 0)) if offset else "",
     }
     return render(request, "signals_app/decisions.html", context)
 

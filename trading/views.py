@@ -23,6 +23,7 @@ from nexgent.api import DomainError
 from nexgent.csv_export import csv_stream
 from nexgent.http import ExternalServiceError
 from nexgent.money import WSOL_MINT, ZERO, as_str
+from nexgent.views import query_with
 from prices.selectors import sol_usd_status
 from trading.forms import TradeFilterForm, TransactionFilterForm
 from trading.history_selectors import (
@@ -163,9 +164,9 @@ def _history_page(request, agent_id, form_class, select, template, partial) -> H
         "agent": agent,
         "form": form,
         "page": page,
-        "next_query": _query_with(request, offset=offset + limit) if page.has_next else "",
-        "previous_query": _query_with(request, offset=max(offset - limit, 0)) if offset else "",
-        "csv_query": _query_with(request, offset=None, limit=None),
+        "next_query": query_with(request, offset=offset + limit) if page.has_next else "",
+        "previous_query": query_with(request, offset=max(offset - limit, 0)) if offset else "",
+        "csv_query": query_with(request, offset=None, limit=None),
     }
     # A history restore (the back button) wants the whole page, not the fragment.
     swap_only = request.htmx and not request.htmx.history_restore_request
@@ -173,15 +174,6 @@ def _history_page(request, agent_id, form_class, select, template, partial) -> H
     # The same URL answers with a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _query_with(request: HttpRequest, **changes) -> str:
-    query = request.GET.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value:
-            query[name] = str(value)
-    return query.urlencode()
 
 
 @login_required
