@@ -214,3 +214,27 @@ def test_agent_page_uses_only_the_projects_own_assets(client, user):
         "/static/vendor/lightweight-charts/lightweight-charts-5.2.1.standalone.production.js",
     ]
     assert all(finders.find(asset.removeprefix("/static/")) for asset in assets)
+
+
+def test_no_template_comment_spans_lines():
+    # Django's {# #} comments end at the line's end: one left open is printed on the page.
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    open_comments = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.count("{#") > line.count("#}")
+    ]
+
+    assert open_comments == []
+
+
+def test_the_agent_page_prints_no_template_syntax(client, user, agent):
+    # The `agent` fixture has its simulation wallet: the performance cards are on the page.
+    client.force_login(user)
+
+    body = client.get(reverse("dashboard-agent", args=[agent.pk])).content.decode()
+
+    assert "{#" not in body and "{%" not in body
